@@ -1,0 +1,56 @@
+package dev.bpfagent.agent.bpf;
+
+import dev.bpfagent.agent.kernel.Bpf;
+import dev.bpfagent.agent.kernel.BpfCmd;
+import dev.bpfagent.agent.kernel.Errno;
+import dev.bpfagent.agent.kernel.Fd;
+import dev.bpfagent.agent.kernel.KernelException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
+
+/** Walks the kernel's id spaces: every loaded program, every BPF link. */
+public final class KernelObjects {
+    private KernelObjects() {
+    }
+
+    /** Ids of every program loaded in the kernel, ascending. */
+    public static List<Integer> programIds() {
+        return ids(BpfCmd.BPF_PROG_GET_NEXT_ID);
+    }
+
+    /** Ids of every BPF link in the kernel, ascending. */
+    public static List<Integer> linkIds() {
+        return ids(BpfCmd.BPF_LINK_GET_NEXT_ID);
+    }
+
+    private static List<Integer> ids(BpfCmd cmd) {
+        List<Integer> ids = new ArrayList<>();
+        int id = 0;
+        while (true) {
+            OptionalInt next = Bpf.getNextId(cmd, id);
+            if (next.isEmpty()) {
+                return ids;
+            }
+            id = next.getAsInt();
+            ids.add(id);
+        }
+    }
+
+    /** Ids of the links whose program is progId (bpf_link_info.prog_id). */
+    public static List<Integer> linksOfProgram(int progId) {
+        List<Integer> out = new ArrayList<>();
+        for (int linkId : linkIds()) {
+            try (Fd link = Bpf.getFdById(BpfCmd.BPF_LINK_GET_FD_BY_ID, linkId)) {
+                if (Bpf.linkProgId(link) == progId) {
+                    out.add(linkId);
+                }
+            } catch (KernelException e) {
+                if (e.errno() != Errno.ENOENT) { // a link that went away while we walked is fine
+                    throw e;
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,192 @@
+package dev.bpfagent.agent.bpf;
+
+import dev.bpfagent.agent.kernel.Bpf;
+import dev.bpfagent.agent.kernel.BpfCmd;
+import dev.bpfagent.agent.kernel.BpfProgInfo;
+import dev.bpfagent.agent.kernel.Errno;
+import dev.bpfagent.agent.kernel.Fd;
+import dev.bpfagent.agent.kernel.KernelException;
+import dev.bpfagent.agent.kernel.ProgLoadAttr;
+import dev.bpfagent.agent.kernel.ProgLoadException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A program loaded in the kernel, held through its fd. Closing it closes the fd exactly once; the
+ * kernel frees the program when nothing else (a pin, a link, another process) holds it.
+ */
+public final class Program implements AutoCloseable {
+    /** The largest verifier log buffer the loader grows to. */
+    public static final int MAX_LOG_SIZE = 16 * 1024 * 1024;
+
+    private final Fd fd;
+    private final int id;
+    private final ProgramType type;
+    private final String name;
+    private final String tag;
+
+    private Program(Fd fd, BpfProgInfo info) {
+        this.fd = fd;
+        this.id = info.id();
+        this.type = ProgramType.of(info.type()).orElse(ProgramType.UNSPEC);
+        this.name = info.name();
+        this.tag = info.tagHex();
+    }
+
+    /** A loaded program and the verifier's log (empty unless the spec asked for one). */
+    public record Loaded(Program program, String verifierLog) {
+    }
+
+    /**
+     * BPF_PROG_LOAD. The log buffer grows and the load is retried when the log does not fit; a rejected
+     * program throws {@link VerifierException} with the log, fetched at level 1 if the spec asked for none.
+     */
+    public static Loaded load(ProgramSpec spec) {
+        List<Fd> sideFds = new ArrayList<>();
+        try {
+            Fd progBtf = spec.progBtf().length > 0 ? add(sideFds, Bpf.btfLoad(spec.progBtf())) : null;
+            Fd btfObj = spec.attachBtfObjId() != 0
+                    ? add(sideFds, Bpf.getFdById(BpfCmd.BPF_BTF_GET_FD_BY_ID, spec.attachBtfObjId())) : null;
+            Fd attachProg = spec.attachProgId() != 0
+                    ? add(sideFds, Bpf.getFdById(BpfCmd.BPF_PROG_GET_FD_BY_ID, spec.attachProgId())) : null;
+            ProgLoadAttr attr = new ProgLoadAttr(spec.type().value, spec.instructions(), spec.license(), 0, 0,
+                    spec.kernVersion() != 0 ? spec.kernVersion() : KernelVersion.code(), spec.progFlags(),
+                    spec.name(), spec.progIfindex(), spec.expectedAttachType().map(t -> t.value).orElse(0),
+                    progBtf, spec.attachBtfId(), btfObj, attachProg);
+            Bpf.ProgLoadResult result;
+            if (spec.logLevel() > 0) {
+                result = loadGrowingLog(attr, spec.logLevel(), spec.logSize(), spec.name());
+            } else {
+                try {
+                    result = Bpf.progLoad(attr);
+                } catch (ProgLoadException first) {
+                    if (first.errno() == Errno.EPERM) {
+                        throw first; // no log will say more than "missing privilege"
+                    }
+                    // Load again with a log, only to say why it failed.
+                    loadGrowingLog(attr, 1, spec.logSize(), spec.name()).fd().close();
+                    throw first; // it passed the second time: report the first failure as it was
+                }
+            }
+            return new Loaded(adopt(result.fd()), result.log());
+        } finally {
+            sideFds.forEach(Fd::close);
+        }
+    }
+
+    private static Fd add(List<Fd> fds, Fd fd) {
+        fds.add(fd);
+        return fd;
+    }
+
+    private static Bpf.ProgLoadResult loadGrowingLog(ProgLoadAttr attr, int level, int size, String name) {
+        int logSize = Math.min(Math.max(size, 1024), MAX_LOG_SIZE);
+        while (true) {
+            try {
+                return Bpf.progLoad(attr.withLog(level, logSize));
+            } catch (ProgLoadException e) {
+                boolean full = e.errno() == Errno.ENOSPC;
+                if (full && logSize < MAX_LOG_SIZE) {
+                    // log_true_size (6.4+) says exactly what is needed; older kernels: double.
+                    long want = Math.max((long) e.logTrueSize() + 1, (long) logSize * 2);
+                    logSize = (int) Math.min(want, MAX_LOG_SIZE);
+                    continue;
+                }
+                if (e.log().isBlank()) {
+                    throw e;
+                }
+                throw new VerifierException(full ? Errno.EINVAL.number() : e.errnoNumber(), name, e.log(), full);
+            }
+        }
+    }
+
+    /** Takes ownership of a program fd (from a load, a pin or an id); closes it if its info cannot be read. */
+    public static Program adopt(Fd fd) {
+        try {
+            return new Program(fd, Bpf.progInfo(fd));
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** BPF_OBJ_GET on a bpffs path; fails with EINVAL-like clarity if the pin is not a program. */
+    public static Program fromPinned(String path) {
+        Fd fd = Bpf.objGet(path);
+        Program p;
+        try {
+            p = adopt(fd);
+        } catch (KernelException e) {
+            throw new KernelException("BPF_OBJ_GET", e.errnoNumber(), path + " is not a BPF program pin");
+        }
+        return p;
+    }
+
+    /** BPF_PROG_GET_FD_BY_ID: a new fd of a program loaded by anyone. */
+    public static Program fromId(int id) {
+        return adopt(Bpf.getFdById(BpfCmd.BPF_PROG_GET_FD_BY_ID, id));
+    }
+
+    /** Does the kernel still have a program with this id? */
+    public static boolean existsInKernel(int id) {
+        try (Fd fd = Bpf.getFdById(BpfCmd.BPF_PROG_GET_FD_BY_ID, id)) {
+            return true;
+        } catch (KernelException e) {
+            if (e.errno() == Errno.ENOENT) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    public TestRun.Result testRun(TestRun.Input in) {
+        Bpf.TestRunResult r = Bpf.progTestRun(fd, in.dataIn(), in.effectiveDataSizeOut(), in.ctxIn(), in.ctxSizeOut(),
+                in.repeat(), in.flags(), in.cpu(), in.batchSize());
+        return new TestRun.Result(r.retval(), r.data_out(), r.ctx_out(), r.duration(), r.data_size_out());
+    }
+
+    /** BPF_OBJ_PIN at an absolute bpffs path; the parent directory must exist. */
+    public void pin(String path) {
+        Bpf.objPin(fd, path);
+    }
+
+    /** BPF_OBJ_GET_INFO_BY_FD, fresh from the kernel. */
+    public BpfProgInfo info() {
+        return Bpf.progInfo(fd);
+    }
+
+    public int id() {
+        return id;
+    }
+
+    public ProgramType type() {
+        return type;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String tag() {
+        return tag;
+    }
+
+    /** The fd, for the layers that attach or pin; do not close it, close the program. */
+    public Fd fd() {
+        return fd;
+    }
+
+    public boolean isClosed() {
+        return fd.isClosed();
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Program[id=" + id + ", type=" + type + ", name=" + name + "]";
+    }
+}

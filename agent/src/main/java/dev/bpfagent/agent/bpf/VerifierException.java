@@ -1,0 +1,38 @@
+package dev.bpfagent.agent.bpf;
+
+import dev.bpfagent.agent.kernel.BpfCmd;
+import dev.bpfagent.agent.kernel.KernelException;
+
+/** The verifier refused a program. The log says why; {@link #truncated} when it did not fit. */
+public final class VerifierException extends KernelException {
+    private static final long serialVersionUID = 1L;
+
+    private final String log;
+    private final boolean truncated;
+
+    public VerifierException(int errno, String programName, String log, boolean truncated) {
+        super(BpfCmd.BPF_PROG_LOAD.name(), errno, "the verifier rejected program '" + programName + "': "
+                + lastLine(log) + " (the full verifier log is attached)");
+        this.log = log;
+        this.truncated = truncated;
+    }
+
+    private static String lastLine(String log) {
+        String[] lines = log.strip().split("\n");
+        for (int i = lines.length - 1; i >= 0; i--) {
+            String l = lines[i].strip();
+            if (!l.isEmpty() && !l.startsWith("processed ")) {
+                return l;
+            }
+        }
+        return "(empty log)";
+    }
+
+    public String log() {
+        return log;
+    }
+
+    public boolean truncated() {
+        return truncated;
+    }
+}

@@ -1,0 +1,280 @@
+package dev.bpfagent.agent.kernel;
+
+import static dev.bpfagent.agent.kernel.BpfAttr.offset;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.OptionalInt;
+
+/**
+ * The bpf(2) commands, one method each, named after the command. Mechanical: fills union bpf_attr,
+ * makes the call, reads the answer; the bpf package decides what to retry and how to present it.
+ */
+public final class Bpf {
+    private Bpf() {
+    }
+
+    /** Size of struct bpf_insn. */
+    public static final int INSN_SIZE = 8;
+    /** enum bpf_stats_type */
+    public static final int BPF_STATS_RUN_TIME = 0;
+
+    private static MemorySegment attr(Arena arena, StructLayout layout) {
+        MemorySegment s = arena.allocate(layout);
+        s.fill((byte) 0);
+        return s;
+    }
+
+    private static long call(BpfCmd cmd, MemorySegment attr) {
+        return LibC.bpf(cmd.name(), cmd.value, attr);
+    }
+
+    private static int fdOf(Fd.Held h) {
+        return h == null ? 0 : h.fd();
+    }
+
+    private static Fd.Held holdOrNull(Fd fd) {
+        return fd == null ? null : fd.hold();
+    }
+
+    /** A loaded program's fd and what the verifier wrote into the log buffer (empty without one). */
+    public record ProgLoadResult(Fd fd, String log) {
+    }
+
+    /** BPF_PROG_LOAD. On failure the log the kernel wrote (if any) comes with the exception. */
+    public static ProgLoadResult progLoad(ProgLoadAttr a) {
+        StructLayout L = BpfAttr.PROG_LOAD;
+        try (Arena arena = Arena.ofConfined();
+             Fd.Held btf = holdOrNull(a.prog_btf_fd());
+             Fd.Held btfObj = holdOrNull(a.attach_btf_obj_fd());
+             Fd.Held prog = holdOrNull(a.attach_prog_fd())) {
+            MemorySegment s = attr(arena, L);
+            MemorySegment insns = arena.allocate(a.insns().length, 8);
+            insns.copyFrom(MemorySegment.ofArray(a.insns()));
+            MemorySegment license = arena.allocateFrom(a.license());
+            MemorySegment log = a.log_level() > 0 && a.log_size() > 0
+                    ? arena.allocate(a.log_size()) : MemorySegment.NULL;
+            if (log.byteSize() > 0) {
+                log.set(JAVA_BYTE, 0, (byte) 0);
+            }
+            s.set(JAVA_INT, offset(L, "prog_type"), a.prog_type());
+            s.set(JAVA_INT, offset(L, "insn_cnt"), a.insns().length / INSN_SIZE);
+            s.set(JAVA_LONG, offset(L, "insns"), insns.address());
+            s.set(JAVA_LONG, offset(L, "license"), license.address());
+            s.set(JAVA_INT, offset(L, "log_level"), log.byteSize() > 0 ? a.log_level() : 0);
+            s.set(JAVA_INT, offset(L, "log_size"), (int) log.byteSize());
+            s.set(JAVA_LONG, offset(L, "log_buf"), log.address());
+            s.set(JAVA_INT, offset(L, "kern_version"), a.kern_version());
+            s.set(JAVA_INT, offset(L, "prog_flags"), a.prog_flags());
+            if (a.prog_name() != null) {
+                byte[] name = a.prog_name().getBytes(StandardCharsets.UTF_8);
+                MemorySegment.copy(name, 0, s, JAVA_BYTE, offset(L, "prog_name"), Math.min(name.length, 15));
+            }
+            s.set(JAVA_INT, offset(L, "prog_ifindex"), a.prog_ifindex());
+            s.set(JAVA_INT, offset(L, "expected_attach_type"), a.expected_attach_type());
+            s.set(JAVA_INT, offset(L, "prog_btf_fd"), fdOf(btf));
+            s.set(JAVA_INT, offset(L, "attach_btf_id"), a.attach_btf_id());
+            // attach_prog_fd and attach_btf_obj_fd share one place in the union.
+            s.set(JAVA_INT, offset(L, "attach_prog_fd"), prog != null ? fdOf(prog) : fdOf(btfObj));
+            try {
+                Fd fd = new Fd((int) call(BpfCmd.BPF_PROG_LOAD, s));
+                return new ProgLoadResult(fd, log.byteSize() > 0 ? log.getString(0, StandardCharsets.UTF_8) : "");
+            } catch (KernelException e) {
+                String text = log.byteSize() > 0 ? log.getString(0, StandardCharsets.UTF_8) : "";
+                throw new ProgLoadException(e.errnoNumber(), text, s.get(JAVA_INT, offset(L, "log_true_size")));
+            }
+        }
+    }
+
+    /** What BPF_PROG_TEST_RUN reported. */
+    public record TestRunResult(int retval, int duration, byte[] data_out, int data_size_out, byte[] ctx_out,
+                                int ctx_size_out) {
+    }
+
+    /** BPF_PROG_TEST_RUN. Output buffers of the given sizes are allocated; 0 means none. */
+    public static TestRunResult progTestRun(Fd prog, byte[] dataIn, int dataSizeOut, byte[] ctxIn, int ctxSizeOut,
+                                            int repeat, int flags, int cpu, int batchSize) {
+        StructLayout L = BpfAttr.PROG_TEST_RUN;
+        try (Arena arena = Arena.ofConfined(); Fd.Held p = prog.hold()) {
+            MemorySegment s = attr(arena, L);
+            MemorySegment din = copyIn(arena, dataIn);
+            MemorySegment dout = dataSizeOut > 0 ? arena.allocate(dataSizeOut) : MemorySegment.NULL;
+            MemorySegment cin = copyIn(arena, ctxIn);
+            MemorySegment cout = ctxSizeOut > 0 ? arena.allocate(ctxSizeOut) : MemorySegment.NULL;
+            s.set(JAVA_INT, offset(L, "prog_fd"), p.fd());
+            s.set(JAVA_INT, offset(L, "data_size_in"), (int) din.byteSize());
+            s.set(JAVA_INT, offset(L, "data_size_out"), (int) dout.byteSize());
+            s.set(JAVA_LONG, offset(L, "data_in"), din.address());
+            s.set(JAVA_LONG, offset(L, "data_out"), dout.address());
+            s.set(JAVA_INT, offset(L, "repeat"), repeat);
+            s.set(JAVA_INT, offset(L, "ctx_size_in"), (int) cin.byteSize());
+            s.set(JAVA_INT, offset(L, "ctx_size_out"), (int) cout.byteSize());
+            s.set(JAVA_LONG, offset(L, "ctx_in"), cin.address());
+            s.set(JAVA_LONG, offset(L, "ctx_out"), cout.address());
+            s.set(JAVA_INT, offset(L, "flags"), flags);
+            s.set(JAVA_INT, offset(L, "cpu"), cpu);
+            s.set(JAVA_INT, offset(L, "batch_size"), batchSize);
+            call(BpfCmd.BPF_PROG_TEST_RUN, s);
+            int dataOutSize = s.get(JAVA_INT, offset(L, "data_size_out"));
+            int ctxOutSize = s.get(JAVA_INT, offset(L, "ctx_size_out"));
+            byte[] dataOut = dout.byteSize() == 0 ? new byte[0]
+                    : dout.asSlice(0, Math.min(dataOutSize, dout.byteSize())).toArray(JAVA_BYTE);
+            byte[] ctxOut = cout.byteSize() == 0 ? new byte[0]
+                    : cout.asSlice(0, Math.min(ctxOutSize, cout.byteSize())).toArray(JAVA_BYTE);
+            return new TestRunResult(s.get(JAVA_INT, offset(L, "retval")), s.get(JAVA_INT, offset(L, "duration")),
+                    dataOut, dataOutSize, ctxOut, ctxOutSize);
+        }
+    }
+
+    private static MemorySegment copyIn(Arena arena, byte[] bytes) {
+        if (bytes == null || bytes.length == 0) {
+            return MemorySegment.NULL;
+        }
+        MemorySegment s = arena.allocate(bytes.length, 8);
+        s.copyFrom(MemorySegment.ofArray(bytes));
+        return s;
+    }
+
+    /** BPF_OBJ_PIN: pin the object behind fd at a bpffs path. */
+    public static void objPin(Fd fd, String pathname) {
+        StructLayout L = BpfAttr.OBJ;
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
+            MemorySegment s = attr(arena, L);
+            s.set(JAVA_LONG, offset(L, "pathname"), arena.allocateFrom(pathname).address());
+            s.set(JAVA_INT, offset(L, "bpf_fd"), h.fd());
+            try {
+                call(BpfCmd.BPF_OBJ_PIN, s);
+            } catch (KernelException e) {
+                throw new KernelException(e.syscall(), e.errnoNumber(), pathname);
+            }
+        }
+    }
+
+    /** BPF_OBJ_GET: open the object pinned at a bpffs path. */
+    public static Fd objGet(String pathname) {
+        StructLayout L = BpfAttr.OBJ;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = attr(arena, L);
+            s.set(JAVA_LONG, offset(L, "pathname"), arena.allocateFrom(pathname).address());
+            try {
+                return new Fd((int) call(BpfCmd.BPF_OBJ_GET, s));
+            } catch (KernelException e) {
+                throw new KernelException(e.syscall(), e.errnoNumber(), pathname);
+            }
+        }
+    }
+
+    /** BPF_PROG_GET_NEXT_ID / BPF_LINK_GET_NEXT_ID: the next id after startId, or empty at the end. */
+    public static OptionalInt getNextId(BpfCmd cmd, int startId) {
+        StructLayout L = BpfAttr.GET_ID;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = attr(arena, L);
+            s.set(JAVA_INT, offset(L, "start_id"), startId);
+            try {
+                call(cmd, s);
+            } catch (KernelException e) {
+                if (e.errno() == Errno.ENOENT) {
+                    return OptionalInt.empty();
+                }
+                throw e;
+            }
+            return OptionalInt.of(s.get(JAVA_INT, offset(L, "next_id")));
+        }
+    }
+
+    /** BPF_PROG_GET_FD_BY_ID / BPF_LINK_GET_FD_BY_ID / BPF_BTF_GET_FD_BY_ID. */
+    public static Fd getFdById(BpfCmd cmd, int id) {
+        StructLayout L = BpfAttr.GET_ID;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = attr(arena, L);
+            s.set(JAVA_INT, offset(L, "start_id"), id);
+            try {
+                return new Fd((int) call(cmd, s));
+            } catch (KernelException e) {
+                throw new KernelException(e.syscall(), e.errnoNumber(), "id " + id);
+            }
+        }
+    }
+
+    /** BPF_OBJ_GET_INFO_BY_FD for a program; map ids are fetched too when there are any. */
+    public static BpfProgInfo progInfo(Fd prog) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = prog.hold()) {
+            MemorySegment info = arena.allocate(BpfProgInfo.LAYOUT);
+            info.fill((byte) 0);
+            objGetInfoByFd(arena, h.fd(), info);
+            int nrMaps = info.get(JAVA_INT, BpfProgInfo.off("nr_map_ids"));
+            int[] mapIds = new int[0];
+            if (nrMaps > 0) {
+                MemorySegment ids = arena.allocate(JAVA_INT, nrMaps);
+                info.fill((byte) 0);
+                info.set(JAVA_INT, BpfProgInfo.off("nr_map_ids"), nrMaps);
+                info.set(JAVA_LONG, BpfProgInfo.off("map_ids"), ids.address());
+                objGetInfoByFd(arena, h.fd(), info);
+                int got = Math.min(nrMaps, info.get(JAVA_INT, BpfProgInfo.off("nr_map_ids")));
+                mapIds = ids.asSlice(0, (long) got * 4).toArray(JAVA_INT);
+            }
+            return BpfProgInfo.read(info, mapIds);
+        }
+    }
+
+    /** The prog_id of a link: struct bpf_link_info's third u32 (type, id, prog_id). */
+    public static int linkProgId(Fd link) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = link.hold()) {
+            MemorySegment info = arena.allocate(16, 8);
+            info.fill((byte) 0);
+            objGetInfoByFd(arena, h.fd(), info);
+            return info.get(JAVA_INT, 8);
+        }
+    }
+
+    private static void objGetInfoByFd(Arena arena, int fd, MemorySegment info) {
+        StructLayout L = BpfAttr.INFO;
+        MemorySegment s = attr(arena, L);
+        s.set(JAVA_INT, offset(L, "bpf_fd"), fd);
+        s.set(JAVA_INT, offset(L, "info_len"), (int) info.byteSize());
+        s.set(JAVA_LONG, offset(L, "info"), info.address());
+        call(BpfCmd.BPF_OBJ_GET_INFO_BY_FD, s);
+    }
+
+    /** BPF_BTF_LOAD of raw BTF (a .BTF section). The kernel's BTF log, if any, is in the exception. */
+    public static Fd btfLoad(byte[] btf) {
+        StructLayout L = BpfAttr.BTF_LOAD;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = attr(arena, L);
+            MemorySegment data = copyIn(arena, btf);
+            int logSize = 64 * 1024;
+            MemorySegment log = arena.allocate(logSize);
+            s.set(JAVA_LONG, offset(L, "btf"), data.address());
+            s.set(JAVA_INT, offset(L, "btf_size"), btf.length);
+            try {
+                return new Fd((int) call(BpfCmd.BPF_BTF_LOAD, s));
+            } catch (KernelException first) {
+                // Ask again with a log, to say why.
+                s.set(JAVA_LONG, offset(L, "btf_log_buf"), log.address());
+                s.set(JAVA_INT, offset(L, "btf_log_size"), logSize);
+                s.set(JAVA_INT, offset(L, "btf_log_level"), 1);
+                try {
+                    return new Fd((int) call(BpfCmd.BPF_BTF_LOAD, s));
+                } catch (KernelException e) {
+                    throw new KernelException(e.syscall(), e.errnoNumber(),
+                            "BTF rejected: " + log.getString(0, StandardCharsets.UTF_8).strip());
+                }
+            }
+        }
+    }
+
+    /** BPF_ENABLE_STATS: while the returned fd is open the kernel counts run_cnt and run_time_ns. */
+    public static Fd enableStats(int type) {
+        StructLayout L = BpfAttr.ENABLE_STATS;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = attr(arena, L);
+            s.set(JAVA_INT, offset(L, "type"), type);
+            return new Fd((int) call(BpfCmd.BPF_ENABLE_STATS, s));
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.bpfagent.agent.kernel;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The libc entry points the agent needs, bound with java.lang.foreign, each capturing errno.
+ * This class and the others in this package are the only code that touches native memory.
+ *
+ * <p>Only x86_64 syscall numbers are here; the agent is built for linux-x86_64.
+ */
+public final class LibC {
+    /** asm/unistd_64.h */
+    static final long SYS_BPF = 321;
+    static final long SYS_PERF_EVENT_OPEN = 298;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    /** long syscall(long number, ...) with three arguments, the last two as longs. */
+    private static final MethodHandle SYSCALL3 = downcall("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG), 1);
+    /** long syscall(long number, ...) with five arguments: pointer, then four longs. */
+    private static final MethodHandle SYSCALL5 = downcall("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), 1);
+    /** int ioctl(int fd, unsigned long request, ...) with one long argument. */
+    private static final MethodHandle IOCTL = downcall("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), 2);
+    /** int close(int fd) */
+    private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), -1);
+    /** int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data) */
+    private static final MethodHandle MOUNT = downcall("mount",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS), -1);
+
+    private LibC() {
+    }
+
+    private static MethodHandle downcall(String name, FunctionDescriptor fd, int firstVariadic) {
+        MemorySegment symbol = LINKER.defaultLookup().find(name)
+                .orElseThrow(() -> new IllegalStateException("libc has no symbol " + name));
+        Linker.Option capture = Linker.Option.captureCallState("errno");
+        return firstVariadic >= 0
+                ? LINKER.downcallHandle(symbol, fd, Linker.Option.firstVariadicArg(firstVariadic), capture)
+                : LINKER.downcallHandle(symbol, fd, capture);
+    }
+
+    private static int errno(MemorySegment state) {
+        return (int) ERRNO.get(state, 0L);
+    }
+
+    /** bpf(cmd, attr, size); returns the kernel's non-negative result or throws with errno. */
+    static long bpf(String cmdName, int cmd, MemorySegment attr) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            for (int attempt = 1; ; attempt++) {
+                long r = (long) SYSCALL3.invokeExact(state, SYS_BPF, (long) cmd, attr, attr.byteSize());
+                if (r >= 0) {
+                    return r;
+                }
+                int errno = errno(state);
+                // EAGAIN from BPF_PROG_LOAD is transient (libbpf retries it 5 times too); EINTR is a signal.
+                boolean transientErr = errno == Errno.EINTR.number() || errno == Errno.EAGAIN.number();
+                if (!transientErr || attempt >= 5) {
+                    throw new KernelException(cmdName, errno);
+                }
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall bpf failed", t);
+        }
+    }
+
+    /** perf_event_open(attr, pid, cpu, group_fd, flags); returns the new fd. */
+    static int perfEventOpen(MemorySegment attr, int pid, int cpu, int groupFd, long flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            long r = (long) SYSCALL5.invokeExact(state, SYS_PERF_EVENT_OPEN, attr, (long) pid, (long) cpu,
+                    (long) groupFd, flags);
+            if (r < 0) {
+                throw new KernelException("perf_event_open", errno(state));
+            }
+            return (int) r;
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall perf_event_open failed", t);
+        }
+    }
+
+    static int ioctl(String requestName, int fd, long request, long arg) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) IOCTL.invokeExact(state, fd, request, arg);
+            if (r < 0) {
+                throw new KernelException("ioctl(" + requestName + ")", errno(state));
+            }
+            return r;
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall ioctl failed", t);
+        }
+    }
+
+    static void close(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            // close(2) releases the fd even when it reports EINTR; never retry it.
+            int ignored = (int) CLOSE.invokeExact(state, fd);
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall close failed", t);
+        }
+    }
+
+    static void mount(String source, String target, String fstype) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) MOUNT.invokeExact(state, arena.allocateFrom(source), arena.allocateFrom(target),
+                    arena.allocateFrom(fstype), 0L, MemorySegment.NULL);
+            if (r < 0) {
+                throw new KernelException("mount(" + fstype + " on " + target + ")", errno(state));
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall mount failed", t);
+        }
+    }
+}
