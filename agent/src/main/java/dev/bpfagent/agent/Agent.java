@@ -1,0 +1,177 @@
+package dev.bpfagent.agent;
+
+import dev.bpfagent.agent.kernel.Mounts;
+import dev.bpfagent.agent.service.BpfServiceImpl;
+import dev.bpfagent.agent.service.ErrorInterceptor;
+import dev.bpfagent.agent.service.PinPaths;
+import dev.bpfagent.agent.service.ProgramRegistry;
+import dev.bpfagent.proto.v1.BpfServiceGrpc;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/** A running agent: mounts, the registry, and the gRPC servers on the Unix socket and TCP. */
+public final class Agent implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Agent.class.getName());
+    /** Room for 1M-instruction programs and 16 MiB verifier logs. */
+    static final int MAX_MESSAGE = 64 * 1024 * 1024;
+
+    private final AgentConfig config;
+    private final ProgramRegistry registry = new ProgramRegistry();
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final List<Server> servers = new ArrayList<>();
+    private final EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    private final EventLoopGroup workers = new MultiThreadIoEventLoopGroup(0, EpollIoHandler.newFactory());
+    private BpfServiceImpl service;
+    private int tcpPort = -1;
+    private boolean closed;
+
+    public Agent(AgentConfig config) {
+        this.config = config;
+    }
+
+    public static String version() {
+        String v = Agent.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+    public void start() throws IOException {
+        if (Mounts.ensure(Mounts.BPFFS, "bpf")) {
+            LOG.info("mounted bpffs at " + Mounts.BPFFS);
+        }
+        try {
+            if (Mounts.ensure(Mounts.TRACEFS, "tracefs")) {
+                LOG.info("mounted tracefs at " + Mounts.TRACEFS);
+            }
+        } catch (RuntimeException e) {
+            LOG.warning("tracefs is not available (" + e.getMessage() + "); tracepoint attach will fail");
+        }
+        PinPaths pins = new PinPaths(config.bpffsDir());
+        pins.createRoot();
+        service = new BpfServiceImpl(registry, pins, version());
+        var bound = ServerInterceptors.intercept(service, new ErrorInterceptor());
+
+        prepareSocket(config.socket());
+        Server uds = NettyServerBuilder.forAddress(new DomainSocketAddress(config.socket().toString()))
+                .channelType(EpollServerDomainSocketChannel.class)
+                .bossEventLoopGroup(boss)
+                .workerEventLoopGroup(workers)
+                .maxInboundMessageSize(MAX_MESSAGE)
+                .addService(bound)
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance())
+                .build()
+                .start();
+        servers.add(uds);
+        // 0660: root and the socket's group may call the agent; the directory is 0750.
+        Files.setPosixFilePermissions(config.socket(), PosixFilePermissions.fromString("rw-rw----"));
+
+        if (config.tcp().isPresent()) {
+            var tcp = config.tcp().get();
+            NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()))
+                    .channelType(EpollServerSocketChannel.class)
+                    .bossEventLoopGroup(boss)
+                    .workerEventLoopGroup(workers)
+                    .maxInboundMessageSize(MAX_MESSAGE)
+                    .addService(bound)
+                    .addService(health.getHealthService())
+                    .addService(ProtoReflectionServiceV1.newInstance());
+            if (config.tlsCert().isPresent()) {
+                b.sslContext(GrpcSslContexts.forServer(config.tlsCert().get().toFile(),
+                        config.tlsKey().orElseThrow().toFile()).build());
+            }
+            Server tcpServer = b.build().start();
+            servers.add(tcpServer);
+            tcpPort = ((InetSocketAddress) tcpServer.getListenSockets().get(0)).getPort();
+        }
+        health.setStatus("", ServingStatus.SERVING);
+        health.setStatus(BpfServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    }
+
+    /** The TCP port actually bound (useful with --tcp 0), if TCP is on. */
+    public Optional<Integer> tcpPort() {
+        return tcpPort < 0 ? Optional.empty() : Optional.of(tcpPort);
+    }
+
+    /**
+     * Creates the socket's directory (0750) and removes a stale socket left by an agent that died, but
+     * refuses to start when another agent still answers on it.
+     */
+    static void prepareSocket(Path socket) throws IOException {
+        Path dir = socket.getParent();
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
+        }
+        if (Files.exists(socket)) {
+            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                ch.connect(UnixDomainSocketAddress.of(socket));
+                throw new IllegalStateException("another agent is serving on " + socket
+                        + "; stop it, or give this one --socket with another path");
+            } catch (IOException refused) {
+                Files.delete(socket); // nobody listens: a stale socket
+            }
+        }
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        for (Server s : servers) {
+            s.awaitTermination();
+        }
+    }
+
+    /** Graceful stop: refuse new calls, let running ones finish (5 s), close programs nobody pinned. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        health.enterTerminalState();
+        servers.forEach(Server::shutdown);
+        for (Server s : servers) {
+            try {
+                if (!s.awaitTermination(5, TimeUnit.SECONDS)) {
+                    s.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                s.shutdownNow();
+            }
+        }
+        registry.closeAll();
+        if (service != null) {
+            service.shutdown();
+        }
+        try {
+            Files.deleteIfExists(config.socket());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,96 @@
+package dev.bpfagent.agent;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * The agent's command line.
+ *
+ * @param socket the Unix socket to serve on
+ * @param tcp TCP address to serve on as well, if any
+ * @param tlsCert PEM certificate chain for TCP; with tlsKey, turns TLS on
+ * @param bpffsDir where the agent pins, inside bpffs
+ */
+public record AgentConfig(Path socket, Optional<TcpAddress> tcp, Optional<Path> tlsCert, Optional<Path> tlsKey,
+                          Path bpffsDir) {
+
+    public static final Path DEFAULT_SOCKET = Path.of("/run/bpf-agent/agent.sock");
+    public static final Path DEFAULT_BPFFS_DIR = Path.of("/sys/fs/bpf/bpf-agent");
+
+    public record TcpAddress(String host, int port) {
+        public boolean isLoopback() {
+            try {
+                return InetAddress.getByName(host).isLoopbackAddress();
+            } catch (UnknownHostException e) {
+                return false;
+            }
+        }
+    }
+
+    public static final String USAGE = """
+            usage: bpf-agent [options]
+              --socket PATH       Unix socket to serve on (default /run/bpf-agent/agent.sock)
+              --tcp [HOST:]PORT   also serve on TCP; HOST defaults to 127.0.0.1; PORT 0 picks a free port
+              --tls-cert FILE     PEM certificate chain for TCP (with --tls-key: TLS on)
+              --tls-key FILE      PEM PKCS#8 private key for TCP
+              --bpffs-dir PATH    the agent's directory in bpffs (default /sys/fs/bpf/bpf-agent)
+              --help              this text
+            TCP on a non-loopback address needs TLS.""";
+
+    public static AgentConfig parse(String[] args) {
+        Path socket = DEFAULT_SOCKET;
+        Optional<TcpAddress> tcp = Optional.empty();
+        Optional<Path> cert = Optional.empty();
+        Optional<Path> key = Optional.empty();
+        Path bpffs = DEFAULT_BPFFS_DIR;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "--socket" -> socket = Path.of(value(args, ++i, a));
+                case "--tcp" -> tcp = Optional.of(tcpAddress(value(args, ++i, a)));
+                case "--tls-cert" -> cert = Optional.of(Path.of(value(args, ++i, a)));
+                case "--tls-key" -> key = Optional.of(Path.of(value(args, ++i, a)));
+                case "--bpffs-dir" -> bpffs = Path.of(value(args, ++i, a));
+                default -> throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
+            }
+        }
+        if (cert.isPresent() != key.isPresent()) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
+        if (tcp.isPresent() && !tcp.get().isLoopback() && cert.isEmpty()) {
+            throw new IllegalArgumentException("--tcp " + tcp.get().host() + " is not a loopback address:"
+                    + " give --tls-cert and --tls-key, or bind to 127.0.0.1");
+        }
+        if (!bpffs.isAbsolute()) {
+            throw new IllegalArgumentException("--bpffs-dir must be an absolute path");
+        }
+        return new AgentConfig(socket.toAbsolutePath(), tcp, cert, key, bpffs);
+    }
+
+    private static String value(String[] args, int i, String option) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(option + " needs a value\n" + USAGE);
+        }
+        return args[i];
+    }
+
+    static TcpAddress tcpAddress(String s) {
+        int colon = s.lastIndexOf(':');
+        String host = colon < 0 ? "127.0.0.1" : s.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        String port = colon < 0 ? s : s.substring(colon + 1);
+        try {
+            int p = Integer.parseInt(port);
+            if (p < 0 || p > 65535) {
+                throw new NumberFormatException();
+            }
+            return new TcpAddress(host.isEmpty() ? "127.0.0.1" : host, p);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--tcp: '" + s + "' is not [HOST:]PORT");
+        }
+    }
+}

@@ -1,0 +1,38 @@
+package dev.bpfagent.agent;
+
+/** Entry point: {@code java -jar bpf-agent.jar [options]}; SIGTERM/SIGINT stop it gracefully. */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
+            System.out.println(AgentConfig.USAGE);
+            return;
+        }
+        AgentConfig config;
+        try {
+            config = AgentConfig.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("bpf-agent: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        Agent agent = new Agent(config);
+        Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "bpf-agent-shutdown"));
+        try {
+            agent.start();
+        } catch (Exception e) {
+            System.err.println("bpf-agent: cannot start: " + e.getMessage());
+            agent.close();
+            System.exit(1);
+            return;
+        }
+        // One line on stdout when ready; scripts and tests wait for it.
+        System.out.println("bpf-agent " + Agent.version() + " ready: unix:" + config.socket()
+                + agent.tcpPort().map(p -> " tcp:" + config.tcp().orElseThrow().host() + ":" + p).orElse("")
+                + " bpffs:" + config.bpffsDir());
+        System.out.flush();
+        agent.awaitTermination();
+    }
+}

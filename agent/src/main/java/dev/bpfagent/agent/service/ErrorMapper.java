@@ -1,0 +1,108 @@
+package dev.bpfagent.agent.service;
+
+import com.google.protobuf.Any;
+import com.google.rpc.BadRequest;
+import com.google.rpc.ErrorInfo;
+import dev.bpfagent.agent.bpf.VerifierException;
+import dev.bpfagent.agent.kernel.Errno;
+import dev.bpfagent.agent.kernel.KernelException;
+import dev.bpfagent.proto.v1.VerifierLog;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The one place where exceptions become gRPC statuses. Every status carries a google.rpc.ErrorInfo;
+ * a bad field adds a BadRequest; a verifier rejection adds a bpfagent.v1.VerifierLog.
+ */
+public final class ErrorMapper {
+    private static final Logger LOG = Logger.getLogger(ErrorMapper.class.getName());
+
+    /** ErrorInfo.domain of every error the agent returns. */
+    public static final String DOMAIN = "bpf-agent.dev";
+
+    private ErrorMapper() {
+    }
+
+    public static com.google.rpc.Status toStatus(Throwable t) {
+        if (t instanceof StatusRuntimeException sre) {
+            com.google.rpc.Status s = io.grpc.protobuf.StatusProto.fromThrowable(sre);
+            return s != null ? s : build(sre.getStatus().getCode(), String.valueOf(sre.getMessage()),
+                    info("GRPC_" + sre.getStatus().getCode().name()).build());
+        }
+        if (t instanceof RequestException re) {
+            ErrorInfo.Builder info = info(re.reason());
+            com.google.rpc.Status.Builder b = com.google.rpc.Status.newBuilder()
+                    .setCode(re.code().value()).setMessage(re.getMessage());
+            if (re.field() != null) {
+                info.putMetadata("field", re.field());
+                b.addDetails(Any.pack(info.build()));
+                b.addDetails(Any.pack(BadRequest.newBuilder().addFieldViolations(
+                        BadRequest.FieldViolation.newBuilder().setField(re.field()).setDescription(re.getMessage()))
+                        .build()));
+            } else {
+                b.addDetails(Any.pack(info.build()));
+            }
+            return b.build();
+        }
+        if (t instanceof VerifierException ve) {
+            ErrorInfo info = kernelInfo(ve, "VERIFIER_REJECTED");
+            return com.google.rpc.Status.newBuilder()
+                    .setCode(Status.Code.INVALID_ARGUMENT.value())
+                    .setMessage(ve.getMessage())
+                    .addDetails(Any.pack(info))
+                    .addDetails(Any.pack(VerifierLog.newBuilder().setLog(ve.log()).setTruncated(ve.truncated()).build()))
+                    .build();
+        }
+        if (t instanceof KernelException ke) {
+            return build(codeFor(ke.errno()), ke.getMessage(), kernelInfo(ke, errnoName(ke)));
+        }
+        if (t instanceof IllegalArgumentException iae) {
+            return build(Status.Code.INVALID_ARGUMENT, iae.getMessage(), info("INVALID_ARGUMENT").build());
+        }
+        LOG.log(Level.WARNING, "unexpected error in a call", t);
+        return build(Status.Code.INTERNAL, "internal error in the agent: " + t + " (see the agent's log)",
+                info("INTERNAL").build());
+    }
+
+    public static StatusRuntimeException toException(Throwable t) {
+        return io.grpc.protobuf.StatusProto.toStatusRuntimeException(toStatus(t));
+    }
+
+    /** errno to status code: what a caller can do about it decides the code. */
+    static Status.Code codeFor(Errno errno) {
+        return switch (errno) {
+            case EPERM, EACCES -> Status.Code.PERMISSION_DENIED;
+            case ENOENT, ESRCH, ENODEV, EBADF -> Status.Code.NOT_FOUND;
+            case EEXIST -> Status.Code.ALREADY_EXISTS;
+            case EINVAL, E2BIG, ERANGE, EFAULT, ENOTDIR, EISDIR, ELOOP -> Status.Code.INVALID_ARGUMENT;
+            case ENOSPC, ENOMEM, EMFILE -> Status.Code.RESOURCE_EXHAUSTED;
+            case EBUSY, ENOTEMPTY, EROFS, EXDEV -> Status.Code.FAILED_PRECONDITION;
+            case EOPNOTSUPP, ENOTSUPP, ENOSYS -> Status.Code.UNIMPLEMENTED;
+            case EAGAIN, EINTR, ETIMEDOUT -> Status.Code.UNAVAILABLE;
+            default -> Status.Code.INTERNAL;
+        };
+    }
+
+    private static String errnoName(KernelException ke) {
+        return ke.errno() == Errno.UNKNOWN ? "ERRNO_" + ke.errnoNumber() : ke.errno().name();
+    }
+
+    private static ErrorInfo kernelInfo(KernelException ke, String reason) {
+        return info(reason)
+                .putMetadata("errno", Integer.toString(ke.errnoNumber()))
+                .putMetadata("errno_name", errnoName(ke))
+                .putMetadata("syscall", ke.syscall())
+                .build();
+    }
+
+    private static ErrorInfo.Builder info(String reason) {
+        return ErrorInfo.newBuilder().setDomain(DOMAIN).setReason(reason);
+    }
+
+    private static com.google.rpc.Status build(Status.Code code, String message, ErrorInfo info) {
+        return com.google.rpc.Status.newBuilder().setCode(code.value()).setMessage(message)
+                .addDetails(Any.pack(info)).build();
+    }
+}

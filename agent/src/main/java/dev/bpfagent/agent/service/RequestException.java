@@ -1,0 +1,53 @@
+package dev.bpfagent.agent.service;
+
+import io.grpc.Status;
+
+/**
+ * A request the agent refuses before or without asking the kernel: a bad field, an unknown id, a path
+ * outside the agent's directory. {@link ErrorMapper} turns it into a status with ErrorInfo (and a
+ * BadRequest naming the field, when there is one).
+ */
+public final class RequestException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    private final Status.Code code;
+    private final String reason;
+    private final String field;
+
+    private RequestException(Status.Code code, String reason, String field, String message) {
+        super(message);
+        this.code = code;
+        this.reason = reason;
+        this.field = field;
+    }
+
+    /** INVALID_ARGUMENT naming the request field (proto name, e.g. "instructions"). */
+    public static RequestException invalid(String field, String message) {
+        return new RequestException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", field, field + ": " + message);
+    }
+
+    public static RequestException notFound(String reason, String message) {
+        return new RequestException(Status.Code.NOT_FOUND, reason, null, message);
+    }
+
+    public static RequestException failedPrecondition(String reason, String message) {
+        return new RequestException(Status.Code.FAILED_PRECONDITION, reason, null, message);
+    }
+
+    public static RequestException alreadyExists(String reason, String message) {
+        return new RequestException(Status.Code.ALREADY_EXISTS, reason, null, message);
+    }
+
+    public Status.Code code() {
+        return code;
+    }
+
+    public String reason() {
+        return reason;
+    }
+
+    /** The request field at fault, or null. */
+    public String field() {
+        return field;
+    }
+}

@@ -1,0 +1,96 @@
+package dev.bpfagent.client;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.io.File;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+
+/**
+ * Channels to an agent. Targets: {@code unix:/run/bpf-agent/agent.sock} (the default; Linux, netty's
+ * native epoll), or {@code HOST:PORT} over TCP (plaintext, or TLS when a trust certificate is given).
+ */
+public final class AgentChannels {
+    /** Where the agent listens by default. */
+    public static final String DEFAULT_TARGET = "unix:/run/bpf-agent/agent.sock";
+    /** Room for 1M-instruction programs and 16 MiB verifier logs. */
+    public static final int MAX_MESSAGE = 64 * 1024 * 1024;
+
+    private AgentChannels() {
+    }
+
+    /** A channel and the event loop it runs on; closing it shuts both down. */
+    public static final class Connection implements AutoCloseable {
+        private final ManagedChannel channel;
+        private final EventLoopGroup group;
+
+        Connection(ManagedChannel channel, EventLoopGroup group) {
+            this.channel = channel;
+            this.group = group;
+        }
+
+        public ManagedChannel channel() {
+            return channel;
+        }
+
+        @Override
+        public void close() {
+            channel.shutdown();
+            try {
+                if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+                    channel.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                channel.shutdownNow();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Plaintext: a Unix socket ("unix:PATH") or TCP ("HOST:PORT", meant for loopback). */
+    public static Connection connect(String target) {
+        return connect(target, null);
+    }
+
+    /**
+     * @param trustCertPem for TCP targets: the PEM certificate(s) to trust for TLS; null for plaintext
+     */
+    public static Connection connect(String target, File trustCertPem) {
+        if (target == null || target.isBlank()) {
+            throw new IllegalArgumentException("target is required: unix:/path/to/agent.sock or host:port");
+        }
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        try {
+            NettyChannelBuilder b;
+            if (target.startsWith("unix:")) {
+                String path = target.substring("unix:".length());
+                while (path.startsWith("//")) {
+                    path = path.substring(1); // unix:///run/x -> /run/x
+                }
+                b = NettyChannelBuilder.forAddress(new DomainSocketAddress(path))
+                        .channelType(EpollDomainSocketChannel.class)
+                        .usePlaintext();
+            } else {
+                b = NettyChannelBuilder.forTarget(target).channelType(EpollSocketChannel.class);
+                if (trustCertPem != null) {
+                    b.sslContext(GrpcSslContexts.forClient().trustManager(trustCertPem).build());
+                } else {
+                    b.usePlaintext();
+                }
+            }
+            ManagedChannel ch = b.eventLoopGroup(group).maxInboundMessageSize(MAX_MESSAGE).build();
+            return new Connection(ch, group);
+        } catch (SSLException | RuntimeException e) {
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            throw new IllegalArgumentException("cannot make a channel to " + target + ": " + e.getMessage(), e);
+        }
+    }
+}

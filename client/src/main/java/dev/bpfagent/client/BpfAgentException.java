@@ -1,0 +1,100 @@
+package dev.bpfagent.client;
+
+import io.grpc.Status;
+
+/**
+ * A call to the agent failed. {@link #code()} is the gRPC status code; {@link #reason()} the
+ * ErrorInfo reason (an errno name such as "EPERM", or "VERIFIER_REJECTED", "INVALID_FIELD", ...);
+ * {@link #errno()} the kernel's errno when a system call failed, else 0.
+ */
+public class BpfAgentException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    private final Status.Code code;
+    private final String reason;
+    private final int errno;
+    private final String field;
+
+    public BpfAgentException(Status.Code code, String reason, int errno, String field, String message,
+                             Throwable cause) {
+        super(message, cause);
+        this.code = code;
+        this.reason = reason;
+        this.errno = errno;
+        this.field = field;
+    }
+
+    public Status.Code code() {
+        return code;
+    }
+
+    public String reason() {
+        return reason;
+    }
+
+    public int errno() {
+        return errno;
+    }
+
+    /** The request field the agent refused, or null. */
+    public String field() {
+        return field;
+    }
+
+    /** INVALID_ARGUMENT on a named request field. */
+    public static final class InvalidArgument extends BpfAgentException {
+        private static final long serialVersionUID = 1L;
+
+        InvalidArgument(String reason, int errno, String field, String message, Throwable cause) {
+            super(Status.Code.INVALID_ARGUMENT, reason, errno, field, message, cause);
+        }
+    }
+
+    /** The verifier refused the program; {@link #verifierLog()} says why. */
+    public static final class VerifierRejected extends BpfAgentException {
+        private static final long serialVersionUID = 1L;
+        private final String verifierLog;
+        private final boolean truncated;
+
+        VerifierRejected(int errno, String message, String verifierLog, boolean truncated, Throwable cause) {
+            super(Status.Code.INVALID_ARGUMENT, "VERIFIER_REJECTED", errno, null, message, cause);
+            this.verifierLog = verifierLog;
+            this.truncated = truncated;
+        }
+
+        public String verifierLog() {
+            return verifierLog;
+        }
+
+        public boolean truncated() {
+            return truncated;
+        }
+    }
+
+    /** NOT_FOUND: no such program, pin or id. */
+    public static final class NotFound extends BpfAgentException {
+        private static final long serialVersionUID = 1L;
+
+        NotFound(String reason, int errno, String message, Throwable cause) {
+            super(Status.Code.NOT_FOUND, reason, errno, null, message, cause);
+        }
+    }
+
+    /** PERMISSION_DENIED: the agent (or kernel) lacks a privilege. */
+    public static final class PermissionDenied extends BpfAgentException {
+        private static final long serialVersionUID = 1L;
+
+        PermissionDenied(String reason, int errno, String message, Throwable cause) {
+            super(Status.Code.PERMISSION_DENIED, reason, errno, null, message, cause);
+        }
+    }
+
+    /** ALREADY_EXISTS: e.g. a pin at that path. */
+    public static final class AlreadyExists extends BpfAgentException {
+        private static final long serialVersionUID = 1L;
+
+        AlreadyExists(String reason, int errno, String message, Throwable cause) {
+            super(Status.Code.ALREADY_EXISTS, reason, errno, null, message, cause);
+        }
+    }
+}
