@@ -20,7 +20,6 @@ import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -48,6 +47,8 @@ public final class Agent implements AutoCloseable {
     private final EventLoopGroup workers = new MultiThreadIoEventLoopGroup(0, EpollIoHandler.newFactory());
     private BpfServiceImpl service;
     private int tcpPort = -1;
+    /** Set once this agent bound the socket: only then is the socket file ours to remove. */
+    private boolean socketBound;
     private boolean closed;
 
     public Agent(AgentConfig config) {
@@ -86,6 +87,7 @@ public final class Agent implements AutoCloseable {
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .build()
                 .start();
+        socketBound = true;
         servers.add(uds);
         // 0660: root and the socket's group may call the agent; the directory is 0750.
         Files.setPosixFilePermissions(config.socket(), PosixFilePermissions.fromString("rw-rw----"));
@@ -166,10 +168,12 @@ public final class Agent implements AutoCloseable {
         if (service != null) {
             service.shutdown();
         }
-        try {
-            Files.deleteIfExists(config.socket());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        if (socketBound) {
+            try {
+                Files.deleteIfExists(config.socket());
+            } catch (IOException e) {
+                LOG.warning("cannot remove " + config.socket() + ": " + e.getMessage());
+            }
         }
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);

@@ -2,10 +2,18 @@ package dev.bpfagent.agent;
 
 /** Entry point: {@code java -jar bpf-agent.jar [options]}; SIGTERM/SIGINT stop it gracefully. */
 public final class Main {
+    /**
+     * grpc-netty asks every accepted channel for SO_KEEPALIVE, which a Unix socket does not have;
+     * netty then warns once per connection. Held here so the level sticks (loggers are weakly kept).
+     */
+    private static final java.util.logging.Logger NETTY_BOOTSTRAP =
+            java.util.logging.Logger.getLogger("io.netty.bootstrap.AbstractBootstrap");
+
     private Main() {
     }
 
     public static void main(String[] args) throws Exception {
+        NETTY_BOOTSTRAP.setLevel(java.util.logging.Level.SEVERE);
         if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
             System.out.println(AgentConfig.USAGE);
             return;

@@ -1,0 +1,119 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.client.AgentChannels;
+import dev.bpfagent.client.BpfClient;
+import dev.bpfagent.client.LoadOptions;
+import dev.bpfagent.client.ProgramHandle;
+import dev.bpfagent.proto.v1.ProgramType;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
+import io.grpc.reflection.v1.ServerReflectionRequest;
+import io.grpc.reflection.v1.ServerReflectionResponse;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Start and stop: what the agent leaves behind, and what it refuses. */
+class AgentLifecycleTest {
+    @BeforeEach
+    void root() {
+        Kernel.assumeRoot();
+    }
+
+    @Test
+    void sigtermClosesUnpinnedProgramsAndKeepsPinnedOnes() throws Exception {
+        int unpinnedId;
+        int pinnedId;
+        Path pin;
+        try (AgentProcess agent = AgentProcess.start()) {
+            try (BpfClient c = BpfClient.connect(agent.unixTarget())) {
+                ProgramHandle a = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2)).build());
+                ProgramHandle b = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(1)).build());
+                unpinnedId = a.id();
+                pinnedId = b.id();
+                pin = Path.of(b.pin("kept/prog"));
+            }
+            // 143 = 128 + SIGTERM: the JVM's exit status after its shutdown hooks ran (systemd: SuccessExitStatus=143)
+            assertEquals(143, agent.stop(), agent.agentStderr());
+            assertFalse(Files.exists(agent.socket), "socket removed at stop");
+            assertFalse(Program.existsInKernel(unpinnedId), "unpinned program closed at stop");
+            assertTrue(Program.existsInKernel(pinnedId), "pinned program kept at stop");
+            assertTrue(Files.exists(pin));
+            // a new agent on the same bpffs directory serves the pinned program again
+            try (AgentProcess next = AgentProcess.start("--bpffs-dir", agent.bpffsDir.toString());
+                 BpfClient c = BpfClient.connect(next.unixTarget())) {
+                ProgramHandle b = c.getPinned("kept/prog");
+                assertEquals(pinnedId, b.id());
+                b.close(); // unpins and frees it
+            }
+            assertFalse(Files.exists(pin));
+            assertFalse(Program.existsInKernel(pinnedId));
+        }
+    }
+
+    @Test
+    void aSecondAgentOnTheSameSocketRefusesToStart() throws Exception {
+        try (AgentProcess agent = AgentProcess.start()) {
+            Process second = new ProcessBuilder(System.getProperty("bpfagent.java", "java"),
+                    "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", AgentProcess.jar().toString(),
+                    "--socket", agent.socket.toString(), "--bpffs-dir", agent.bpffsDir.toString())
+                    .redirectErrorStream(true).start();
+            assertTrue(second.waitFor(60, TimeUnit.SECONDS));
+            String out = new String(second.getInputStream().readAllBytes());
+            assertEquals(1, second.exitValue(), out);
+            assertTrue(out.contains("another agent is serving on"), out);
+            try (BpfClient c = BpfClient.connect(agent.unixTarget())) {
+                assertEquals(0, c.agentInfo().getProgramsHeld(), "the first agent still serves");
+            }
+        }
+    }
+
+    @Test
+    void badCommandLineExitsWithUsage() throws Exception {
+        Process p = new ProcessBuilder(System.getProperty("bpfagent.java", "java"), "-jar",
+                AgentProcess.jar().toString(), "--tcp", "0.0.0.0:1234").redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(2, p.exitValue(), out);
+        assertTrue(out.contains("not a loopback address"), out);
+    }
+
+    @Test
+    void reflectionListsBpfService() throws Exception {
+        try (AgentProcess agent = AgentProcess.start();
+             AgentChannels.Connection conn = AgentChannels.connect(agent.unixTarget())) {
+            List<String> services = new ArrayList<>();
+            CountDownLatch done = new CountDownLatch(1);
+            StreamObserver<ServerReflectionRequest> req = ServerReflectionGrpc.newStub(conn.channel())
+                    .serverReflectionInfo(new StreamObserver<>() {
+                        @Override
+                        public void onNext(ServerReflectionResponse r) {
+                            r.getListServicesResponse().getServiceList().forEach(s -> services.add(s.getName()));
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            done.countDown();
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            done.countDown();
+                        }
+                    });
+            req.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
+            req.onCompleted();
+            assertTrue(done.await(30, TimeUnit.SECONDS));
+            assertTrue(services.contains("bpfagent.v1.BpfService"), services.toString());
+            assertTrue(services.contains("grpc.health.v1.Health"), services.toString());
+        }
+    }
+}

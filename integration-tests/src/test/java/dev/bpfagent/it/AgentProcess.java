@@ -1,0 +1,118 @@
+package dev.bpfagent.it;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The real agent, started from its jar as a separate process on a private socket, TCP port and bpffs
+ * directory, so a test touches nothing another agent (or another test run) owns.
+ */
+final class AgentProcess implements AutoCloseable {
+    private static final Pattern READY = Pattern.compile("ready: unix:(\\S+)(?: tcp:(\\S+))?");
+
+    final Path dir;
+    final Path socket;
+    final Path bpffsDir;
+    final Process process;
+    final String tcpTarget;
+    final StringBuilder stderr = new StringBuilder();
+
+    private AgentProcess(Path dir, Path bpffsDir, Process process, String tcpTarget) {
+        this.dir = dir;
+        this.socket = dir.resolve("agent.sock");
+        this.bpffsDir = bpffsDir;
+        this.process = process;
+        this.tcpTarget = tcpTarget;
+    }
+
+    static Path jar() {
+        Path jar = Path.of(System.getProperty("bpfagent.jar", "../agent/target/bpf-agent.jar"));
+        if (!Files.exists(jar)) {
+            throw new IllegalStateException(jar + " is missing: build the agent first (mvn package)");
+        }
+        return jar;
+    }
+
+    static AgentProcess start(String... extraArgs) throws IOException, InterruptedException {
+        Path dir = Files.createTempDirectory("bpf-agent-it");
+        Path bpffs = Path.of("/sys/fs/bpf/bpf-agent-it-" + UUID.randomUUID().toString().substring(0, 8));
+        List<String> cmd = new ArrayList<>(List.of(System.getProperty("bpfagent.java", "java"),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", jar().toString(),
+                "--socket", dir.resolve("agent.sock").toString(), "--tcp", "127.0.0.1:0",
+                "--bpffs-dir", bpffs.toString()));
+        cmd.addAll(List.of(extraArgs));
+        Process p = new ProcessBuilder(cmd).redirectError(dir.resolve("agent.err").toFile()).start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while ((line = out.readLine()) != null) {
+            Matcher m = READY.matcher(line);
+            if (m.find()) {
+                Thread drain = new Thread(() -> out.lines().forEach(l -> { }), "agent-stdout");
+                drain.setDaemon(true);
+                drain.start();
+                return new AgentProcess(dir, bpffs, p, m.group(2));
+            }
+            if (System.nanoTime() > deadline) {
+                break;
+            }
+        }
+        p.destroyForcibly();
+        throw new IllegalStateException("the agent did not start: " + Files.readString(dir.resolve("agent.err")));
+    }
+
+    String unixTarget() {
+        return "unix:" + socket;
+    }
+
+    String agentStderr() {
+        try {
+            return Files.readString(dir.resolve("agent.err"));
+        } catch (IOException e) {
+            return "(no stderr: " + e + ")";
+        }
+    }
+
+    /** SIGTERM and wait: the graceful stop. */
+    int stop() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor();
+        }
+        return process.exitValue();
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (process.isAlive()) {
+            stop();
+        }
+        // Tests clean up only what they created: this run's bpffs directory and temp dir.
+        deleteTree(bpffsDir);
+        deleteTree(dir);
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}
