@@ -1,0 +1,81 @@
+package dev.bpfagent.agent.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * The layouts against offsetof() as the kernel's uapi headers give them (checked with gcc against
+ * include/uapi/linux/bpf.h and perf_event.h on x86_64).
+ */
+class LayoutTest {
+    @Test
+    void progLoad() {
+        var L = BpfAttr.PROG_LOAD;
+        assertEquals(0, BpfAttr.offset(L, "prog_type"));
+        assertEquals(8, BpfAttr.offset(L, "insns"));
+        assertEquals(32, BpfAttr.offset(L, "log_buf"));
+        assertEquals(48, BpfAttr.offset(L, "prog_name"));
+        assertEquals(68, BpfAttr.offset(L, "expected_attach_type"));
+        assertEquals(72, BpfAttr.offset(L, "prog_btf_fd"));
+        assertEquals(108, BpfAttr.offset(L, "attach_btf_id"));
+        assertEquals(112, BpfAttr.offset(L, "attach_prog_fd"));
+        assertEquals(120, BpfAttr.offset(L, "fd_array"));
+        assertEquals(136, BpfAttr.offset(L, "core_relo_rec_size"));
+        assertEquals(140, BpfAttr.offset(L, "log_true_size"));
+        assertEquals(144, L.byteSize());
+    }
+
+    @Test
+    void testRun() {
+        var L = BpfAttr.PROG_TEST_RUN;
+        assertEquals(16, BpfAttr.offset(L, "data_in"));
+        assertEquals(32, BpfAttr.offset(L, "repeat"));
+        assertEquals(36, BpfAttr.offset(L, "duration"));
+        assertEquals(56, BpfAttr.offset(L, "ctx_out"));
+        assertEquals(64, BpfAttr.offset(L, "flags"));
+        assertEquals(72, BpfAttr.offset(L, "batch_size"));
+        assertEquals(80, L.byteSize());
+    }
+
+    @Test
+    void smallCommands() {
+        assertEquals(8, BpfAttr.offset(BpfAttr.OBJ, "bpf_fd"));
+        assertEquals(4, BpfAttr.offset(BpfAttr.GET_ID, "next_id"));
+        assertEquals(8, BpfAttr.offset(BpfAttr.INFO, "info"));
+        assertEquals(16, BpfAttr.offset(BpfAttr.BTF_LOAD, "btf_size"));
+        assertEquals(24, BpfAttr.offset(BpfAttr.BTF_LOAD, "btf_log_level"));
+        assertEquals(4, BpfAttr.ENABLE_STATS.byteSize());
+    }
+
+    @Test
+    void progInfo() {
+        assertEquals(40, BpfProgInfo.off("load_time"));
+        assertEquals(64, BpfProgInfo.off("name"));
+        assertEquals(88, BpfProgInfo.off("netns_dev"));
+        assertEquals(128, BpfProgInfo.off("btf_id"));
+        assertEquals(184, BpfProgInfo.off("prog_tags"));
+        assertEquals(200, BpfProgInfo.off("run_cnt"));
+        assertEquals(216, BpfProgInfo.off("verified_insns"));
+        assertEquals(224, BpfProgInfo.off("attach_btf_id"));
+        assertEquals(232, BpfProgInfo.LAYOUT.byteSize());
+    }
+
+    @Test
+    void perfEventAttr() {
+        assertEquals(40, BpfAttr.offset(PerfEvent.ATTR, "flags"));
+        assertEquals(92, BpfAttr.offset(PerfEvent.ATTR, "clockid"));
+        assertEquals(128, BpfAttr.offset(PerfEvent.ATTR, "config3"));
+        assertEquals(136, PerfEvent.ATTR.byteSize()); // PERF_ATTR_SIZE_VER8
+    }
+
+    @Test
+    void errnoNames() {
+        assertEquals(Errno.EPERM, Errno.of(1));
+        assertEquals(Errno.ENOSPC, Errno.of(28));
+        assertEquals(Errno.ENOTSUPP, Errno.of(524));
+        assertEquals(Errno.UNKNOWN, Errno.of(4242));
+        var e = new KernelException("BPF_PROG_LOAD", 1);
+        assertEquals("BPF_PROG_LOAD failed with EPERM (" + Errno.EPERM.hint() + ")", e.getMessage());
+    }
+}

@@ -1,0 +1,118 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.bpfagent.agent.bpf.KernelObjects;
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.bpf.ProgramSpec;
+import dev.bpfagent.agent.bpf.ProgramType;
+import dev.bpfagent.agent.bpf.TestRun;
+import dev.bpfagent.agent.bpf.VerifierException;
+import dev.bpfagent.agent.kernel.Errno;
+import dev.bpfagent.agent.kernel.Fd;
+import dev.bpfagent.agent.kernel.KernelException;
+import dev.bpfagent.agent.kernel.Mounts;
+import dev.bpfagent.agent.kernel.PerfEvent;
+import dev.bpfagent.client.TestPackets;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The kernel and bpf layers in-process, against the real kernel. */
+class KernelLayerTest {
+    @BeforeEach
+    void root() {
+        Kernel.assumeRoot();
+    }
+
+    static Optional<String> fdTarget(int fd) {
+        try {
+            return Optional.of(Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString());
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    static ProgramSpec xdp(String name, int logLevel, int logSize) {
+        return new ProgramSpec(ProgramType.XDP, Asm.xdpDropUdp(), "GPL", name, logLevel, logSize, 0, 0,
+                Optional.empty(), 0, 0, 0, null, 0);
+    }
+
+    @Test
+    void loadTestRunAndCloseInProcess() {
+        Program.Loaded loaded = Program.load(xdp("inproc", 0, 0));
+        Program p = loaded.program();
+        int fd = p.fd().number();
+        assertEquals(Optional.of("anon_inode:bpf-prog"), fdTarget(fd));
+        assertTrue(KernelObjects.programIds().contains(p.id()));
+        TestRun.Result r = p.testRun(TestRun.Input.ofData(TestPackets.udp().build()));
+        assertEquals(1, r.retval());
+        p.close();
+        p.close(); // exactly once: the second is a no-op
+        assertNotEquals(Optional.of("anon_inode:bpf-prog"), fdTarget(fd));
+        assertFalse(Program.existsInKernel(p.id()));
+        KernelException e = assertThrows(KernelException.class, () -> p.testRun(TestRun.Input.ofData(new byte[64])));
+        assertEquals(Errno.EBADF, e.errno());
+    }
+
+    @Test
+    void closeWaitsForTheCallThatHoldsTheFd() {
+        Program p = Program.load(xdp("held", 0, 0)).program();
+        int fd = p.fd().number();
+        Fd.Held held = p.fd().hold();
+        p.close();
+        assertEquals(Optional.of("anon_inode:bpf-prog"), fdTarget(fd), "still open while held");
+        assertThrows(KernelException.class, () -> p.fd().hold(), "no new holders after close");
+        held.close();
+        assertNotEquals(Optional.of("anon_inode:bpf-prog"), fdTarget(fd), "closed when the holder let go");
+    }
+
+    @Test
+    void verifierLogGrowsUntilItFits() {
+        try (Program p = Program.load(xdp("growlog", 2, 1024)).program()) {
+            // A level-2 log of this program is a few KiB: the first 1 KiB buffer got ENOSPC.
+            assertTrue(Program.existsInKernel(p.id()));
+        }
+        Program.Loaded l = Program.load(xdp("growlog", 2, 1024));
+        try (Program p = l.program()) {
+            assertTrue(l.verifierLog().length() > 1024, "log length " + l.verifierLog().length());
+            assertTrue(l.verifierLog().contains("processed 13 insns") || l.verifierLog().contains("processed"),
+                    l.verifierLog());
+        }
+    }
+
+    @Test
+    void rejectionCarriesTheLogEvenWithoutALogLevel() {
+        VerifierException e = assertThrows(VerifierException.class, () -> Program.load(new ProgramSpec(
+                ProgramType.XDP, Asm.invalid(), "GPL", "nolog", 0, 0, 0, 0, Optional.empty(), 0, 0, 0, null, 0)));
+        assertEquals(Errno.EACCES, e.errno());
+        assertTrue(e.log().contains("R0 !read_ok"), e.log());
+        assertFalse(e.truncated());
+    }
+
+    @Test
+    void perfEventOpenAndIoctls() {
+        try (Fd ev = PerfEvent.open(PerfEvent.PERF_TYPE_SOFTWARE, PerfEvent.PERF_COUNT_SW_CPU_CLOCK, -1, 0)) {
+            assertEquals(Optional.of("anon_inode:[perf_event]"), fdTarget(ev.number()));
+            PerfEvent.enable(ev);
+            PerfEvent.disable(ev);
+            // SET_BPF with an XDP program is refused: the kernel checks the program type.
+            try (Program p = Program.load(xdp("perfprog", 0, 0)).program()) {
+                KernelException e = assertThrows(KernelException.class, () -> PerfEvent.setBpf(ev, p.fd()));
+                assertEquals(Errno.EINVAL, e.errno());
+            }
+        }
+    }
+
+    @Test
+    void bpffsIsMountedWhenMissingAndNeverTwice() {
+        Mounts.ensure(Mounts.BPFFS, "bpf");
+        assertTrue(Mounts.isMounted(Mounts.BPFFS, "bpf"));
+        long mounts = Mounts.current().stream().filter(m -> m.target().equals(Mounts.BPFFS)).count();
+        assertFalse(Mounts.ensure(Mounts.BPFFS, "bpf"), "already mounted: nothing to do");
+        assertEquals(mounts, Mounts.current().stream().filter(m -> m.target().equals(Mounts.BPFFS)).count());
+    }
+}
