@@ -23,6 +23,13 @@ public final class AgentChannels {
     /** Room for 1M-instruction programs and 16 MiB verifier logs. */
     public static final int MAX_MESSAGE = 64 * 1024 * 1024;
 
+    /**
+     * grpc-netty sets SO_KEEPALIVE on every channel, which a Unix socket does not have, and netty warns
+     * about it on each connection. Only that logger is quieted; held so the setting sticks.
+     */
+    private static final java.util.logging.Logger NETTY_BOOTSTRAP =
+            java.util.logging.Logger.getLogger("io.netty.bootstrap.AbstractBootstrap");
+
     private AgentChannels() {
     }
 
@@ -71,6 +78,7 @@ public final class AgentChannels {
         try {
             NettyChannelBuilder b;
             if (target.startsWith("unix:")) {
+                NETTY_BOOTSTRAP.setLevel(java.util.logging.Level.SEVERE);
                 String path = target.substring("unix:".length());
                 while (path.startsWith("//")) {
                     path = path.substring(1); // unix:///run/x -> /run/x

@@ -1,0 +1,196 @@
+package dev.bpfagent.bench;
+
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.bpf.ProgramSpec;
+import dev.bpfagent.agent.bpf.ProgramType;
+import dev.bpfagent.agent.bpf.TestRun;
+import dev.bpfagent.client.BpfClient;
+import dev.bpfagent.client.LoadOptions;
+import dev.bpfagent.client.ProgramHandle;
+import dev.bpfagent.client.TestPackets;
+import dev.bpfagent.client.TestRunOptions;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * What the agent costs: each operation timed in-process through the kernel layer, then through the
+ * agent over its Unix socket and over TCP, beside an empty gRPC call (the health check) on the same
+ * channel. One client thread, calls back to back; prints a Markdown table.
+ *
+ * <p>Run: {@code java --enable-native-access=ALL-UNNAMED -jar bench/target/bpf-agent-bench.jar
+ * [--iterations N] [--agent-jar PATH]} as root. It starts its own agent on a private socket and
+ * bpffs directory and removes them at the end.
+ */
+public final class AgentBench {
+    private AgentBench() {
+    }
+
+    interface Op {
+        void run() throws Exception;
+    }
+
+    record Row(String operation, String path, int n, double p50us, double p99us, double meanUs, double opsPerSec) {
+    }
+
+    /** One row to measure. */
+    record Task(String operation, String path, int n, Op op) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int iterations = 2000;
+        Path agentJar = Path.of("agent/target/bpf-agent.jar");
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--iterations" -> iterations = Integer.parseInt(args[++i]);
+                case "--agent-jar" -> agentJar = Path.of(args[++i]);
+                default -> {
+                    System.err.println("usage: AgentBench [--iterations N] [--agent-jar PATH]");
+                    System.exit(2);
+                }
+            }
+        }
+        if (!Files.exists(agentJar)) {
+            System.err.println(agentJar + " not found: build first (mvn -DskipTests package) or pass --agent-jar");
+            System.exit(2);
+        }
+        Path dir = Files.createTempDirectory("bpf-agent-bench");
+        Path bpffs = Path.of("/sys/fs/bpf/bpf-agent-bench-" + ProcessHandle.current().pid());
+        Process agent = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar",
+                agentJar.toString(), "--socket", dir.resolve("agent.sock").toString(), "--tcp", "127.0.0.1:0",
+                "--bpffs-dir", bpffs.toString())
+                .redirectError(dir.resolve("agent.err").toFile()).start();
+        try {
+            String tcpTarget = awaitReady(agent, dir);
+            byte[] insns = xdpDropUdp();
+            byte[] packet = TestPackets.udp().build();
+            int loads = Math.max(100, iterations / 4);
+            ProgramSpec spec = new ProgramSpec(ProgramType.XDP, insns, "GPL", "bench", 0, 0, 0, 0,
+                    java.util.Optional.empty(), 0, 0, 0, null, 0);
+            LoadOptions opts = LoadOptions.builder(dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_XDP, insns)
+                    .name("bench").build();
+            Files.createDirectories(bpffs);
+            String pin = bpffs.resolve("inproc").toString();
+            TestRun.Input runIn = TestRun.Input.ofData(packet);
+            TestRunOptions runOpts = TestRunOptions.ofData(packet);
+            List<Row> rows = new ArrayList<>();
+            try (Program p = Program.load(spec).program();
+                 BpfClient uds = BpfClient.connect("unix:" + dir.resolve("agent.sock"));
+                 BpfClient tcp = BpfClient.connect(tcpTarget);
+                 ProgramHandle pu = uds.load(opts);
+                 ProgramHandle pt = tcp.load(opts)) {
+                List<Task> tasks = new ArrayList<>();
+                // in-process, through the kernel layer: the floor
+                tasks.add(new Task("load+close", "in-process", loads, () -> Program.load(spec).program().close()));
+                tasks.add(new Task("test-run", "in-process", iterations, () -> p.testRun(runIn)));
+                tasks.add(new Task("pin+unpin", "in-process", iterations, () -> {
+                    p.pin(pin);
+                    Files.delete(Path.of(pin));
+                }));
+                for (var t : List.of(java.util.Map.entry("uds", java.util.Map.entry(uds, pu)),
+                        java.util.Map.entry("tcp", java.util.Map.entry(tcp, pt)))) {
+                    BpfClient c = t.getValue().getKey();
+                    ProgramHandle ph = t.getValue().getValue();
+                    tasks.add(new Task("empty call (health)", t.getKey(), iterations, c::health));
+                    tasks.add(new Task("load+close", t.getKey(), loads, () -> c.load(opts).close()));
+                    tasks.add(new Task("test-run", t.getKey(), iterations, () -> ph.testRun(runOpts)));
+                    tasks.add(new Task("pin+unpin", t.getKey(), iterations, () -> c.unpin(ph.pin("bench"))));
+                }
+                // Warm every path first (JIT in both JVMs, connections), then measure.
+                for (Task t : tasks) {
+                    for (int i = 0; i < t.n(); i++) {
+                        t.op().run();
+                    }
+                }
+                for (Task t : tasks) {
+                    rows.add(measure(t.operation(), t.path(), t.n(), t.op()));
+                }
+            }
+            print(rows, iterations);
+        } finally {
+            agent.destroy();
+            agent.waitFor(30, TimeUnit.SECONDS);
+            deleteTree(bpffs);
+            deleteTree(dir);
+        }
+    }
+
+    static String awaitReady(Process agent, Path dir) throws IOException {
+        BufferedReader out = new BufferedReader(new InputStreamReader(agent.getInputStream(), StandardCharsets.UTF_8));
+        Pattern ready = Pattern.compile("ready: unix:\\S+ tcp:(\\S+)");
+        String line;
+        while ((line = out.readLine()) != null) {
+            Matcher m = ready.matcher(line);
+            if (m.find()) {
+                return m.group(1);
+            }
+        }
+        throw new IllegalStateException("agent did not start: " + Files.readString(dir.resolve("agent.err")));
+    }
+
+    static Row measure(String name, String path, int n, Op op) throws Exception {
+        long[] t = new long[n];
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            long s = System.nanoTime();
+            op.run();
+            t[i] = System.nanoTime() - s;
+        }
+        long total = System.nanoTime() - start;
+        Arrays.sort(t);
+        double mean = Arrays.stream(t).average().orElse(0);
+        return new Row(name, path, n, t[(int) (n * 0.50)] / 1e3, t[Math.min(n - 1, (int) (n * 0.99))] / 1e3,
+                mean / 1e3, n / (total / 1e9));
+    }
+
+    static void print(List<Row> rows, int iterations) {
+        System.out.println();
+        System.out.printf(Locale.ROOT, "bpf-agent bench: %d calls per row (load+close: %d), one client thread, "
+                + "kernel %s, %d cores%n%n", iterations, Math.max(100, iterations / 4),
+                System.getProperty("os.version"), Runtime.getRuntime().availableProcessors());
+        System.out.println("| operation | path | n | p50 µs | p99 µs | mean µs | ops/s |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|");
+        rows.stream().sorted(Comparator.comparing(Row::operation)).forEach(r -> System.out.printf(Locale.ROOT,
+                "| %s | %s | %d | %.1f | %.1f | %.1f | %.0f |%n", r.operation(), r.path(), r.n(), r.p50us(), r.p99us(),
+                r.meanUs(), r.opsPerSec()));
+    }
+
+    /** The integration tests' XDP program: drop IPv4 UDP, pass the rest (13 instructions). */
+    static byte[] xdpDropUdp() {
+        int[][] insns = {
+            {0x61, 2, 1, 0, 0}, {0x61, 3, 1, 4, 0}, {0xbf, 4, 2, 0, 0}, {0x07, 4, 0, 0, 34}, {0x2d, 4, 3, 6, 0},
+            {0x69, 5, 2, 12, 0}, {0x55, 5, 0, 4, 0x0008}, {0x71, 5, 2, 23, 0}, {0x55, 5, 0, 2, 17},
+            {0xb7, 0, 0, 0, 1}, {0x95, 0, 0, 0, 0}, {0xb7, 0, 0, 0, 2}, {0x95, 0, 0, 0, 0}};
+        ByteBuffer b = ByteBuffer.allocate(insns.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        for (int[] i : insns) {
+            b.put((byte) i[0]).put((byte) ((i[2] << 4) | i[1])).putShort((short) i[3]).putInt(i[4]);
+        }
+        return b.array();
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}
