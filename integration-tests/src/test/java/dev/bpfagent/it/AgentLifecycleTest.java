@@ -87,6 +87,41 @@ class AgentLifecycleTest {
     }
 
     @Test
+    void tcpWithTlsServesTlsClientsAndRefusesPlaintext() throws Exception {
+        Path dir = Files.createTempDirectory("bpf-agent-tls");
+        try {
+            Process openssl;
+            try {
+                openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString())
+                        .redirectErrorStream(true).start();
+            } catch (java.io.IOException e) {
+                org.junit.jupiter.api.Assumptions.abort("needs the openssl command to make a test certificate: " + e);
+                return;
+            }
+            String log = new String(openssl.getInputStream().readAllBytes());
+            assertTrue(openssl.waitFor(60, TimeUnit.SECONDS) && openssl.exitValue() == 0, log);
+            try (AgentProcess agent = AgentProcess.start("--tls-cert", dir.resolve("cert.pem").toString(),
+                    "--tls-key", dir.resolve("key.pem").toString())) {
+                try (BpfClient tls = BpfClient.connectTls(agent.tcpTarget, dir.resolve("cert.pem").toFile())) {
+                    assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, tls.health());
+                    try (ProgramHandle p = tls.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.xdpDropUdp())
+                            .build())) {
+                        assertEquals(1, p.testRun(dev.bpfagent.client.TestPackets.udp().build()).retval());
+                    }
+                }
+                try (BpfClient plain = BpfClient.connect(agent.tcpTarget).withDeadline(5000)) {
+                    var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, plain::health);
+                    assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code(), e.getMessage());
+                }
+            }
+        } finally {
+            AgentProcess.deleteTree(dir);
+        }
+    }
+
+    @Test
     void reflectionListsBpfService() throws Exception {
         try (AgentProcess agent = AgentProcess.start();
              AgentChannels.Connection conn = AgentChannels.connect(agent.unixTarget())) {
