@@ -2,6 +2,7 @@ package dev.bpfagent.agent;
 
 import dev.bpfagent.agent.kernel.Mounts;
 import dev.bpfagent.agent.service.BpfServiceImpl;
+import dev.bpfagent.agent.service.CallLogInterceptor;
 import dev.bpfagent.agent.service.ErrorInterceptor;
 import dev.bpfagent.agent.service.PinPaths;
 import dev.bpfagent.agent.service.ProgramRegistry;
@@ -74,7 +75,8 @@ public final class Agent implements AutoCloseable {
         PinPaths pins = new PinPaths(config.bpffsDir());
         pins.createRoot();
         service = new BpfServiceImpl(registry, pins, version());
-        var bound = ServerInterceptors.intercept(service, new ErrorInterceptor());
+        // Interceptors run last-added first: the call log sees the status the error mapper chose.
+        var bound = ServerInterceptors.intercept(service, new ErrorInterceptor(), new CallLogInterceptor());
 
         prepareSocket(config.socket());
         Server uds = NettyServerBuilder.forAddress(new DomainSocketAddress(config.socket().toString()))

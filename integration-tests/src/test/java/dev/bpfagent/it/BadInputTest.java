@@ -94,6 +94,8 @@ class BadInputTest {
         assertField(failure(() -> stub.loadProgram(validLoad().setLicense("GPL\0x").build())), "license");
         assertField(failure(() -> stub.loadProgram(validLoad().setLogLevel(99).build())), "log_level");
         assertField(failure(() -> stub.loadProgram(validLoad().setLogSize(1 << 30).build())), "log_size");
+        assertField(failure(() -> stub.loadProgram(validLoad().setLogSize(-5).build())), "log_size");
+        assertField(failure(() -> stub.loadProgram(validLoad().setLogLevel(-1).build())), "log_level");
         assertField(failure(() -> stub.loadProgram(validLoad().setExpectedAttachTypeValue(5000).build())),
                 "expected_attach_type");
         assertField(failure(() -> stub.loadProgram(validLoad().setAttachBtfObjId(1).setAttachProgId(1).build())),
@@ -135,6 +137,11 @@ class BadInputTest {
                     .setDataSizeOut(1 << 30).build())), "data_size_out");
             assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id)
                     .setCtxSizeOut(1 << 30).build())), "ctx_size_out");
+            // uint32 fields above 2^31 arrive as negative Java ints: still refused, by name
+            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id)
+                    .setDataSizeOut(-1).build())), "data_size_out");
+            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id)
+                    .setRepeat(-1).build())), "repeat");
             // XDP needs data: the kernel says EINVAL.
             Failure noData = failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id).build()));
             assertEquals(Status.Code.INVALID_ARGUMENT, noData.code());

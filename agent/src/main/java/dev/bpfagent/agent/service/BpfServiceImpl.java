@@ -26,6 +26,8 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     /** BPF_COMPLEXITY_LIMIT_INSNS */
     static final int MAX_INSNS = 1_000_000;
     static final int MAX_TEST_BUFFER = 16 * 1024 * 1024;
+    /** A test run holds a server thread for repeat x run time; at ~10-100 ns a run this is seconds. */
+    static final int MAX_TEST_REPEAT = 100_000_000;
     private static final Pattern PROG_NAME = Pattern.compile("[A-Za-z0-9_.]{0,15}");
 
     private final ProgramRegistry registry;
@@ -76,11 +78,11 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
             throw RequestException.invalid("name", "'" + req.getName()
                     + "' must be at most 15 characters of [A-Za-z0-9_.] (the kernel's BPF_OBJ_NAME_LEN)");
         }
-        if (req.getLogLevel() > 15) {
+        if (Integer.toUnsignedLong(req.getLogLevel()) > 15) {
             throw RequestException.invalid("log_level", req.getLogLevel()
                     + " is not a verifier log level: use 0, 1 or 2, optionally OR 4 (stats)");
         }
-        if (req.getLogSize() > Program.MAX_LOG_SIZE) {
+        if (Integer.toUnsignedLong(req.getLogSize()) > Program.MAX_LOG_SIZE) {
             throw RequestException.invalid("log_size", req.getLogSize() + " bytes is above the agent's limit of "
                     + Program.MAX_LOG_SIZE);
         }
@@ -106,10 +108,17 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         if (req.getDataIn().size() > MAX_TEST_BUFFER) {
             throw RequestException.invalid("data_in", "is larger than " + MAX_TEST_BUFFER + " bytes");
         }
-        if (req.getDataSizeOut() > MAX_TEST_BUFFER) {
+        if (Integer.toUnsignedLong(req.getDataSizeOut()) > MAX_TEST_BUFFER) {
             throw RequestException.invalid("data_size_out", "is larger than " + MAX_TEST_BUFFER + " bytes");
         }
-        if (req.getCtxSizeOut() > MAX_TEST_BUFFER) {
+        if (Integer.toUnsignedLong(req.getRepeat()) > MAX_TEST_REPEAT) {
+            throw RequestException.invalid("repeat", Integer.toUnsignedString(req.getRepeat())
+                    + " runs is above the agent's limit of " + MAX_TEST_REPEAT + "; run in batches");
+        }
+        if (req.getCtxIn().size() > MAX_TEST_BUFFER) {
+            throw RequestException.invalid("ctx_in", "is larger than " + MAX_TEST_BUFFER + " bytes");
+        }
+        if (Integer.toUnsignedLong(req.getCtxSizeOut()) > MAX_TEST_BUFFER) {
             throw RequestException.invalid("ctx_size_out", "is larger than " + MAX_TEST_BUFFER + " bytes");
         }
         TestRun.Input in = new TestRun.Input(req.getDataIn().toByteArray(), req.getDataSizeOut(),
