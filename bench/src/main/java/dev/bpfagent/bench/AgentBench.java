@@ -1,6 +1,8 @@
 package dev.bpfagent.bench;
 
 import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.it.AgentProcess;
+import dev.bpfagent.it.Asm;
 import dev.bpfagent.agent.bpf.ProgramSpec;
 import dev.bpfagent.agent.bpf.ProgramType;
 import dev.bpfagent.agent.bpf.TestRun;
@@ -9,12 +11,6 @@ import dev.bpfagent.client.LoadOptions;
 import dev.bpfagent.client.ProgramHandle;
 import dev.bpfagent.client.TestPackets;
 import dev.bpfagent.client.TestRunOptions;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,10 +18,6 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * What the agent costs: each operation timed in-process through the kernel layer, then through the
@@ -68,16 +60,11 @@ public final class AgentBench {
             System.err.println(agentJar + " not found: build first (mvn -DskipTests package) or pass --agent-jar");
             System.exit(2);
         }
-        Path dir = Files.createTempDirectory("bpf-agent-bench");
-        Path bpffs = Path.of("/sys/fs/bpf/bpf-agent-bench-" + ProcessHandle.current().pid());
-        Process agent = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar",
-                agentJar.toString(), "--socket", dir.resolve("agent.sock").toString(), "--tcp", "127.0.0.1:0",
-                "--bpffs-dir", bpffs.toString())
-                .redirectError(dir.resolve("agent.err").toFile()).start();
-        try {
-            String tcpTarget = awaitReady(agent, dir);
-            byte[] insns = xdpDropUdp();
+        System.setProperty("bpfagent.jar", agentJar.toString());
+        System.setProperty("bpfagent.java", Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        try (AgentProcess agent = AgentProcess.start()) {
+            Path bpffs = agent.bpffsDir;
+            byte[] insns = Asm.xdpDropUdp();
             byte[] packet = TestPackets.udp().build();
             int loads = Math.max(100, iterations / 4);
             ProgramSpec spec = new ProgramSpec(ProgramType.XDP, insns, "GPL", "bench", 0, 0, 0, 0,
@@ -90,8 +77,8 @@ public final class AgentBench {
             TestRunOptions runOpts = TestRunOptions.ofData(packet);
             List<Row> rows = new ArrayList<>();
             try (Program p = Program.load(spec).program();
-                 BpfClient uds = BpfClient.connect("unix:" + dir.resolve("agent.sock"));
-                 BpfClient tcp = BpfClient.connect(tcpTarget);
+                 BpfClient uds = BpfClient.connect(agent.unixTarget());
+                 BpfClient tcp = BpfClient.connect(agent.tcpTarget);
                  ProgramHandle pu = uds.load(opts);
                  ProgramHandle pt = tcp.load(opts)) {
                 List<Task> tasks = new ArrayList<>();
@@ -122,25 +109,7 @@ public final class AgentBench {
                 }
             }
             print(rows, iterations);
-        } finally {
-            agent.destroy();
-            agent.waitFor(30, TimeUnit.SECONDS);
-            deleteTree(bpffs);
-            deleteTree(dir);
         }
-    }
-
-    static String awaitReady(Process agent, Path dir) throws IOException {
-        BufferedReader out = new BufferedReader(new InputStreamReader(agent.getInputStream(), StandardCharsets.UTF_8));
-        Pattern ready = Pattern.compile("ready: unix:\\S+ tcp:(\\S+)");
-        String line;
-        while ((line = out.readLine()) != null) {
-            Matcher m = ready.matcher(line);
-            if (m.find()) {
-                return m.group(1);
-            }
-        }
-        throw new IllegalStateException("agent did not start: " + Files.readString(dir.resolve("agent.err")));
     }
 
     static Row measure(String name, String path, int n, Op op) throws Exception {
@@ -168,29 +137,5 @@ public final class AgentBench {
         rows.stream().sorted(Comparator.comparing(Row::operation)).forEach(r -> System.out.printf(Locale.ROOT,
                 "| %s | %s | %d | %.1f | %.1f | %.1f | %.0f |%n", r.operation(), r.path(), r.n(), r.p50us(), r.p99us(),
                 r.meanUs(), r.opsPerSec()));
-    }
-
-    /** The integration tests' XDP program: drop IPv4 UDP, pass the rest (13 instructions). */
-    static byte[] xdpDropUdp() {
-        int[][] insns = {
-            {0x61, 2, 1, 0, 0}, {0x61, 3, 1, 4, 0}, {0xbf, 4, 2, 0, 0}, {0x07, 4, 0, 0, 34}, {0x2d, 4, 3, 6, 0},
-            {0x69, 5, 2, 12, 0}, {0x55, 5, 0, 4, 0x0008}, {0x71, 5, 2, 23, 0}, {0x55, 5, 0, 2, 17},
-            {0xb7, 0, 0, 0, 1}, {0x95, 0, 0, 0, 0}, {0xb7, 0, 0, 0, 2}, {0x95, 0, 0, 0, 0}};
-        ByteBuffer b = ByteBuffer.allocate(insns.length * 8).order(ByteOrder.LITTLE_ENDIAN);
-        for (int[] i : insns) {
-            b.put((byte) i[0]).put((byte) ((i[2] << 4) | i[1])).putShort((short) i[3]).putInt(i[4]);
-        }
-        return b.array();
-    }
-
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

@@ -17,17 +17,17 @@ import java.util.stream.Stream;
 
 /**
  * The real agent, started from its jar as a separate process on a private socket, TCP port and bpffs
- * directory, so a test touches nothing another agent (or another test run) owns.
+ * directory, so a test touches nothing another agent (or another test run) owns. The bench uses it too.
  */
-final class AgentProcess implements AutoCloseable {
+public final class AgentProcess implements AutoCloseable {
     private static final Pattern READY = Pattern.compile("ready: unix:(\\S+)(?: tcp:(\\S+))?");
 
     final Path dir;
-    final Path socket;
-    final Path bpffsDir;
-    final Process process;
-    final String tcpTarget;
-    final StringBuilder stderr = new StringBuilder();
+    /** The agent's Unix socket, its own bpffs directory, the process, and "127.0.0.1:PORT". */
+    public final Path socket;
+    public final Path bpffsDir;
+    public final Process process;
+    public final String tcpTarget;
 
     private AgentProcess(Path dir, Path bpffsDir, Process process, String tcpTarget) {
         this.dir = dir;
@@ -37,7 +37,7 @@ final class AgentProcess implements AutoCloseable {
         this.tcpTarget = tcpTarget;
     }
 
-    static Path jar() {
+    public static Path jar() {
         Path jar = Path.of(System.getProperty("bpfagent.jar", "../agent/target/bpf-agent.jar"));
         if (!Files.exists(jar)) {
             throw new IllegalStateException(jar + " is missing: build the agent first (mvn package)");
@@ -45,7 +45,7 @@ final class AgentProcess implements AutoCloseable {
         return jar;
     }
 
-    static AgentProcess start(String... extraArgs) throws IOException, InterruptedException {
+    public static AgentProcess start(String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("bpf-agent-it");
         Path bpffs = Path.of("/sys/fs/bpf/bpf-agent-it-" + UUID.randomUUID().toString().substring(0, 8));
         List<String> cmd = new ArrayList<>(List.of(System.getProperty("bpfagent.java", "java"),
@@ -73,7 +73,7 @@ final class AgentProcess implements AutoCloseable {
         throw new IllegalStateException("the agent did not start: " + Files.readString(dir.resolve("agent.err")));
     }
 
-    String unixTarget() {
+    public String unixTarget() {
         return "unix:" + socket;
     }
 
@@ -86,7 +86,7 @@ final class AgentProcess implements AutoCloseable {
     }
 
     /** SIGTERM and wait: the graceful stop. */
-    int stop() throws InterruptedException {
+    public int stop() throws InterruptedException {
         process.destroy();
         if (!process.waitFor(30, TimeUnit.SECONDS)) {
             process.destroyForcibly();
@@ -105,7 +105,7 @@ final class AgentProcess implements AutoCloseable {
         deleteTree(dir);
     }
 
-    static void deleteTree(Path root) throws IOException {
+    public static void deleteTree(Path root) throws IOException {
         if (!Files.exists(root)) {
             return;
         }

@@ -5,7 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** A tiny BPF assembler for tests: struct bpf_insn encoding and the programs the tests load. */
-final class Asm {
+public final class Asm {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
     static final int R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R10 = 10;
@@ -32,7 +32,7 @@ final class Asm {
     }
 
     /** XDP: drop IPv4 UDP, pass everything else. */
-    static byte[] xdpDropUdp() {
+    public static byte[] xdpDropUdp() {
         return new Asm()
                 .ldxW(R2, R1, 0)        // 0: r2 = ctx->data
                 .ldxW(R3, R1, 4)        // 1: r3 = ctx->data_end
