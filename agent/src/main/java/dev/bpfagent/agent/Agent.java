@@ -31,6 +31,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
@@ -46,6 +48,16 @@ public final class Agent implements AutoCloseable {
     private final List<Server> servers = new ArrayList<>();
     private final EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     private final EventLoopGroup workers = new MultiThreadIoEventLoopGroup(0, EpollIoHandler.newFactory());
+    /**
+     * Calls run here, not on the event loops: a test run or a large load blocks in bpf(2). Bounded, so
+     * a flood of calls queues instead of spawning threads without limit.
+     */
+    private final ExecutorService callExecutor = Executors.newFixedThreadPool(
+            Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), r -> {
+                Thread t = new Thread(r, "bpf-agent-call");
+                t.setDaemon(true);
+                return t;
+            });
     private BpfServiceImpl service;
     private int tcpPort = -1;
     /** Set once this agent bound the socket: only then is the socket file ours to remove. */
@@ -84,6 +96,7 @@ public final class Agent implements AutoCloseable {
                 .bossEventLoopGroup(boss)
                 .workerEventLoopGroup(workers)
                 .maxInboundMessageSize(MAX_MESSAGE)
+                .executor(callExecutor)
                 .addService(bound)
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
@@ -101,6 +114,7 @@ public final class Agent implements AutoCloseable {
                     .bossEventLoopGroup(boss)
                     .workerEventLoopGroup(workers)
                     .maxInboundMessageSize(MAX_MESSAGE)
+                    .executor(callExecutor)
                     .addService(bound)
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance());
@@ -177,6 +191,7 @@ public final class Agent implements AutoCloseable {
                 LOG.warning("cannot remove " + config.socket() + ": " + e.getMessage());
             }
         }
+        callExecutor.shutdown();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }

@@ -268,6 +268,19 @@ public final class Bpf {
         }
     }
 
+    /** BPF_LINK_CREATE: attach prog to target (an fd, or an ifindex for XDP/tcx) at attachType. */
+    public static Fd linkCreate(Fd prog, int target, int attachType, int flags) {
+        StructLayout L = BpfAttr.LINK_CREATE;
+        try (Arena arena = Arena.ofConfined(); Fd.Held p = prog.hold()) {
+            MemorySegment s = attr(arena, L);
+            s.set(JAVA_INT, offset(L, "prog_fd"), p.fd());
+            s.set(JAVA_INT, offset(L, "target_fd"), target);
+            s.set(JAVA_INT, offset(L, "attach_type"), attachType);
+            s.set(JAVA_INT, offset(L, "flags"), flags);
+            return new Fd((int) call(BpfCmd.BPF_LINK_CREATE, s));
+        }
+    }
+
     /** BPF_ENABLE_STATS: while the returned fd is open the kernel counts run_cnt and run_time_ns. */
     public static Fd enableStats(int type) {
         StructLayout L = BpfAttr.ENABLE_STATS;

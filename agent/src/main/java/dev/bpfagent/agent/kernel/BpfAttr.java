@@ -96,6 +96,13 @@ public final class BpfAttr {
             JAVA_INT.withName("btf_log_level"),
             JAVA_INT.withName("btf_log_true_size"));
 
+    /** BPF_LINK_CREATE (attr.link_create), the part every attach type shares. */
+    public static final StructLayout LINK_CREATE = struct(
+            JAVA_INT.withName("prog_fd"),
+            JAVA_INT.withName("target_fd"), // union with target_ifindex
+            JAVA_INT.withName("attach_type"),
+            JAVA_INT.withName("flags"));
+
     /** BPF_ENABLE_STATS (attr.enable_stats). */
     public static final StructLayout ENABLE_STATS = struct(JAVA_INT.withName("type"));
 

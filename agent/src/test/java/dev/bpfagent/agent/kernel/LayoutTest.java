@@ -46,6 +46,8 @@ class LayoutTest {
         assertEquals(16, BpfAttr.offset(BpfAttr.BTF_LOAD, "btf_size"));
         assertEquals(24, BpfAttr.offset(BpfAttr.BTF_LOAD, "btf_log_level"));
         assertEquals(4, BpfAttr.ENABLE_STATS.byteSize());
+        assertEquals(8, BpfAttr.offset(BpfAttr.LINK_CREATE, "attach_type"));
+        assertEquals(12, BpfAttr.offset(BpfAttr.LINK_CREATE, "flags"));
     }
 
     @Test

@@ -1,0 +1,58 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.bpfagent.agent.bpf.AttachType;
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.kernel.Bpf;
+import dev.bpfagent.agent.kernel.Fd;
+import dev.bpfagent.client.BpfClient;
+import dev.bpfagent.client.LoadOptions;
+import dev.bpfagent.client.ProgramHandle;
+import dev.bpfagent.proto.v1.ProgramType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * ProgramAttached is answered from the kernel: a BPF link made outside the agent (here an XDP link on
+ * a veth this test creates and deletes) is seen, and its removal too.
+ */
+class AttachedTest {
+    static int run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        if (p.exitValue() != 0) {
+            System.err.println(String.join(" ", cmd) + ": " + out);
+        }
+        return p.exitValue();
+    }
+
+    @Test
+    void aLinkMadeOutsideTheAgentCountsAsAttached() throws Exception {
+        Kernel.assumeRoot();
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")),
+                "needs iproute2's ip to make a veth pair");
+        String veth = "bpfag" + UUID.randomUUID().toString().substring(0, 6);
+        assertEquals(0, run("ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p"));
+        try (AgentProcess agent = AgentProcess.start(); BpfClient c = BpfClient.connect(agent.unixTarget());
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
+                     .name("attached").build())) {
+            int ifindex = Integer.parseInt(Files.readString(Path.of("/sys/class/net/" + veth + "/ifindex")).strip());
+            assertFalse(c.programAttached(p.id()));
+            try (Program mine = Program.fromId(p.id());
+                 Fd link = Bpf.linkCreate(mine.fd(), ifindex, AttachType.XDP.value, 0)) {
+                var r = c.programAttached(p.id());
+                assertTrue(r, "an XDP link on " + veth + " exists");
+                assertTrue(p.attached());
+            }
+            assertFalse(c.programAttached(p.id()), "the link is gone with its fd");
+        } finally {
+            run("ip", "link", "del", veth);
+        }
+    }
+}
