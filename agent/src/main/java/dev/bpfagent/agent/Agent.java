@@ -3,6 +3,8 @@ package dev.bpfagent.agent;
 import dev.bpfagent.agent.kernel.Mounts;
 import dev.bpfagent.agent.service.BpfServiceImpl;
 import dev.bpfagent.agent.service.CallLogInterceptor;
+import dev.bpfagent.agent.service.CallerInterceptor;
+import dev.bpfagent.agent.service.PeerCredentialsNegotiator;
 import dev.bpfagent.agent.service.ErrorInterceptor;
 import dev.bpfagent.agent.service.PinPaths;
 import dev.bpfagent.agent.service.ProgramRegistry;
@@ -88,10 +90,12 @@ public final class Agent implements AutoCloseable {
         pins.createRoot();
         service = new BpfServiceImpl(registry, pins, version());
         // Interceptors run last-added first: the call log sees the status the error mapper chose.
-        var bound = ServerInterceptors.intercept(service, new ErrorInterceptor(), new CallLogInterceptor());
+        var bound = ServerInterceptors.intercept(service, new ErrorInterceptor(), new CallLogInterceptor(),
+                new CallerInterceptor());
 
         prepareSocket(config.socket());
-        Server uds = NettyServerBuilder.forAddress(new DomainSocketAddress(config.socket().toString()))
+        Server uds = NettyServerBuilder.forAddress(new DomainSocketAddress(config.socket().toString()),
+                        PeerCredentialsNegotiator.credentials())
                 .channelType(EpollServerDomainSocketChannel.class)
                 .bossEventLoopGroup(boss)
                 .workerEventLoopGroup(workers)

@@ -46,6 +46,11 @@ public final class ProgramHandle implements AutoCloseable {
         return program.getPinnedPathsList();
     }
 
+    /** Who loaded it through the agent (pid/uid/gid on the Unix socket, the address on TCP). */
+    public dev.bpfagent.proto.v1.Caller owner() {
+        return program.getOwner();
+    }
+
     /** The verifier's log from the load, when a log level was asked for; else empty. */
     public String verifierLog() {
         return verifierLog;

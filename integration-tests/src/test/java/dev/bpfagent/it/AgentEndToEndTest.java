@@ -89,6 +89,8 @@ class AgentEndToEndTest {
             assertEquals(ProgramType.PROGRAM_TYPE_XDP, p.type());
             assertEquals("xdp_drop_udp", p.name());
             assertEquals(16, p.tag().length());
+            assertEquals(transport.equals("uds") ? dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNIX
+                    : dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_TCP, p.owner().getTransport());
 
             byte[] udp = TestPackets.udp().dstPort(53).payload("query".getBytes()).build();
             TestRunResult dropped = p.testRun(udp);
@@ -174,6 +176,8 @@ class AgentEndToEndTest {
         try (BpfClient second = BpfClient.connect(agent.tcpTarget)) {
             ProgramHandle again = second.getPinned(path, ProgramType.PROGRAM_TYPE_XDP, "xdp_drop_udp");
             assertEquals(p.id(), again.id());
+            assertEquals(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNIX,
+                    second.programInfo(p.id()).getOwner().getTransport(), "the loader stays the owner");
             assertEquals(XdpAction.DROP.value(), again.testRun(TestPackets.udp().build()).retval());
             // the wrong expectations are refused
             var wrongType = assertThrows(BpfAgentException.class,
@@ -232,6 +236,10 @@ class AgentEndToEndTest {
             assertTrue(info.getGplCompatible());
             assertTrue(info.getHeldByAgent());
             assertTrue(info.getLoadTimeNs() > 0);
+            // The kernel vouched for who loaded it over the Unix socket: this test process.
+            assertEquals(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNIX, info.getOwner().getTransport());
+            assertEquals(ProcessHandle.current().pid(), info.getOwner().getPid());
+            assertEquals(0, info.getOwner().getUid());
 
             assertTrue(uds.listPrograms(false).stream().anyMatch(i -> i.getId() == p.id()));
             List<ProgramInfo> all = uds.listPrograms(true);

@@ -95,7 +95,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
                 req.getLogSize(), req.getKernVersion(), req.getProgFlags(), attach, req.getAttachBtfId(),
                 req.getAttachBtfObjId(), req.getAttachProgId(), req.getProgBtf().toByteArray(), req.getProgIfindex());
         Program.Loaded loaded = Program.load(spec);
-        ProgramRegistry.Entry entry = registry.add(loaded.program());
+        ProgramRegistry.Entry entry = registry.add(loaded.program(), Caller.current());
         reply(out, LoadProgramResponse.newBuilder()
                 .setProgram(Convert.program(entry))
                 .setVerifierLog(loaded.verifierLog())
@@ -191,7 +191,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
             p.close();
             throw e;
         }
-        var entry = registry.add(p);
+        var entry = registry.add(p, Caller.current());
         if (path.startsWith(pins.root())) {
             entry.pins().add(path);
         }

@@ -1,7 +1,6 @@
 package dev.bpfagent.agent.service;
 
 import io.grpc.ForwardingServerCall;
-import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -28,7 +27,7 @@ public final class CallLogInterceptor implements ServerInterceptor {
                         ? Level.WARNING : Level.FINE;
                 if (LOG.isLoggable(level)) {
                     LOG.log(level, String.format("%s from %s: %s%s in %d us", call.getMethodDescriptor().getFullMethodName(),
-                            call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), status.getCode(),
+                            Caller.of(call.getAttributes()), status.getCode(),
                             status.getDescription() == null ? "" : " (" + status.getDescription() + ")",
                             (System.nanoTime() - start) / 1000));
                 }

@@ -48,7 +48,19 @@ final class Convert {
                 .setName(p.name())
                 .setTag(p.tag())
                 .addAllPinnedPaths(e.pinStrings())
+                .setOwner(caller(e.owner()))
                 .build();
+    }
+
+    static dev.bpfagent.proto.v1.Caller caller(Caller c) {
+        var b = dev.bpfagent.proto.v1.Caller.newBuilder();
+        switch (c.transport()) {
+            case UNIX -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNIX)
+                    .setPid(c.pid()).setUid(c.uid()).setGid(c.gid());
+            case TCP -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_TCP).setAddress(c.address());
+            case IN_PROCESS -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNSPECIFIED);
+        }
+        return b.build();
     }
 
     static ProgramInfo info(BpfProgInfo i, ProgramRegistry.Entry held) {
@@ -73,7 +85,7 @@ final class Convert {
                 .setAttachBtfId(i.attach_btf_id())
                 .setHeldByAgent(held != null);
         if (held != null) {
-            b.addAllPinnedPaths(held.pinStrings());
+            b.addAllPinnedPaths(held.pinStrings()).setOwner(caller(held.owner()));
         }
         return b.build();
     }

@@ -20,10 +20,10 @@ import java.util.logging.Logger;
 public final class ProgramRegistry {
     private static final Logger LOG = Logger.getLogger(ProgramRegistry.class.getName());
 
-    /** A held program and the agent's pins of it. */
-    public record Entry(Program program, Set<Path> pins) {
-        Entry(Program program) {
-            this(program, ConcurrentHashMap.newKeySet());
+    /** A held program, who loaded it, and the agent's pins of it. */
+    public record Entry(Program program, Caller owner, Set<Path> pins) {
+        Entry(Program program, Caller owner) {
+            this(program, owner, ConcurrentHashMap.newKeySet());
         }
 
         public List<String> pinStrings() {
@@ -37,8 +37,8 @@ public final class ProgramRegistry {
      * Holds a program. If the agent already holds this kernel program (fetched twice from a pin), the
      * new fd is closed and the existing entry returned.
      */
-    public Entry add(Program program) {
-        Entry fresh = new Entry(program);
+    public Entry add(Program program, Caller owner) {
+        Entry fresh = new Entry(program, owner);
         Entry existing = programs.putIfAbsent(program.id(), fresh);
         if (existing != null) {
             program.close();
