@@ -49,6 +49,14 @@ class AttachedTest {
                 var r = c.programAttached(p.id());
                 assertTrue(r, "an XDP link on " + veth + " exists");
                 assertTrue(p.attached());
+                // A pinned link is not a program: GetPinnedProgram says so and holds nothing.
+                Path linkPin = agent.bpffsDir.resolve("a_link");
+                Bpf.objPin(link, linkPin.toString());
+                var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, () -> c.getPinned(linkPin.toString()));
+                assertEquals(io.grpc.Status.Code.FAILED_PRECONDITION, e.code(), e.getMessage());
+                assertEquals("NOT_A_PROGRAM", e.reason());
+                assertEquals(1, c.agentInfo().getProgramsHeld());
+                Files.delete(linkPin);
             }
             assertFalse(c.programAttached(p.id()), "the link is gone with its fd");
         } finally {

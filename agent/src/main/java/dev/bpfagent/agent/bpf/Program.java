@@ -110,16 +110,15 @@ public final class Program implements AutoCloseable {
         }
     }
 
-    /** BPF_OBJ_GET on a bpffs path; fails with EINVAL-like clarity if the pin is not a program. */
+    /** BPF_OBJ_GET on a bpffs path; {@link NotAProgramException} if a map or link is pinned there. */
     public static Program fromPinned(String path) {
         Fd fd = Bpf.objGet(path);
-        Program p;
-        try {
-            p = adopt(fd);
-        } catch (KernelException e) {
-            throw new KernelException("BPF_OBJ_GET", e.errnoNumber(), path + " is not a BPF program pin");
+        String kind = fd.kind();
+        if (!kind.equals("bpf-prog")) {
+            fd.close();
+            throw new NotAProgramException(path, kind);
         }
-        return p;
+        return adopt(fd);
     }
 
     /** BPF_PROG_GET_FD_BY_ID: a new fd of a program loaded by anyone. */

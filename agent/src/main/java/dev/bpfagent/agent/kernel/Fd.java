@@ -36,6 +36,20 @@ public final class Fd implements AutoCloseable {
         }
     }
 
+    /**
+     * What kind of object the fd refers to, as the kernel names its anon inode: "bpf-prog", "bpf-map",
+     * "bpf_link", "btf", "[perf_event]", ... (from /proc/self/fd); empty if it cannot be read.
+     */
+    public String kind() {
+        try (Held h = hold()) {
+            String target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + h.fd()))
+                    .toString();
+            return target.startsWith("anon_inode:") ? target.substring("anon_inode:".length()) : target;
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
+
     public boolean isClosed() {
         return closed.get();
     }

@@ -3,6 +3,7 @@ package dev.bpfagent.agent.service;
 import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
+import dev.bpfagent.agent.bpf.NotAProgramException;
 import dev.bpfagent.agent.bpf.VerifierException;
 import dev.bpfagent.agent.kernel.Errno;
 import dev.bpfagent.agent.kernel.KernelException;
@@ -54,6 +55,10 @@ public final class ErrorMapper {
                     .addDetails(Any.pack(info))
                     .addDetails(Any.pack(VerifierLog.newBuilder().setLog(ve.log()).setTruncated(ve.truncated()).build()))
                     .build();
+        }
+        if (t instanceof NotAProgramException na) {
+            return build(Status.Code.FAILED_PRECONDITION, na.getMessage(),
+                    info("NOT_A_PROGRAM").putMetadata("kind", na.kind()).build());
         }
         if (t instanceof KernelException ke) {
             return build(codeFor(ke.errno()), ke.getMessage(), kernelInfo(ke, errnoName(ke)));
