@@ -7,7 +7,7 @@ public final class Main {
      * netty then warns once per connection. Held here so the level sticks (loggers are weakly kept).
      */
     private static final java.util.logging.Logger NETTY_BOOTSTRAP =
-            java.util.logging.Logger.getLogger("io.netty.bootstrap.AbstractBootstrap");
+            java.util.logging.Logger.getLogger("io.netty.bootstrap");
 
     private Main() {
     }

@@ -28,7 +28,7 @@ public final class AgentChannels {
      * about it on each connection. Only that logger is quieted; held so the setting sticks.
      */
     private static final java.util.logging.Logger NETTY_BOOTSTRAP =
-            java.util.logging.Logger.getLogger("io.netty.bootstrap.AbstractBootstrap");
+            java.util.logging.Logger.getLogger("io.netty.bootstrap");
 
     private AgentChannels() {
     }
@@ -37,10 +37,17 @@ public final class AgentChannels {
     public static final class Connection implements AutoCloseable {
         private final ManagedChannel channel;
         private final EventLoopGroup group;
+        private final String target;
 
-        Connection(ManagedChannel channel, EventLoopGroup group) {
+        Connection(ManagedChannel channel, EventLoopGroup group, String target) {
             this.channel = channel;
             this.group = group;
+            this.target = target;
+        }
+
+        /** The target this connection was made for, as given. */
+        public String target() {
+            return target;
         }
 
         public ManagedChannel channel() {
@@ -95,7 +102,7 @@ public final class AgentChannels {
                 }
             }
             ManagedChannel ch = b.eventLoopGroup(group).maxInboundMessageSize(MAX_MESSAGE).build();
-            return new Connection(ch, group);
+            return new Connection(ch, group, target);
         } catch (SSLException | RuntimeException e) {
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
             throw new IllegalArgumentException("cannot make a channel to " + target + ": " + e.getMessage(), e);

@@ -18,18 +18,20 @@ public final class AsyncBpfClient {
     private final BpfClient owner;
     private final BpfServiceGrpc.BpfServiceFutureStub stub;
     private final long deadlineMillis;
+    private final String target;
 
-    AsyncBpfClient(BpfClient owner, BpfServiceGrpc.BpfServiceFutureStub stub, long deadlineMillis) {
+    AsyncBpfClient(BpfClient owner, BpfServiceGrpc.BpfServiceFutureStub stub, long deadlineMillis, String target) {
         this.owner = owner;
         this.stub = stub;
         this.deadlineMillis = deadlineMillis;
+        this.target = target;
     }
 
     private BpfServiceGrpc.BpfServiceFutureStub stub() {
         return stub.withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
     }
 
-    private static <T, R> CompletableFuture<R> adapt(ListenableFuture<T> f, Function<T, R> map) {
+    private <T, R> CompletableFuture<R> adapt(ListenableFuture<T> f, Function<T, R> map) {
         CompletableFuture<R> out = new CompletableFuture<>();
         Futures.addCallback(f, new FutureCallback<T>() {
             @Override
@@ -43,7 +45,7 @@ public final class AsyncBpfClient {
 
             @Override
             public void onFailure(Throwable t) {
-                out.completeExceptionally(Errors.map(t));
+                out.completeExceptionally(Errors.map(t, target));
             }
         }, MoreExecutors.directExecutor());
         return out;

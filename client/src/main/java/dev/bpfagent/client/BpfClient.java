@@ -27,13 +27,16 @@ public final class BpfClient implements AutoCloseable {
     private final BpfServiceGrpc.BpfServiceBlockingStub stub;
     private final AsyncBpfClient async;
     private final long deadlineMillis;
+    /** For messages: where this client connects. */
+    private final String target;
 
     private BpfClient(AgentChannels.Connection connection, Channel channel, long deadlineMillis) {
         this.connection = connection;
         this.channel = channel;
         this.stub = BpfServiceGrpc.newBlockingStub(channel);
-        this.async = new AsyncBpfClient(this, BpfServiceGrpc.newFutureStub(channel), deadlineMillis);
         this.deadlineMillis = deadlineMillis;
+        this.target = connection != null ? connection.target() : String.valueOf(channel.authority());
+        this.async = new AsyncBpfClient(this, BpfServiceGrpc.newFutureStub(channel), deadlineMillis, target);
     }
 
     /** Connects to "unix:PATH" or "HOST:PORT" (plaintext); calls time out after 60 s. */
@@ -94,7 +97,7 @@ public final class BpfClient implements AutoCloseable {
 
     /** BPF_PROG_LOAD through the agent. A rejection throws {@link BpfAgentException.VerifierRejected}. */
     public ProgramHandle load(LoadOptions options) {
-        LoadProgramResponse r = Errors.call(() -> stub().loadProgram(request(options)));
+        LoadProgramResponse r = Errors.call(target, () -> stub().loadProgram(request(options)));
         return new ProgramHandle(this, r.getProgram(), r.getVerifierLog());
     }
 
@@ -125,14 +128,14 @@ public final class BpfClient implements AutoCloseable {
     }
 
     public TestRunResult testRun(int programId, TestRunOptions options) {
-        return result(Errors.call(() -> stub().testRunProgram(request(programId, options))));
+        return result(Errors.call(target, () -> stub().testRunProgram(request(programId, options))));
     }
 
     // ---- pins ----
 
     /** Pins under the agent's bpffs directory ("team/prog" or an absolute path inside it). */
     public String pin(int programId, String path) {
-        return Errors.call(() -> stub().pinProgram(
+        return Errors.call(target, () -> stub().pinProgram(
                 PinProgramRequest.newBuilder().setProgramId(programId).setPath(path).build())).getPath();
     }
 
@@ -143,60 +146,60 @@ public final class BpfClient implements AutoCloseable {
 
     /** As {@link #getPinned(String)}, failing unless the program has this type and name (empty: any). */
     public ProgramHandle getPinned(String path, ProgramType expectedType, String expectedName) {
-        GetPinnedProgramResponse r = Errors.call(() -> stub().getPinnedProgram(GetPinnedProgramRequest.newBuilder()
+        GetPinnedProgramResponse r = Errors.call(target, () -> stub().getPinnedProgram(GetPinnedProgramRequest.newBuilder()
                 .setPath(path).setExpectedType(expectedType).setExpectedName(expectedName).build()));
         return new ProgramHandle(this, r.getProgram(), "");
     }
 
     /** Removes one of the agent's pins; returns the absolute path removed. */
     public String unpin(String path) {
-        return Errors.call(() -> stub().unpinProgram(UnpinProgramRequest.newBuilder().setPath(path).build()))
+        return Errors.call(target, () -> stub().unpinProgram(UnpinProgramRequest.newBuilder().setPath(path).build()))
                 .getPath();
     }
 
     // ---- lifecycle and queries ----
 
     public CloseProgramResponse closeProgram(int programId, boolean keepPins) {
-        return Errors.call(() -> stub().closeProgram(
+        return Errors.call(target, () -> stub().closeProgram(
                 CloseProgramRequest.newBuilder().setProgramId(programId).setKeepPins(keepPins).build()));
     }
 
     /** Is a program with this id loaded in the kernel? */
     public boolean programExists(int programId) {
-        return Errors.call(() -> stub().programExists(
+        return Errors.call(target, () -> stub().programExists(
                 ProgramExistsRequest.newBuilder().setProgramId(programId).build())).getExists();
     }
 
     /** Does the kernel have a BPF link for this program? */
     public boolean programAttached(int programId) {
-        return Errors.call(() -> stub().programAttached(
+        return Errors.call(target, () -> stub().programAttached(
                 ProgramAttachedRequest.newBuilder().setProgramId(programId).build())).getAttached();
     }
 
     public ProgramInfo programInfo(int programId) {
-        return Errors.call(() -> stub().getProgramInfo(
+        return Errors.call(target, () -> stub().getProgramInfo(
                 GetProgramInfoRequest.newBuilder().setProgramId(programId).build())).getInfo();
     }
 
     /** Programs the agent holds; with includeKernel, every program in the kernel. */
     public List<ProgramInfo> listPrograms(boolean includeKernel) {
-        return Errors.call(() -> stub().listPrograms(
+        return Errors.call(target, () -> stub().listPrograms(
                 ListProgramsRequest.newBuilder().setIncludeKernel(includeKernel).build())).getProgramsList();
     }
 
     /** Turns the kernel's run_cnt / run_time_ns accounting on or off. */
     public boolean setRunStats(boolean enabled) {
-        return Errors.call(() -> stub().setRunStats(SetRunStatsRequest.newBuilder().setEnabled(enabled).build()))
+        return Errors.call(target, () -> stub().setRunStats(SetRunStatsRequest.newBuilder().setEnabled(enabled).build()))
                 .getEnabled();
     }
 
     public GetAgentInfoResponse agentInfo() {
-        return Errors.call(() -> stub().getAgentInfo(GetAgentInfoRequest.getDefaultInstance()));
+        return Errors.call(target, () -> stub().getAgentInfo(GetAgentInfoRequest.getDefaultInstance()));
     }
 
     /** The standard gRPC health check of the agent ("" = the whole server). */
     public HealthCheckResponse.ServingStatus health() {
-        return Errors.call(() -> HealthGrpc.newBlockingStub(channel)
+        return Errors.call(target, () -> HealthGrpc.newBlockingStub(channel)
                 .withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)
                 .check(HealthCheckRequest.newBuilder().setService("").build())).getStatus();
     }

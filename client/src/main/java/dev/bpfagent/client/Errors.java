@@ -17,11 +17,16 @@ public final class Errors {
     }
 
     public static BpfAgentException map(Throwable t) {
+        return map(t, null);
+    }
+
+    /** As {@link #map(Throwable)}; target names the agent in UNAVAILABLE messages. */
+    public static BpfAgentException map(Throwable t, String target) {
         if (t instanceof BpfAgentException b) {
             return b;
         }
         if ((t instanceof ExecutionException || t instanceof CompletionException) && t.getCause() != null) {
-            return map(t.getCause());
+            return map(t.getCause(), target);
         }
         Status status = Status.fromThrowable(t);
         com.google.rpc.Status rich = StatusProto.fromThrowable(t);
@@ -53,6 +58,10 @@ public final class Errors {
             }
         }
         String message = status.getCode() + ": " + (status.getDescription() == null ? "" : status.getDescription());
+        if (status.getCode() == Status.Code.UNAVAILABLE && target != null && reason.isEmpty()) {
+            message += " (cannot reach the agent at " + target + ": is bpf-agent running there, and may this"
+                    + " user open its socket?)";
+        }
         if (log != null) {
             return new BpfAgentException.VerifierRejected(errno, message, log.getLog(), log.getTruncated(), t);
         }
@@ -77,11 +86,11 @@ public final class Errors {
     }
 
     /** Runs a blocking stub call, mapping its failure. */
-    static <T> T call(java.util.function.Supplier<T> rpc) {
+    static <T> T call(String target, java.util.function.Supplier<T> rpc) {
         try {
             return rpc.get();
         } catch (StatusRuntimeException e) {
-            throw map(e);
+            throw map(e, target);
         }
     }
 }

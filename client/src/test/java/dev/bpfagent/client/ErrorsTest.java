@@ -39,5 +39,9 @@ class ErrorsTest {
         assertEquals("", e.reason());
         assertTrue(e.getMessage().contains("down"));
         assertInstanceOf(BpfAgentException.NotFound.class, Errors.map(Status.NOT_FOUND.asRuntimeException()));
+        var unreachable = Errors.map(Status.UNAVAILABLE.withDescription("io exception").asRuntimeException(),
+                "unix:/run/x.sock");
+        assertTrue(unreachable.getMessage().contains("cannot reach the agent at unix:/run/x.sock"),
+                unreachable.getMessage());
     }
 }

@@ -77,6 +77,19 @@ class AgentLifecycleTest {
     }
 
     @Test
+    void noAgentOnTheSocketSaysSo() throws Exception {
+        Path dir = Files.createTempDirectory("bpf-agent-none");
+        try (BpfClient c = BpfClient.connect("unix:" + dir.resolve("agent.sock")).withDeadline(10_000)) {
+            var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, c::agentInfo);
+            assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code());
+            assertTrue(e.getMessage().contains("cannot reach the agent at unix:" + dir.resolve("agent.sock")),
+                    e.getMessage());
+        } finally {
+            AgentProcess.deleteTree(dir);
+        }
+    }
+
+    @Test
     void badCommandLineExitsWithUsage() throws Exception {
         Process p = new ProcessBuilder(System.getProperty("bpfagent.java", "java"), "-jar",
                 AgentProcess.jar().toString(), "--tcp", "0.0.0.0:1234").redirectErrorStream(true).start();

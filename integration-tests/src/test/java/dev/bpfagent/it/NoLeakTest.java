@@ -69,7 +69,8 @@ class NoLeakTest {
         // fetching our own pin again returns the same entry; the second fd is closed
         assertEquals(p.id(), c.getPinned(pin).id());
         // getPinned of a directory: not a program
-        assertThrows(BpfAgentException.class, () -> c.getPinned("leak/a"));
+        var dir = assertThrows(BpfAgentException.class, () -> c.getPinned("leak/a"));
+        assertEquals("NOT_A_PROGRAM", dir.reason());
         assertThrows(BpfAgentException.class,
                 () -> c.getPinned(pin, ProgramType.PROGRAM_TYPE_KPROBE, ""));
         assertThrows(BpfAgentException.class, () -> p.testRun(new TestRunOptions(TestPackets.udp().build(), 4, null,

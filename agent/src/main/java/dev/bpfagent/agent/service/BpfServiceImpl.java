@@ -132,6 +132,16 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
                 throw new KernelException(e.syscall(), e.errnoNumber(),
                         "the output did not fit: raise data_size_out or ctx_size_out");
             }
+            if (e.errno() == Errno.EINVAL) {
+                throw new KernelException(e.syscall(), e.errnoNumber(), "the kernel refused this input for a "
+                        + entry.program().type() + " program: packet types need data_in (at least an Ethernet"
+                        + " header, 14 bytes); ctx_in must be the type's context struct or empty; flags and cpu"
+                        + " must be ones the type supports");
+            }
+            if (e.errno() == Errno.ENOTSUPP || e.errno() == Errno.EOPNOTSUPP) {
+                throw new KernelException(e.syscall(), e.errnoNumber(), "this kernel cannot test-run "
+                        + entry.program().type() + " programs");
+            }
             throw e;
         }
         reply(out, TestRunProgramResponse.newBuilder()
@@ -165,6 +175,9 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     @Override
     public void getPinnedProgram(GetPinnedProgramRequest req, StreamObserver<GetPinnedProgramResponse> out) {
         Path path = pins.any(req.getPath(), "path");
+        if (java.nio.file.Files.isDirectory(path)) {
+            throw RequestException.failedPrecondition("NOT_A_PROGRAM", path + " is a directory, not a pin");
+        }
         if (req.getExpectedType() == dev.bpfagent.proto.v1.ProgramType.UNRECOGNIZED) {
             throw RequestException.invalid("expected_type", "unknown program type number");
         }
