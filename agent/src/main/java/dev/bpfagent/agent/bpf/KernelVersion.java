@@ -25,7 +25,12 @@ public final class KernelVersion {
 
     /** KERNEL_VERSION(a, b, c) of the running kernel; the patch level saturates at 255 as in the kernel. */
     public static int code() {
-        return code(release());
+        return Running.CODE;
+    }
+
+    /** The running kernel does not change under us: read once, on first use. */
+    private static final class Running {
+        static final int CODE = code(release());
     }
 
     static int code(String release) {

@@ -1,10 +1,17 @@
 package dev.bpfagent.agent.kernel;
 
-import static dev.bpfagent.agent.kernel.BpfAttr.offset;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.bpfagent.agent.kernel.BpfAttr.BtfLoad;
+import dev.bpfagent.agent.kernel.BpfAttr.EnableStats;
+import dev.bpfagent.agent.kernel.BpfAttr.GetId;
+import dev.bpfagent.agent.kernel.BpfAttr.Info;
+import dev.bpfagent.agent.kernel.BpfAttr.LinkCreate;
+import dev.bpfagent.agent.kernel.BpfAttr.Obj;
+import dev.bpfagent.agent.kernel.BpfAttr.ProgLoad;
+import dev.bpfagent.agent.kernel.BpfAttr.ProgTestRun;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
@@ -30,8 +37,8 @@ public final class Bpf {
         return s;
     }
 
-    private static long call(BpfCmd cmd, MemorySegment attr) {
-        return LibC.bpf(cmd.name(), cmd.value, attr);
+    private static long call(Arena arena, BpfCmd cmd, MemorySegment attr) {
+        return LibC.bpf(arena, cmd.name(), cmd.value, attr);
     }
 
     private static int fdOf(Fd.Held h) {
@@ -48,7 +55,7 @@ public final class Bpf {
 
     /** BPF_PROG_LOAD. On failure the log the kernel wrote (if any) comes with the exception. */
     public static ProgLoadResult progLoad(ProgLoadAttr a) {
-        StructLayout L = BpfAttr.PROG_LOAD;
+        StructLayout L = ProgLoad.LAYOUT;
         try (Arena arena = Arena.ofConfined();
              Fd.Held btf = holdOrNull(a.prog_btf_fd());
              Fd.Held btfObj = holdOrNull(a.attach_btf_obj_fd());
@@ -62,31 +69,31 @@ public final class Bpf {
             if (log.byteSize() > 0) {
                 log.set(JAVA_BYTE, 0, (byte) 0);
             }
-            s.set(JAVA_INT, offset(L, "prog_type"), a.prog_type());
-            s.set(JAVA_INT, offset(L, "insn_cnt"), a.insns().length / INSN_SIZE);
-            s.set(JAVA_LONG, offset(L, "insns"), insns.address());
-            s.set(JAVA_LONG, offset(L, "license"), license.address());
-            s.set(JAVA_INT, offset(L, "log_level"), log.byteSize() > 0 ? a.log_level() : 0);
-            s.set(JAVA_INT, offset(L, "log_size"), (int) log.byteSize());
-            s.set(JAVA_LONG, offset(L, "log_buf"), log.address());
-            s.set(JAVA_INT, offset(L, "kern_version"), a.kern_version());
-            s.set(JAVA_INT, offset(L, "prog_flags"), a.prog_flags());
+            s.set(JAVA_INT, ProgLoad.prog_type, a.prog_type());
+            s.set(JAVA_INT, ProgLoad.insn_cnt, a.insns().length / INSN_SIZE);
+            s.set(JAVA_LONG, ProgLoad.insns, insns.address());
+            s.set(JAVA_LONG, ProgLoad.license, license.address());
+            s.set(JAVA_INT, ProgLoad.log_level, log.byteSize() > 0 ? a.log_level() : 0);
+            s.set(JAVA_INT, ProgLoad.log_size, (int) log.byteSize());
+            s.set(JAVA_LONG, ProgLoad.log_buf, log.address());
+            s.set(JAVA_INT, ProgLoad.kern_version, a.kern_version());
+            s.set(JAVA_INT, ProgLoad.prog_flags, a.prog_flags());
             if (a.prog_name() != null) {
                 byte[] name = a.prog_name().getBytes(StandardCharsets.UTF_8);
-                MemorySegment.copy(name, 0, s, JAVA_BYTE, offset(L, "prog_name"), Math.min(name.length, 15));
+                MemorySegment.copy(name, 0, s, JAVA_BYTE, ProgLoad.prog_name, Math.min(name.length, 15));
             }
-            s.set(JAVA_INT, offset(L, "prog_ifindex"), a.prog_ifindex());
-            s.set(JAVA_INT, offset(L, "expected_attach_type"), a.expected_attach_type());
-            s.set(JAVA_INT, offset(L, "prog_btf_fd"), fdOf(btf));
-            s.set(JAVA_INT, offset(L, "attach_btf_id"), a.attach_btf_id());
+            s.set(JAVA_INT, ProgLoad.prog_ifindex, a.prog_ifindex());
+            s.set(JAVA_INT, ProgLoad.expected_attach_type, a.expected_attach_type());
+            s.set(JAVA_INT, ProgLoad.prog_btf_fd, fdOf(btf));
+            s.set(JAVA_INT, ProgLoad.attach_btf_id, a.attach_btf_id());
             // attach_prog_fd and attach_btf_obj_fd share one place in the union.
-            s.set(JAVA_INT, offset(L, "attach_prog_fd"), prog != null ? fdOf(prog) : fdOf(btfObj));
+            s.set(JAVA_INT, ProgLoad.attach_prog_fd, prog != null ? fdOf(prog) : fdOf(btfObj));
             try {
-                Fd fd = new Fd((int) call(BpfCmd.BPF_PROG_LOAD, s));
+                Fd fd = new Fd((int) call(arena, BpfCmd.BPF_PROG_LOAD, s));
                 return new ProgLoadResult(fd, log.byteSize() > 0 ? log.getString(0, StandardCharsets.UTF_8) : "");
             } catch (KernelException e) {
                 String text = log.byteSize() > 0 ? log.getString(0, StandardCharsets.UTF_8) : "";
-                throw new ProgLoadException(e.errnoNumber(), text, s.get(JAVA_INT, offset(L, "log_true_size")));
+                throw new ProgLoadException(e.errnoNumber(), text, s.get(JAVA_INT, ProgLoad.log_true_size));
             }
         }
     }
@@ -99,34 +106,34 @@ public final class Bpf {
     /** BPF_PROG_TEST_RUN. Output buffers of the given sizes are allocated; 0 means none. */
     public static TestRunResult progTestRun(Fd prog, byte[] dataIn, int dataSizeOut, byte[] ctxIn, int ctxSizeOut,
                                             int repeat, int flags, int cpu, int batchSize) {
-        StructLayout L = BpfAttr.PROG_TEST_RUN;
+        StructLayout L = ProgTestRun.LAYOUT;
         try (Arena arena = Arena.ofConfined(); Fd.Held p = prog.hold()) {
             MemorySegment s = attr(arena, L);
             MemorySegment din = copyIn(arena, dataIn);
             MemorySegment dout = dataSizeOut > 0 ? arena.allocate(dataSizeOut) : MemorySegment.NULL;
             MemorySegment cin = copyIn(arena, ctxIn);
             MemorySegment cout = ctxSizeOut > 0 ? arena.allocate(ctxSizeOut) : MemorySegment.NULL;
-            s.set(JAVA_INT, offset(L, "prog_fd"), p.fd());
-            s.set(JAVA_INT, offset(L, "data_size_in"), (int) din.byteSize());
-            s.set(JAVA_INT, offset(L, "data_size_out"), (int) dout.byteSize());
-            s.set(JAVA_LONG, offset(L, "data_in"), din.address());
-            s.set(JAVA_LONG, offset(L, "data_out"), dout.address());
-            s.set(JAVA_INT, offset(L, "repeat"), repeat);
-            s.set(JAVA_INT, offset(L, "ctx_size_in"), (int) cin.byteSize());
-            s.set(JAVA_INT, offset(L, "ctx_size_out"), (int) cout.byteSize());
-            s.set(JAVA_LONG, offset(L, "ctx_in"), cin.address());
-            s.set(JAVA_LONG, offset(L, "ctx_out"), cout.address());
-            s.set(JAVA_INT, offset(L, "flags"), flags);
-            s.set(JAVA_INT, offset(L, "cpu"), cpu);
-            s.set(JAVA_INT, offset(L, "batch_size"), batchSize);
-            call(BpfCmd.BPF_PROG_TEST_RUN, s);
-            int dataOutSize = s.get(JAVA_INT, offset(L, "data_size_out"));
-            int ctxOutSize = s.get(JAVA_INT, offset(L, "ctx_size_out"));
+            s.set(JAVA_INT, ProgTestRun.prog_fd, p.fd());
+            s.set(JAVA_INT, ProgTestRun.data_size_in, (int) din.byteSize());
+            s.set(JAVA_INT, ProgTestRun.data_size_out, (int) dout.byteSize());
+            s.set(JAVA_LONG, ProgTestRun.data_in, din.address());
+            s.set(JAVA_LONG, ProgTestRun.data_out, dout.address());
+            s.set(JAVA_INT, ProgTestRun.repeat, repeat);
+            s.set(JAVA_INT, ProgTestRun.ctx_size_in, (int) cin.byteSize());
+            s.set(JAVA_INT, ProgTestRun.ctx_size_out, (int) cout.byteSize());
+            s.set(JAVA_LONG, ProgTestRun.ctx_in, cin.address());
+            s.set(JAVA_LONG, ProgTestRun.ctx_out, cout.address());
+            s.set(JAVA_INT, ProgTestRun.flags, flags);
+            s.set(JAVA_INT, ProgTestRun.cpu, cpu);
+            s.set(JAVA_INT, ProgTestRun.batch_size, batchSize);
+            call(arena, BpfCmd.BPF_PROG_TEST_RUN, s);
+            int dataOutSize = s.get(JAVA_INT, ProgTestRun.data_size_out);
+            int ctxOutSize = s.get(JAVA_INT, ProgTestRun.ctx_size_out);
             byte[] dataOut = dout.byteSize() == 0 ? new byte[0]
                     : dout.asSlice(0, Math.min(dataOutSize, dout.byteSize())).toArray(JAVA_BYTE);
             byte[] ctxOut = cout.byteSize() == 0 ? new byte[0]
                     : cout.asSlice(0, Math.min(ctxOutSize, cout.byteSize())).toArray(JAVA_BYTE);
-            return new TestRunResult(s.get(JAVA_INT, offset(L, "retval")), s.get(JAVA_INT, offset(L, "duration")),
+            return new TestRunResult(s.get(JAVA_INT, ProgTestRun.retval), s.get(JAVA_INT, ProgTestRun.duration),
                     dataOut, dataOutSize, ctxOut, ctxOutSize);
         }
     }
@@ -142,13 +149,13 @@ public final class Bpf {
 
     /** BPF_OBJ_PIN: pin the object behind fd at a bpffs path. */
     public static void objPin(Fd fd, String pathname) {
-        StructLayout L = BpfAttr.OBJ;
+        StructLayout L = Obj.LAYOUT;
         try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
             MemorySegment s = attr(arena, L);
-            s.set(JAVA_LONG, offset(L, "pathname"), arena.allocateFrom(pathname).address());
-            s.set(JAVA_INT, offset(L, "bpf_fd"), h.fd());
+            s.set(JAVA_LONG, Obj.pathname, arena.allocateFrom(pathname).address());
+            s.set(JAVA_INT, Obj.bpf_fd, h.fd());
             try {
-                call(BpfCmd.BPF_OBJ_PIN, s);
+                call(arena, BpfCmd.BPF_OBJ_PIN, s);
             } catch (KernelException e) {
                 throw new KernelException(e.syscall(), e.errnoNumber(), pathname);
             }
@@ -157,12 +164,12 @@ public final class Bpf {
 
     /** BPF_OBJ_GET: open the object pinned at a bpffs path. */
     public static Fd objGet(String pathname) {
-        StructLayout L = BpfAttr.OBJ;
+        StructLayout L = Obj.LAYOUT;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = attr(arena, L);
-            s.set(JAVA_LONG, offset(L, "pathname"), arena.allocateFrom(pathname).address());
+            s.set(JAVA_LONG, Obj.pathname, arena.allocateFrom(pathname).address());
             try {
-                return new Fd((int) call(BpfCmd.BPF_OBJ_GET, s));
+                return new Fd((int) call(arena, BpfCmd.BPF_OBJ_GET, s));
             } catch (KernelException e) {
                 throw new KernelException(e.syscall(), e.errnoNumber(), pathname);
             }
@@ -171,30 +178,30 @@ public final class Bpf {
 
     /** BPF_PROG_GET_NEXT_ID / BPF_LINK_GET_NEXT_ID: the next id after startId, or empty at the end. */
     public static OptionalInt getNextId(BpfCmd cmd, int startId) {
-        StructLayout L = BpfAttr.GET_ID;
+        StructLayout L = GetId.LAYOUT;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = attr(arena, L);
-            s.set(JAVA_INT, offset(L, "start_id"), startId);
+            s.set(JAVA_INT, GetId.start_id, startId);
             try {
-                call(cmd, s);
+                call(arena, cmd, s);
             } catch (KernelException e) {
                 if (e.errno() == Errno.ENOENT) {
                     return OptionalInt.empty();
                 }
                 throw e;
             }
-            return OptionalInt.of(s.get(JAVA_INT, offset(L, "next_id")));
+            return OptionalInt.of(s.get(JAVA_INT, GetId.next_id));
         }
     }
 
     /** BPF_PROG_GET_FD_BY_ID / BPF_LINK_GET_FD_BY_ID / BPF_BTF_GET_FD_BY_ID. */
     public static Fd getFdById(BpfCmd cmd, int id) {
-        StructLayout L = BpfAttr.GET_ID;
+        StructLayout L = GetId.LAYOUT;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = attr(arena, L);
-            s.set(JAVA_INT, offset(L, "start_id"), id);
+            s.set(JAVA_INT, GetId.start_id, id);
             try {
-                return new Fd((int) call(cmd, s));
+                return new Fd((int) call(arena, cmd, s));
             } catch (KernelException e) {
                 throw new KernelException(e.syscall(), e.errnoNumber(), "id " + id);
             }
@@ -233,33 +240,33 @@ public final class Bpf {
     }
 
     private static void objGetInfoByFd(Arena arena, int fd, MemorySegment info) {
-        StructLayout L = BpfAttr.INFO;
+        StructLayout L = Info.LAYOUT;
         MemorySegment s = attr(arena, L);
-        s.set(JAVA_INT, offset(L, "bpf_fd"), fd);
-        s.set(JAVA_INT, offset(L, "info_len"), (int) info.byteSize());
-        s.set(JAVA_LONG, offset(L, "info"), info.address());
-        call(BpfCmd.BPF_OBJ_GET_INFO_BY_FD, s);
+        s.set(JAVA_INT, Info.bpf_fd, fd);
+        s.set(JAVA_INT, Info.info_len, (int) info.byteSize());
+        s.set(JAVA_LONG, Info.info, info.address());
+        call(arena, BpfCmd.BPF_OBJ_GET_INFO_BY_FD, s);
     }
 
     /** BPF_BTF_LOAD of raw BTF (a .BTF section). The kernel's BTF log, if any, is in the exception. */
     public static Fd btfLoad(byte[] btf) {
-        StructLayout L = BpfAttr.BTF_LOAD;
+        StructLayout L = BtfLoad.LAYOUT;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = attr(arena, L);
             MemorySegment data = copyIn(arena, btf);
             int logSize = 64 * 1024;
             MemorySegment log = arena.allocate(logSize);
-            s.set(JAVA_LONG, offset(L, "btf"), data.address());
-            s.set(JAVA_INT, offset(L, "btf_size"), btf.length);
+            s.set(JAVA_LONG, BtfLoad.btf, data.address());
+            s.set(JAVA_INT, BtfLoad.btf_size, btf.length);
             try {
-                return new Fd((int) call(BpfCmd.BPF_BTF_LOAD, s));
+                return new Fd((int) call(arena, BpfCmd.BPF_BTF_LOAD, s));
             } catch (KernelException first) {
                 // Ask again with a log, to say why.
-                s.set(JAVA_LONG, offset(L, "btf_log_buf"), log.address());
-                s.set(JAVA_INT, offset(L, "btf_log_size"), logSize);
-                s.set(JAVA_INT, offset(L, "btf_log_level"), 1);
+                s.set(JAVA_LONG, BtfLoad.btf_log_buf, log.address());
+                s.set(JAVA_INT, BtfLoad.btf_log_size, logSize);
+                s.set(JAVA_INT, BtfLoad.btf_log_level, 1);
                 try {
-                    return new Fd((int) call(BpfCmd.BPF_BTF_LOAD, s));
+                    return new Fd((int) call(arena, BpfCmd.BPF_BTF_LOAD, s));
                 } catch (KernelException e) {
                     throw new KernelException(e.syscall(), e.errnoNumber(),
                             "BTF rejected: " + log.getString(0, StandardCharsets.UTF_8).strip());
@@ -270,24 +277,24 @@ public final class Bpf {
 
     /** BPF_LINK_CREATE: attach prog to target (an fd, or an ifindex for XDP/tcx) at attachType. */
     public static Fd linkCreate(Fd prog, int target, int attachType, int flags) {
-        StructLayout L = BpfAttr.LINK_CREATE;
+        StructLayout L = LinkCreate.LAYOUT;
         try (Arena arena = Arena.ofConfined(); Fd.Held p = prog.hold()) {
             MemorySegment s = attr(arena, L);
-            s.set(JAVA_INT, offset(L, "prog_fd"), p.fd());
-            s.set(JAVA_INT, offset(L, "target_fd"), target);
-            s.set(JAVA_INT, offset(L, "attach_type"), attachType);
-            s.set(JAVA_INT, offset(L, "flags"), flags);
-            return new Fd((int) call(BpfCmd.BPF_LINK_CREATE, s));
+            s.set(JAVA_INT, LinkCreate.prog_fd, p.fd());
+            s.set(JAVA_INT, LinkCreate.target_fd, target);
+            s.set(JAVA_INT, LinkCreate.attach_type, attachType);
+            s.set(JAVA_INT, LinkCreate.flags, flags);
+            return new Fd((int) call(arena, BpfCmd.BPF_LINK_CREATE, s));
         }
     }
 
     /** BPF_ENABLE_STATS: while the returned fd is open the kernel counts run_cnt and run_time_ns. */
     public static Fd enableStats(int type) {
-        StructLayout L = BpfAttr.ENABLE_STATS;
+        StructLayout L = EnableStats.LAYOUT;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = attr(arena, L);
-            s.set(JAVA_INT, offset(L, "type"), type);
-            return new Fd((int) call(BpfCmd.BPF_ENABLE_STATS, s));
+            s.set(JAVA_INT, EnableStats.type, type);
+            return new Fd((int) call(arena, BpfCmd.BPF_ENABLE_STATS, s));
         }
     }
 }

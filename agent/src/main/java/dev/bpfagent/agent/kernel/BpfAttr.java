@@ -7,12 +7,14 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 
 /**
- * union bpf_attr, one layout per command, field names exactly as in include/uapi/linux/bpf.h.
- * {@code __aligned_u64} pointers are JAVA_LONG holding a native address. Each layout's offsets are
- * checked against the kernel header in BpfAttrTest.
+ * union bpf_attr, one nested class per command, field names exactly as in include/uapi/linux/bpf.h.
+ * Each class has the command's LAYOUT and one byte-offset constant per field, computed once from it,
+ * so {@code s.set(JAVA_INT, ProgLoad.prog_type, v)} reads like the C. {@code __aligned_u64} pointers
+ * are JAVA_LONG holding a native address. LayoutTest checks the offsets against the kernel header.
  *
  * <p>The kernel accepts a shorter attr from older userspace and rejects non-zero bytes it does not
  * know, so each layout stops at the last field the agent uses; newer kernels read the rest as zero.
@@ -22,96 +24,202 @@ public final class BpfAttr {
     }
 
     /** BPF_PROG_LOAD. log_true_size appeared in 6.4; older kernels reject nothing we leave at 0. */
-    public static final StructLayout PROG_LOAD = struct(
-            JAVA_INT.withName("prog_type"),
-            JAVA_INT.withName("insn_cnt"),
-            JAVA_LONG.withName("insns"),
-            JAVA_LONG.withName("license"),
-            JAVA_INT.withName("log_level"),
-            JAVA_INT.withName("log_size"),
-            JAVA_LONG.withName("log_buf"),
-            JAVA_INT.withName("kern_version"),
-            JAVA_INT.withName("prog_flags"),
-            sequenceLayout(16, JAVA_BYTE).withName("prog_name"),
-            JAVA_INT.withName("prog_ifindex"),
-            JAVA_INT.withName("expected_attach_type"),
-            JAVA_INT.withName("prog_btf_fd"),
-            JAVA_INT.withName("func_info_rec_size"),
-            JAVA_LONG.withName("func_info"),
-            JAVA_INT.withName("func_info_cnt"),
-            JAVA_INT.withName("line_info_rec_size"),
-            JAVA_LONG.withName("line_info"),
-            JAVA_INT.withName("line_info_cnt"),
-            JAVA_INT.withName("attach_btf_id"),
-            JAVA_INT.withName("attach_prog_fd"), // union with attach_btf_obj_fd
-            JAVA_INT.withName("core_relo_cnt"),
-            JAVA_LONG.withName("fd_array"),
-            JAVA_LONG.withName("core_relos"),
-            JAVA_INT.withName("core_relo_rec_size"),
-            JAVA_INT.withName("log_true_size"));
+    public static final class ProgLoad {
+        private ProgLoad() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("prog_type"),
+                JAVA_INT.withName("insn_cnt"),
+                JAVA_LONG.withName("insns"),
+                JAVA_LONG.withName("license"),
+                JAVA_INT.withName("log_level"),
+                JAVA_INT.withName("log_size"),
+                JAVA_LONG.withName("log_buf"),
+                JAVA_INT.withName("kern_version"),
+                JAVA_INT.withName("prog_flags"),
+                sequenceLayout(16, JAVA_BYTE).withName("prog_name"),
+                JAVA_INT.withName("prog_ifindex"),
+                JAVA_INT.withName("expected_attach_type"),
+                JAVA_INT.withName("prog_btf_fd"),
+                JAVA_INT.withName("func_info_rec_size"),
+                JAVA_LONG.withName("func_info"),
+                JAVA_INT.withName("func_info_cnt"),
+                JAVA_INT.withName("line_info_rec_size"),
+                JAVA_LONG.withName("line_info"),
+                JAVA_INT.withName("line_info_cnt"),
+                JAVA_INT.withName("attach_btf_id"),
+                JAVA_INT.withName("attach_prog_fd"), // union with attach_btf_obj_fd
+                JAVA_INT.withName("core_relo_cnt"),
+                JAVA_LONG.withName("fd_array"),
+                JAVA_LONG.withName("core_relos"),
+                JAVA_INT.withName("core_relo_rec_size"),
+                JAVA_INT.withName("log_true_size"));
+
+        public static final long prog_type = offset(LAYOUT, "prog_type");
+        public static final long insn_cnt = offset(LAYOUT, "insn_cnt");
+        public static final long insns = offset(LAYOUT, "insns");
+        public static final long license = offset(LAYOUT, "license");
+        public static final long log_level = offset(LAYOUT, "log_level");
+        public static final long log_size = offset(LAYOUT, "log_size");
+        public static final long log_buf = offset(LAYOUT, "log_buf");
+        public static final long kern_version = offset(LAYOUT, "kern_version");
+        public static final long prog_flags = offset(LAYOUT, "prog_flags");
+        public static final long prog_name = offset(LAYOUT, "prog_name");
+        public static final long prog_ifindex = offset(LAYOUT, "prog_ifindex");
+        public static final long expected_attach_type = offset(LAYOUT, "expected_attach_type");
+        public static final long prog_btf_fd = offset(LAYOUT, "prog_btf_fd");
+        public static final long func_info_rec_size = offset(LAYOUT, "func_info_rec_size");
+        public static final long func_info = offset(LAYOUT, "func_info");
+        public static final long func_info_cnt = offset(LAYOUT, "func_info_cnt");
+        public static final long line_info_rec_size = offset(LAYOUT, "line_info_rec_size");
+        public static final long line_info = offset(LAYOUT, "line_info");
+        public static final long line_info_cnt = offset(LAYOUT, "line_info_cnt");
+        public static final long attach_btf_id = offset(LAYOUT, "attach_btf_id");
+        public static final long attach_prog_fd = offset(LAYOUT, "attach_prog_fd");
+        public static final long core_relo_cnt = offset(LAYOUT, "core_relo_cnt");
+        public static final long fd_array = offset(LAYOUT, "fd_array");
+        public static final long core_relos = offset(LAYOUT, "core_relos");
+        public static final long core_relo_rec_size = offset(LAYOUT, "core_relo_rec_size");
+        public static final long log_true_size = offset(LAYOUT, "log_true_size");
+    }
 
     /** BPF_PROG_TEST_RUN (attr.test). */
-    public static final StructLayout PROG_TEST_RUN = struct(
-            JAVA_INT.withName("prog_fd"),
-            JAVA_INT.withName("retval"),
-            JAVA_INT.withName("data_size_in"),
-            JAVA_INT.withName("data_size_out"),
-            JAVA_LONG.withName("data_in"),
-            JAVA_LONG.withName("data_out"),
-            JAVA_INT.withName("repeat"),
-            JAVA_INT.withName("duration"),
-            JAVA_INT.withName("ctx_size_in"),
-            JAVA_INT.withName("ctx_size_out"),
-            JAVA_LONG.withName("ctx_in"),
-            JAVA_LONG.withName("ctx_out"),
-            JAVA_INT.withName("flags"),
-            JAVA_INT.withName("cpu"),
-            JAVA_INT.withName("batch_size"),
-            paddingLayout(4));
+    public static final class ProgTestRun {
+        private ProgTestRun() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("prog_fd"),
+                JAVA_INT.withName("retval"),
+                JAVA_INT.withName("data_size_in"),
+                JAVA_INT.withName("data_size_out"),
+                JAVA_LONG.withName("data_in"),
+                JAVA_LONG.withName("data_out"),
+                JAVA_INT.withName("repeat"),
+                JAVA_INT.withName("duration"),
+                JAVA_INT.withName("ctx_size_in"),
+                JAVA_INT.withName("ctx_size_out"),
+                JAVA_LONG.withName("ctx_in"),
+                JAVA_LONG.withName("ctx_out"),
+                JAVA_INT.withName("flags"),
+                JAVA_INT.withName("cpu"),
+                JAVA_INT.withName("batch_size"),
+                paddingLayout(4));
+
+        public static final long prog_fd = offset(LAYOUT, "prog_fd");
+        public static final long retval = offset(LAYOUT, "retval");
+        public static final long data_size_in = offset(LAYOUT, "data_size_in");
+        public static final long data_size_out = offset(LAYOUT, "data_size_out");
+        public static final long data_in = offset(LAYOUT, "data_in");
+        public static final long data_out = offset(LAYOUT, "data_out");
+        public static final long repeat = offset(LAYOUT, "repeat");
+        public static final long duration = offset(LAYOUT, "duration");
+        public static final long ctx_size_in = offset(LAYOUT, "ctx_size_in");
+        public static final long ctx_size_out = offset(LAYOUT, "ctx_size_out");
+        public static final long ctx_in = offset(LAYOUT, "ctx_in");
+        public static final long ctx_out = offset(LAYOUT, "ctx_out");
+        public static final long flags = offset(LAYOUT, "flags");
+        public static final long cpu = offset(LAYOUT, "cpu");
+        public static final long batch_size = offset(LAYOUT, "batch_size");
+    }
 
     /** BPF_OBJ_PIN and BPF_OBJ_GET. */
-    public static final StructLayout OBJ = struct(
-            JAVA_LONG.withName("pathname"),
-            JAVA_INT.withName("bpf_fd"),
-            JAVA_INT.withName("file_flags"));
+    public static final class Obj {
+        private Obj() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_LONG.withName("pathname"),
+                JAVA_INT.withName("bpf_fd"),
+                JAVA_INT.withName("file_flags"));
+
+        public static final long pathname = offset(LAYOUT, "pathname");
+        public static final long bpf_fd = offset(LAYOUT, "bpf_fd");
+        public static final long file_flags = offset(LAYOUT, "file_flags");
+    }
 
     /** BPF_*_GET_NEXT_ID and BPF_*_GET_FD_BY_ID; start_id shares its place with prog_id, link_id, btf_id. */
-    public static final StructLayout GET_ID = struct(
-            JAVA_INT.withName("start_id"),
-            JAVA_INT.withName("next_id"),
-            JAVA_INT.withName("open_flags"));
+    public static final class GetId {
+        private GetId() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("start_id"),
+                JAVA_INT.withName("next_id"),
+                JAVA_INT.withName("open_flags"));
+
+        public static final long start_id = offset(LAYOUT, "start_id");
+        public static final long next_id = offset(LAYOUT, "next_id");
+        public static final long open_flags = offset(LAYOUT, "open_flags");
+    }
 
     /** BPF_OBJ_GET_INFO_BY_FD (attr.info). */
-    public static final StructLayout INFO = struct(
-            JAVA_INT.withName("bpf_fd"),
-            JAVA_INT.withName("info_len"),
-            JAVA_LONG.withName("info"));
+    public static final class Info {
+        private Info() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("bpf_fd"),
+                JAVA_INT.withName("info_len"),
+                JAVA_LONG.withName("info"));
+
+        public static final long bpf_fd = offset(LAYOUT, "bpf_fd");
+        public static final long info_len = offset(LAYOUT, "info_len");
+        public static final long info = offset(LAYOUT, "info");
+    }
 
     /** BPF_BTF_LOAD. */
-    public static final StructLayout BTF_LOAD = struct(
-            JAVA_LONG.withName("btf"),
-            JAVA_LONG.withName("btf_log_buf"),
-            JAVA_INT.withName("btf_size"),
-            JAVA_INT.withName("btf_log_size"),
-            JAVA_INT.withName("btf_log_level"),
-            JAVA_INT.withName("btf_log_true_size"));
+    public static final class BtfLoad {
+        private BtfLoad() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_LONG.withName("btf"),
+                JAVA_LONG.withName("btf_log_buf"),
+                JAVA_INT.withName("btf_size"),
+                JAVA_INT.withName("btf_log_size"),
+                JAVA_INT.withName("btf_log_level"),
+                JAVA_INT.withName("btf_log_true_size"));
+
+        public static final long btf = offset(LAYOUT, "btf");
+        public static final long btf_log_buf = offset(LAYOUT, "btf_log_buf");
+        public static final long btf_size = offset(LAYOUT, "btf_size");
+        public static final long btf_log_size = offset(LAYOUT, "btf_log_size");
+        public static final long btf_log_level = offset(LAYOUT, "btf_log_level");
+        public static final long btf_log_true_size = offset(LAYOUT, "btf_log_true_size");
+    }
 
     /** BPF_LINK_CREATE (attr.link_create), the part every attach type shares. */
-    public static final StructLayout LINK_CREATE = struct(
-            JAVA_INT.withName("prog_fd"),
-            JAVA_INT.withName("target_fd"), // union with target_ifindex
-            JAVA_INT.withName("attach_type"),
-            JAVA_INT.withName("flags"));
+    public static final class LinkCreate {
+        private LinkCreate() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("prog_fd"),
+                JAVA_INT.withName("target_fd"), // union with target_ifindex
+                JAVA_INT.withName("attach_type"),
+                JAVA_INT.withName("flags"));
+
+        public static final long prog_fd = offset(LAYOUT, "prog_fd");
+        public static final long target_fd = offset(LAYOUT, "target_fd");
+        public static final long attach_type = offset(LAYOUT, "attach_type");
+        public static final long flags = offset(LAYOUT, "flags");
+    }
 
     /** BPF_ENABLE_STATS (attr.enable_stats). */
-    public static final StructLayout ENABLE_STATS = struct(JAVA_INT.withName("type"));
+    public static final class EnableStats {
+        private EnableStats() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("type"));
+
+        public static final long type = offset(LAYOUT, "type");
+    }
 
     /** Byte offset of a named field. */
     public static long offset(StructLayout layout, String field) {
         return layout.byteOffset(groupElement(field));
-    }
-
-    private static StructLayout struct(java.lang.foreign.MemoryLayout... fields) {
-        return java.lang.foreign.MemoryLayout.structLayout(fields);
     }
 }

@@ -106,8 +106,18 @@ public record BpfProgInfo(
                 s.get(JAVA_INT, off("attach_btf_id")));
     }
 
+    /** Field offsets, computed once: read() needs twenty of them per call. */
+    private static final java.util.Map<String, Long> OFFSETS = LAYOUT.memberLayouts().stream()
+            .filter(l -> l.name().isPresent())
+            .collect(java.util.stream.Collectors.toUnmodifiableMap(l -> l.name().get(),
+                    l -> LAYOUT.byteOffset(MemoryLayout.PathElement.groupElement(l.name().get()))));
+
     static long off(String field) {
-        return LAYOUT.byteOffset(MemoryLayout.PathElement.groupElement(field));
+        Long o = OFFSETS.get(field);
+        if (o == null) {
+            throw new IllegalArgumentException("struct bpf_prog_info has no field " + field);
+        }
+        return o;
     }
 
     static String cString(MemorySegment bytes) {

@@ -61,8 +61,8 @@ public final class LibC {
     }
 
     /** bpf(cmd, attr, size); returns the kernel's non-negative result or throws with errno. */
-    static long bpf(String cmdName, int cmd, MemorySegment attr) {
-        try (Arena arena = Arena.ofConfined()) {
+    static long bpf(Arena arena, String cmdName, int cmd, MemorySegment attr) {
+        try {
             MemorySegment state = arena.allocate(CAPTURE);
             for (int attempt = 1; ; attempt++) {
                 long r = (long) SYSCALL3.invokeExact(state, SYS_BPF, (long) cmd, attr, attr.byteSize());

@@ -11,43 +11,41 @@ import org.junit.jupiter.api.Test;
 class LayoutTest {
     @Test
     void progLoad() {
-        var L = BpfAttr.PROG_LOAD;
-        assertEquals(0, BpfAttr.offset(L, "prog_type"));
-        assertEquals(8, BpfAttr.offset(L, "insns"));
-        assertEquals(32, BpfAttr.offset(L, "log_buf"));
-        assertEquals(48, BpfAttr.offset(L, "prog_name"));
-        assertEquals(68, BpfAttr.offset(L, "expected_attach_type"));
-        assertEquals(72, BpfAttr.offset(L, "prog_btf_fd"));
-        assertEquals(108, BpfAttr.offset(L, "attach_btf_id"));
-        assertEquals(112, BpfAttr.offset(L, "attach_prog_fd"));
-        assertEquals(120, BpfAttr.offset(L, "fd_array"));
-        assertEquals(136, BpfAttr.offset(L, "core_relo_rec_size"));
-        assertEquals(140, BpfAttr.offset(L, "log_true_size"));
-        assertEquals(144, L.byteSize());
+                assertEquals(0, BpfAttr.ProgLoad.prog_type);
+        assertEquals(8, BpfAttr.ProgLoad.insns);
+        assertEquals(32, BpfAttr.ProgLoad.log_buf);
+        assertEquals(48, BpfAttr.ProgLoad.prog_name);
+        assertEquals(68, BpfAttr.ProgLoad.expected_attach_type);
+        assertEquals(72, BpfAttr.ProgLoad.prog_btf_fd);
+        assertEquals(108, BpfAttr.ProgLoad.attach_btf_id);
+        assertEquals(112, BpfAttr.ProgLoad.attach_prog_fd);
+        assertEquals(120, BpfAttr.ProgLoad.fd_array);
+        assertEquals(136, BpfAttr.ProgLoad.core_relo_rec_size);
+        assertEquals(140, BpfAttr.ProgLoad.log_true_size);
+        assertEquals(144, BpfAttr.ProgLoad.LAYOUT.byteSize());
     }
 
     @Test
     void testRun() {
-        var L = BpfAttr.PROG_TEST_RUN;
-        assertEquals(16, BpfAttr.offset(L, "data_in"));
-        assertEquals(32, BpfAttr.offset(L, "repeat"));
-        assertEquals(36, BpfAttr.offset(L, "duration"));
-        assertEquals(56, BpfAttr.offset(L, "ctx_out"));
-        assertEquals(64, BpfAttr.offset(L, "flags"));
-        assertEquals(72, BpfAttr.offset(L, "batch_size"));
-        assertEquals(80, L.byteSize());
+                assertEquals(16, BpfAttr.ProgTestRun.data_in);
+        assertEquals(32, BpfAttr.ProgTestRun.repeat);
+        assertEquals(36, BpfAttr.ProgTestRun.duration);
+        assertEquals(56, BpfAttr.ProgTestRun.ctx_out);
+        assertEquals(64, BpfAttr.ProgTestRun.flags);
+        assertEquals(72, BpfAttr.ProgTestRun.batch_size);
+        assertEquals(80, BpfAttr.ProgTestRun.LAYOUT.byteSize());
     }
 
     @Test
     void smallCommands() {
-        assertEquals(8, BpfAttr.offset(BpfAttr.OBJ, "bpf_fd"));
-        assertEquals(4, BpfAttr.offset(BpfAttr.GET_ID, "next_id"));
-        assertEquals(8, BpfAttr.offset(BpfAttr.INFO, "info"));
-        assertEquals(16, BpfAttr.offset(BpfAttr.BTF_LOAD, "btf_size"));
-        assertEquals(24, BpfAttr.offset(BpfAttr.BTF_LOAD, "btf_log_level"));
-        assertEquals(4, BpfAttr.ENABLE_STATS.byteSize());
-        assertEquals(8, BpfAttr.offset(BpfAttr.LINK_CREATE, "attach_type"));
-        assertEquals(12, BpfAttr.offset(BpfAttr.LINK_CREATE, "flags"));
+        assertEquals(8, BpfAttr.Obj.bpf_fd);
+        assertEquals(4, BpfAttr.GetId.next_id);
+        assertEquals(8, BpfAttr.Info.info);
+        assertEquals(16, BpfAttr.BtfLoad.btf_size);
+        assertEquals(24, BpfAttr.BtfLoad.btf_log_level);
+        assertEquals(4, BpfAttr.EnableStats.LAYOUT.byteSize());
+        assertEquals(8, BpfAttr.LinkCreate.attach_type);
+        assertEquals(12, BpfAttr.LinkCreate.flags);
     }
 
     @Test

@@ -1,0 +1,72 @@
+package dev.bpfagent.bench;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The same operations made with libbpf from C (libbpf_bench.c, shipped in this jar), for a row beside
+ * ours. Compiled here with the system's cc when libbpf-dev is installed; otherwise skipped with a note.
+ */
+final class LibbpfBaseline {
+    private LibbpfBaseline() {
+    }
+
+    static List<AgentBench.Row> run(int iterations, Path pinDir) throws IOException, InterruptedException {
+        if (!Files.exists(Path.of("/usr/include/bpf/bpf.h"))) {
+            System.err.println("libbpf row skipped: install libbpf-dev (apt-get install libbpf-dev) for it");
+            return List.of();
+        }
+        Path dir = Files.createTempDirectory("libbpf-bench");
+        try {
+            Path src = dir.resolve("libbpf_bench.c");
+            try (InputStream in = LibbpfBaseline.class.getResourceAsStream("/libbpf_bench.c")) {
+                if (in == null) {
+                    System.err.println("libbpf row skipped: libbpf_bench.c is not in the bench jar");
+                    return List.of();
+                }
+                Files.copy(in, src);
+            }
+            Path bin = dir.resolve("libbpf_bench");
+            if (exec(dir, "cc", "-O2", "-o", bin.toString(), src.toString(), "-lbpf").exitCode != 0) {
+                System.err.println("libbpf row skipped: cc or -lbpf failed");
+                return List.of();
+            }
+            Files.createDirectories(pinDir);
+            Result r = exec(dir, bin.toString(), Integer.toString(iterations), pinDir.toString());
+            if (r.exitCode != 0) {
+                System.err.println("libbpf row failed: " + r.output);
+                return List.of();
+            }
+            List<AgentBench.Row> rows = new ArrayList<>();
+            for (String line : r.output.split("\n")) {
+                String[] f = line.strip().split("\\|");
+                if (f.length == 7) {
+                    rows.add(new AgentBench.Row(f[0], f[1], Integer.parseInt(f[2]), Double.parseDouble(f[3]),
+                            Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6])));
+                }
+            }
+            return rows;
+        } finally {
+            dev.bpfagent.it.AgentProcess.deleteTree(dir);
+        }
+    }
+
+    private record Result(int exitCode, String output) {
+    }
+
+    private static Result exec(Path dir, String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(10, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            return new Result(-1, "timed out");
+        }
+        return new Result(p.exitValue(), out);
+    }
+}
