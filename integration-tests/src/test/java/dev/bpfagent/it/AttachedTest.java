@@ -35,10 +35,10 @@ class AttachedTest {
     @Test
     void aLinkMadeOutsideTheAgentCountsAsAttached() throws Exception {
         Kernel.assumeRoot();
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")),
-                "needs iproute2's ip to make a veth pair");
+        String ip = Files.isExecutable(Path.of("/usr/sbin/ip")) ? "/usr/sbin/ip" : "/sbin/ip";
+        Assumptions.assumeTrue(Files.isExecutable(Path.of(ip)), "needs iproute2's ip to make a veth pair");
         String veth = "bpfag" + UUID.randomUUID().toString().substring(0, 6);
-        assertEquals(0, run("ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p"));
+        assertEquals(0, run(ip, "link", "add", veth, "type", "veth", "peer", "name", veth + "p"));
         try (AgentProcess agent = AgentProcess.start(); BpfClient c = BpfClient.connect(agent.unixTarget());
              ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
                      .name("attached").build())) {
@@ -60,7 +60,7 @@ class AttachedTest {
             }
             assertFalse(c.programAttached(p.id()), "the link is gone with its fd");
         } finally {
-            run("ip", "link", "del", veth);
+            run(ip, "link", "del", veth);
         }
     }
 }

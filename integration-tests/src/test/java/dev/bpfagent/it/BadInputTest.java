@@ -170,6 +170,18 @@ class BadInputTest {
                     "path");
             assertField(failure(() -> stub.getPinnedProgram(GetPinnedProgramRequest.newBuilder().setPath("/etc/passwd")
                     .build())), "path");
+            // a pin where a directory is needed
+            String first = stub.pinProgram(PinProgramRequest.newBuilder().setProgramId(id).setPath("blocker").build())
+                    .getPath();
+            Failure blocked = failure(() -> stub.pinProgram(PinProgramRequest.newBuilder().setProgramId(id)
+                    .setPath("blocker/below").build()));
+            assertEquals(Status.Code.FAILED_PRECONDITION, blocked.code(), blocked.message());
+            assertEquals("PIN_PATH_BLOCKED", blocked.info().getReason());
+            stub.unpinProgram(UnpinProgramRequest.newBuilder().setPath(first).build());
+            // a path component longer than NAME_MAX
+            Failure tooLong = failure(() -> stub.pinProgram(PinProgramRequest.newBuilder().setProgramId(id)
+                    .setPath("x".repeat(300)).build()));
+            assertEquals(Status.Code.INVALID_ARGUMENT, tooLong.code(), tooLong.message());
             Failure missing = failure(() -> stub.getPinnedProgram(GetPinnedProgramRequest.newBuilder()
                     .setPath("no/such/pin").build()));
             assertEquals(Status.Code.NOT_FOUND, missing.code());

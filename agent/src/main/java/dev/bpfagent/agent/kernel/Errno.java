@@ -28,6 +28,7 @@ public enum Errno {
     ENOSPC(28, "no space: the output buffer (verifier log, test-run data) was too small"),
     EROFS(30, "read-only file system"),
     ERANGE(34, "result out of range"),
+    ENAMETOOLONG(36, "file name too long: a bpffs path component is over 255 bytes"),
     ENOSYS(38, "function not implemented by this kernel"),
     ENOTEMPTY(39, "directory not empty"),
     ELOOP(40, "too many symbolic links, or a loop in a tail-call chain"),

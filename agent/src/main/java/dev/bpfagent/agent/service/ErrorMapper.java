@@ -81,7 +81,7 @@ public final class ErrorMapper {
             case EPERM, EACCES -> Status.Code.PERMISSION_DENIED;
             case ENOENT, ESRCH, ENODEV, EBADF -> Status.Code.NOT_FOUND;
             case EEXIST -> Status.Code.ALREADY_EXISTS;
-            case EINVAL, E2BIG, ERANGE, EFAULT, ENOTDIR, EISDIR, ELOOP -> Status.Code.INVALID_ARGUMENT;
+            case EINVAL, E2BIG, ERANGE, EFAULT, ENOTDIR, EISDIR, ELOOP, ENAMETOOLONG -> Status.Code.INVALID_ARGUMENT;
             case ENOSPC, ENOMEM, EMFILE -> Status.Code.RESOURCE_EXHAUSTED;
             case EBUSY, ENOTEMPTY, EROFS, EXDEV -> Status.Code.FAILED_PRECONDITION;
             case EOPNOTSUPP, ENOTSUPP, ENOSYS -> Status.Code.UNIMPLEMENTED;

@@ -81,6 +81,11 @@ public final class PinPaths {
     public void createParents(Path pin) {
         try {
             Files.createDirectories(pin.getParent());
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            throw RequestException.failedPrecondition("PIN_PATH_BLOCKED", "cannot pin at " + pin + ": "
+                    + e.getFile() + " is a pin, not a directory");
+        } catch (java.nio.file.FileSystemException e) {
+            throw RequestException.invalid("path", "cannot create " + pin.getParent() + ": " + e.getReason());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + pin.getParent(), e);
         }
