@@ -104,6 +104,7 @@ public final class Agent implements AutoCloseable {
                 .addService(bound)
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
+                .addService(legacyReflection())
                 .build()
                 .start();
         socketBound = true;
@@ -121,7 +122,8 @@ public final class Agent implements AutoCloseable {
                     .executor(callExecutor)
                     .addService(bound)
                     .addService(health.getHealthService())
-                    .addService(ProtoReflectionServiceV1.newInstance());
+                    .addService(ProtoReflectionServiceV1.newInstance())
+                    .addService(legacyReflection());
             if (config.tlsCert().isPresent()) {
                 b.sslContext(GrpcSslContexts.forServer(config.tlsCert().get().toFile(),
                         config.tlsKey().orElseThrow().toFile()).build());
@@ -132,6 +134,12 @@ public final class Agent implements AutoCloseable {
         }
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus(BpfServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    }
+
+    /** grpc.reflection.v1alpha, which older grpcurl and other tools still ask for first. */
+    @SuppressWarnings("deprecation")
+    private static io.grpc.BindableService legacyReflection() {
+        return io.grpc.protobuf.services.ProtoReflectionService.newInstance();
     }
 
     /** The TCP port actually bound (useful with --tcp 0), if TCP is on. */

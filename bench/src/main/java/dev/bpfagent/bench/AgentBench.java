@@ -69,8 +69,7 @@ public final class AgentBench {
             byte[] insns = Asm.xdpDropUdp();
             byte[] packet = TestPackets.udp().build();
             int loads = Math.max(100, iterations / 4);
-            ProgramSpec spec = new ProgramSpec(ProgramType.XDP, insns, "GPL", "bench", 0, 0, 0, 0,
-                    java.util.Optional.empty(), 0, 0, 0, null, 0);
+            ProgramSpec spec = ProgramSpec.of(ProgramType.XDP, insns, "bench");
             LoadOptions opts = LoadOptions.builder(dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_XDP, insns)
                     .name("bench").build();
             Files.createDirectories(bpffs);

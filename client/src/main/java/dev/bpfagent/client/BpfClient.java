@@ -92,6 +92,10 @@ public final class BpfClient implements AutoCloseable {
                 .setAttachProgId(o.attachProgId())
                 .setProgBtf(ByteString.copyFrom(o.progBtf()))
                 .setProgIfindex(o.progIfindex())
+                .setFuncInfo(ByteString.copyFrom(o.funcInfo()))
+                .setFuncInfoRecSize(o.funcInfoRecSize())
+                .setLineInfo(ByteString.copyFrom(o.lineInfo()))
+                .setLineInfoRecSize(o.lineInfoRecSize())
                 .build();
     }
 

@@ -10,7 +10,8 @@ import java.util.Objects;
  */
 public record LoadOptions(ProgramType type, byte[] instructions, String license, String name, int logLevel,
                           int logSize, int kernVersion, int progFlags, AttachType expectedAttachType,
-                          int attachBtfId, int attachBtfObjId, int attachProgId, byte[] progBtf, int progIfindex) {
+                          int attachBtfId, int attachBtfObjId, int attachProgId, byte[] progBtf, int progIfindex,
+                          byte[] funcInfo, int funcInfoRecSize, byte[] lineInfo, int lineInfoRecSize) {
 
     public LoadOptions {
         Objects.requireNonNull(type, "type");
@@ -19,6 +20,8 @@ public record LoadOptions(ProgramType type, byte[] instructions, String license,
         name = name == null ? "" : name;
         expectedAttachType = expectedAttachType == null ? AttachType.ATTACH_TYPE_UNSPECIFIED : expectedAttachType;
         progBtf = progBtf == null ? new byte[0] : progBtf;
+        funcInfo = funcInfo == null ? new byte[0] : funcInfo;
+        lineInfo = lineInfo == null ? new byte[0] : lineInfo;
     }
 
     public static Builder builder(ProgramType type, byte[] instructions) {
@@ -41,6 +44,10 @@ public record LoadOptions(ProgramType type, byte[] instructions, String license,
         private int attachProgId;
         private byte[] progBtf = new byte[0];
         private int progIfindex;
+        private byte[] funcInfo = new byte[0];
+        private int funcInfoRecSize;
+        private byte[] lineInfo = new byte[0];
+        private int lineInfoRecSize;
 
         private Builder(ProgramType type, byte[] instructions) {
             this.type = type;
@@ -60,10 +67,15 @@ public record LoadOptions(ProgramType type, byte[] instructions, String license,
         public Builder attachProgId(int v) { attachProgId = v; return this; }
         public Builder progBtf(byte[] v) { progBtf = v; return this; }
         public Builder progIfindex(int v) { progIfindex = v; return this; }
+        /** struct bpf_func_info records (type ids into progBtf); recSize 0 for the kernel's 8. */
+        public Builder funcInfo(byte[] v, int recSize) { funcInfo = v; funcInfoRecSize = recSize; return this; }
+        /** struct bpf_line_info records; recSize 0 for the kernel's 16. */
+        public Builder lineInfo(byte[] v, int recSize) { lineInfo = v; lineInfoRecSize = recSize; return this; }
 
         public LoadOptions build() {
             return new LoadOptions(type, instructions, license, name, logLevel, logSize, kernVersion, progFlags,
-                    expectedAttachType, attachBtfId, attachBtfObjId, attachProgId, progBtf, progIfindex);
+                    expectedAttachType, attachBtfId, attachBtfObjId, attachProgId, progBtf, progIfindex, funcInfo,
+                    funcInfoRecSize, lineInfo, lineInfoRecSize);
         }
     }
 }

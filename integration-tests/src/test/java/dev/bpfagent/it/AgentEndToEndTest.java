@@ -283,6 +283,27 @@ class AgentEndToEndTest {
     }
 
     @Test
+    void programBtfIsLoadedAttachedToTheProgramAndFreedWithIt() {
+        int btfId;
+        try (ProgramHandle p = uds.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
+                .name("with_btf").progBtf(Btf.intFunction()).funcInfo(Btf.funcInfoAtZero(), 0).build())) {
+            btfId = p.info().getBtfId();
+            assertTrue(btfId > 0, "the kernel attached our BTF to the program");
+            assertTrue(btfExists(btfId));
+        }
+        assertFalse(btfExists(btfId), "the BTF object went with the program: the agent kept no fd of it");
+    }
+
+    static boolean btfExists(int id) {
+        try (var fd = Bpf.getFdById(BpfCmd.BPF_BTF_GET_FD_BY_ID, id)) {
+            return true;
+        } catch (KernelException e) {
+            assertEquals(Errno.ENOENT, e.errno());
+            return false;
+        }
+    }
+
+    @Test
     void simpleProgramAsTheSeedDoes() {
         try (ProgramHandle p = uds.simpleProgram(ProgramType.PROGRAM_TYPE_SOCKET_FILTER, Asm.returnImm(0), "simple")) {
             assertEquals(ProgramType.PROGRAM_TYPE_SOCKET_FILTER, p.type());

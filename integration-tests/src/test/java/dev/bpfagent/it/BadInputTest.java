@@ -100,6 +100,12 @@ class BadInputTest {
                 "expected_attach_type");
         assertField(failure(() -> stub.loadProgram(validLoad().setAttachBtfObjId(1).setAttachProgId(1).build())),
                 "attach_prog_id");
+        assertField(failure(() -> stub.loadProgram(validLoad().setFuncInfo(ByteString.copyFrom(new byte[12]))
+                .setProgBtf(ByteString.copyFrom(Btf.intFunction())).build())), "func_info");
+        assertField(failure(() -> stub.loadProgram(validLoad().setFuncInfo(ByteString.copyFrom(new byte[8])).build())),
+                "prog_btf");
+        assertField(failure(() -> stub.loadProgram(validLoad().setLineInfoRecSize(-1)
+                .setLineInfo(ByteString.copyFrom(new byte[16])).build())), "line_info_rec_size");
     }
 
     @Test

@@ -37,8 +37,7 @@ class KernelLayerTest {
     }
 
     static ProgramSpec xdp(String name, int logLevel, int logSize) {
-        return new ProgramSpec(ProgramType.XDP, Asm.xdpDropUdp(), "GPL", name, logLevel, logSize, 0, 0,
-                Optional.empty(), 0, 0, 0, null, 0);
+        return ProgramSpec.builder(ProgramType.XDP, Asm.xdpDropUdp()).name(name).log(logLevel, logSize).build();
     }
 
     @Test
@@ -86,8 +85,8 @@ class KernelLayerTest {
 
     @Test
     void rejectionCarriesTheLogEvenWithoutALogLevel() {
-        VerifierException e = assertThrows(VerifierException.class, () -> Program.load(new ProgramSpec(
-                ProgramType.XDP, Asm.invalid(), "GPL", "nolog", 0, 0, 0, 0, Optional.empty(), 0, 0, 0, null, 0)));
+        VerifierException e = assertThrows(VerifierException.class,
+                () -> Program.load(ProgramSpec.of(ProgramType.XDP, Asm.invalid(), "nolog")));
         assertEquals(Errno.EACCES, e.errno());
         assertTrue(e.log().contains("R0 !read_ok"), e.log());
         assertFalse(e.truncated());

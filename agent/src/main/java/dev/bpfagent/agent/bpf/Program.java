@@ -52,7 +52,8 @@ public final class Program implements AutoCloseable {
             ProgLoadAttr attr = new ProgLoadAttr(spec.type().value, spec.instructions(), spec.license(), 0, 0,
                     spec.kernVersion() != 0 ? spec.kernVersion() : KernelVersion.code(), spec.progFlags(),
                     spec.name(), spec.progIfindex(), spec.expectedAttachType().map(t -> t.value).orElse(0),
-                    progBtf, spec.attachBtfId(), btfObj, attachProg);
+                    progBtf, spec.attachBtfId(), btfObj, attachProg, spec.funcInfo(), spec.funcInfoRecSize(),
+                    spec.lineInfo(), spec.lineInfoRecSize());
             Bpf.ProgLoadResult result;
             if (spec.logLevel() > 0) {
                 result = loadGrowingLog(attr, spec.logLevel(), spec.logSize(), spec.name());

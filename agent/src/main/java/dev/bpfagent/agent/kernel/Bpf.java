@@ -86,6 +86,16 @@ public final class Bpf {
             s.set(JAVA_INT, ProgLoad.expected_attach_type, a.expected_attach_type());
             s.set(JAVA_INT, ProgLoad.prog_btf_fd, fdOf(btf));
             s.set(JAVA_INT, ProgLoad.attach_btf_id, a.attach_btf_id());
+            if (a.func_info() != null && a.func_info().length > 0) {
+                s.set(JAVA_INT, ProgLoad.func_info_rec_size, a.func_info_rec_size());
+                s.set(JAVA_LONG, ProgLoad.func_info, copyIn(arena, a.func_info()).address());
+                s.set(JAVA_INT, ProgLoad.func_info_cnt, a.func_info().length / a.func_info_rec_size());
+            }
+            if (a.line_info() != null && a.line_info().length > 0) {
+                s.set(JAVA_INT, ProgLoad.line_info_rec_size, a.line_info_rec_size());
+                s.set(JAVA_LONG, ProgLoad.line_info, copyIn(arena, a.line_info()).address());
+                s.set(JAVA_INT, ProgLoad.line_info_cnt, a.line_info().length / a.line_info_rec_size());
+            }
             // attach_prog_fd and attach_btf_obj_fd share one place in the union.
             s.set(JAVA_INT, ProgLoad.attach_prog_fd, prog != null ? fdOf(prog) : fdOf(btfObj));
             try {

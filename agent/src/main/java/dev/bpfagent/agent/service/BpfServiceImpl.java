@@ -91,15 +91,35 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
             throw RequestException.invalid("attach_prog_id",
                     "cannot be given with attach_btf_obj_id: the kernel takes one or the other");
         }
+        checkRecords("func_info", req.getFuncInfo().size(), req.getFuncInfoRecSize(), ProgramSpec.FUNC_INFO_SIZE);
+        checkRecords("line_info", req.getLineInfo().size(), req.getLineInfoRecSize(), ProgramSpec.LINE_INFO_SIZE);
+        if ((!req.getFuncInfo().isEmpty() || !req.getLineInfo().isEmpty()) && req.getProgBtf().isEmpty()) {
+            throw RequestException.invalid("prog_btf", "is required with func_info or line_info (their type ids"
+                    + " point into it)");
+        }
         ProgramSpec spec = new ProgramSpec(type, insns, req.getLicense(), req.getName(), req.getLogLevel(),
                 req.getLogSize(), req.getKernVersion(), req.getProgFlags(), attach, req.getAttachBtfId(),
-                req.getAttachBtfObjId(), req.getAttachProgId(), req.getProgBtf().toByteArray(), req.getProgIfindex());
+                req.getAttachBtfObjId(), req.getAttachProgId(), req.getProgBtf().toByteArray(), req.getProgIfindex(),
+                req.getFuncInfo().toByteArray(), req.getFuncInfoRecSize(), req.getLineInfo().toByteArray(),
+                req.getLineInfoRecSize());
         Program.Loaded loaded = Program.load(spec);
         ProgramRegistry.Entry entry = registry.add(loaded.program(), Caller.current());
         reply(out, LoadProgramResponse.newBuilder()
                 .setProgram(Convert.program(entry))
                 .setVerifierLog(loaded.verifierLog())
                 .build());
+    }
+
+    /** A records field: a whole number of records of rec_size bytes (default the kernel struct's size). */
+    private static void checkRecords(String field, int bytes, int recSize, int defaultSize) {
+        if (Integer.toUnsignedLong(recSize) > 1024) {
+            throw RequestException.invalid(field + "_rec_size", Integer.toUnsignedString(recSize)
+                    + " bytes is not a record size (struct size " + defaultSize + ")");
+        }
+        int size = recSize == 0 ? defaultSize : recSize;
+        if (bytes % size != 0) {
+            throw RequestException.invalid(field, bytes + " bytes is not a whole number of " + size + "-byte records");
+        }
     }
 
     @Override
