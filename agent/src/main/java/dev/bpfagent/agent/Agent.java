@@ -1,5 +1,6 @@
 package dev.bpfagent.agent;
 
+import dev.bpfagent.agent.kernel.Capabilities;
 import dev.bpfagent.agent.kernel.Mounts;
 import dev.bpfagent.agent.service.BpfServiceImpl;
 import dev.bpfagent.agent.service.CallLogInterceptor;
@@ -27,9 +28,13 @@ import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -75,7 +80,17 @@ public final class Agent implements AutoCloseable {
         return v == null ? "dev" : v;
     }
 
+    /** Refuses to go on without the capabilities the agent needs, naming them. */
+    public static void checkPrivileges() {
+        var missing = Capabilities.missingForAgent(Capabilities.effective());
+        if (!missing.isEmpty()) {
+            throw new IllegalStateException("the agent lacks " + String.join(", ", missing)
+                    + ": run it as root (deploy/bpf-agent, or the systemd unit in deploy/)");
+        }
+    }
+
     public void start() throws IOException {
+        checkPrivileges();
         if (Mounts.ensure(Mounts.BPFFS, "bpf")) {
             LOG.info("mounted bpffs at " + Mounts.BPFFS);
         }
@@ -94,6 +109,12 @@ public final class Agent implements AutoCloseable {
                 new CallerInterceptor());
 
         prepareSocket(config.socket());
+        Optional<GroupPrincipal> group = config.socketGroup().isPresent()
+                ? Optional.of(groupNamed(config.socketGroup().get())) : Optional.empty();
+        if (group.isPresent()) {
+            Files.getFileAttributeView(config.socket().getParent(), PosixFileAttributeView.class)
+                    .setGroup(group.get());
+        }
         Server uds = NettyServerBuilder.forAddress(new DomainSocketAddress(config.socket().toString()),
                         PeerCredentialsNegotiator.credentials())
                 .channelType(EpollServerDomainSocketChannel.class)
@@ -111,6 +132,9 @@ public final class Agent implements AutoCloseable {
         servers.add(uds);
         // 0660: root and the socket's group may call the agent; the directory is 0750.
         Files.setPosixFilePermissions(config.socket(), PosixFilePermissions.fromString("rw-rw----"));
+        if (group.isPresent()) {
+            Files.getFileAttributeView(config.socket(), PosixFileAttributeView.class).setGroup(group.get());
+        }
 
         if (config.tcp().isPresent()) {
             var tcp = config.tcp().get();
@@ -140,6 +164,14 @@ public final class Agent implements AutoCloseable {
     @SuppressWarnings("deprecation")
     private static io.grpc.BindableService legacyReflection() {
         return io.grpc.protobuf.services.ProtoReflectionService.newInstance();
+    }
+
+    private static GroupPrincipal groupNamed(String name) throws IOException {
+        try {
+            return FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByGroupName(name);
+        } catch (UserPrincipalNotFoundException e) {
+            throw new IllegalArgumentException("--socket-group: no group named '" + name + "'");
+        }
     }
 
     /** The TCP port actually bound (useful with --tcp 0), if TCP is on. */

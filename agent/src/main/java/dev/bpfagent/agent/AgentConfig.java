@@ -9,12 +9,13 @@ import java.util.Optional;
  * The agent's command line.
  *
  * @param socket the Unix socket to serve on
+ * @param socketGroup the group given the socket and its directory, so its members may call the agent
  * @param tcp TCP address to serve on as well, if any
  * @param tlsCert PEM certificate chain for TCP; with tlsKey, turns TLS on
  * @param bpffsDir where the agent pins, inside bpffs
  */
-public record AgentConfig(Path socket, Optional<TcpAddress> tcp, Optional<Path> tlsCert, Optional<Path> tlsKey,
-                          Path bpffsDir) {
+public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<TcpAddress> tcp,
+                          Optional<Path> tlsCert, Optional<Path> tlsKey, Path bpffsDir) {
 
     public static final Path DEFAULT_SOCKET = Path.of("/run/bpf-agent/agent.sock");
     public static final Path DEFAULT_BPFFS_DIR = Path.of("/sys/fs/bpf/bpf-agent");
@@ -32,6 +33,8 @@ public record AgentConfig(Path socket, Optional<TcpAddress> tcp, Optional<Path> 
     public static final String USAGE = """
             usage: bpf-agent [options]
               --socket PATH       Unix socket to serve on (default /run/bpf-agent/agent.sock)
+              --socket-group G    group owning the socket (mode 0660) and its directory (0750): its
+                                  members may call the agent without being root
               --tcp [HOST:]PORT   also serve on TCP; HOST defaults to 127.0.0.1; PORT 0 picks a free port
               --tls-cert FILE     PEM certificate chain for TCP (with --tls-key: TLS on)
               --tls-key FILE      PEM PKCS#8 private key for TCP
@@ -41,6 +44,7 @@ public record AgentConfig(Path socket, Optional<TcpAddress> tcp, Optional<Path> 
 
     public static AgentConfig parse(String[] args) {
         Path socket = DEFAULT_SOCKET;
+        Optional<String> group = Optional.empty();
         Optional<TcpAddress> tcp = Optional.empty();
         Optional<Path> cert = Optional.empty();
         Optional<Path> key = Optional.empty();
@@ -49,6 +53,7 @@ public record AgentConfig(Path socket, Optional<TcpAddress> tcp, Optional<Path> 
             String a = args[i];
             switch (a) {
                 case "--socket" -> socket = Path.of(value(args, ++i, a));
+                case "--socket-group" -> group = Optional.of(value(args, ++i, a));
                 case "--tcp" -> tcp = Optional.of(tcpAddress(value(args, ++i, a)));
                 case "--tls-cert" -> cert = Optional.of(Path.of(value(args, ++i, a)));
                 case "--tls-key" -> key = Optional.of(Path.of(value(args, ++i, a)));
@@ -66,7 +71,7 @@ public record AgentConfig(Path socket, Optional<TcpAddress> tcp, Optional<Path> 
         if (!bpffs.isAbsolute()) {
             throw new IllegalArgumentException("--bpffs-dir must be an absolute path");
         }
-        return new AgentConfig(socket.toAbsolutePath(), tcp, cert, key, bpffs);
+        return new AgentConfig(socket.toAbsolutePath(), group, tcp, cert, key, bpffs);
     }
 
     private static String value(String[] args, int i, String option) {

@@ -26,6 +26,13 @@ public final class Main {
             System.exit(2);
             return;
         }
+        try {
+            Agent.checkPrivileges();
+        } catch (IllegalStateException e) {
+            System.err.println("bpf-agent: cannot start: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
         Agent agent = new Agent(config);
         Runtime.getRuntime().addShutdownHook(new Thread(agent::close, "bpf-agent-shutdown"));
         try {

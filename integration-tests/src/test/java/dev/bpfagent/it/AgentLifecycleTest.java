@@ -90,6 +90,27 @@ class AgentLifecycleTest {
     }
 
     @Test
+    void withoutPrivilegesTheAgentRefusesToStartAndSaysWhy() throws Exception {
+        Path runuser = Path.of("/usr/sbin/runuser");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(runuser), "needs runuser to drop to nobody");
+        Path dir = Files.createTempDirectory("bpf-agent-nobody");
+        try {
+            Process p = new ProcessBuilder(runuser.toString(), "-u", "nobody", "--",
+                    System.getProperty("bpfagent.java", "java"), "--enable-native-access=ALL-UNNAMED",
+                    "--sun-misc-unsafe-memory-access=allow", "-jar", AgentProcess.jar().toString(),
+                    "--socket", dir.resolve("agent.sock").toString(), "--bpffs-dir", "/sys/fs/bpf/bpf-agent-nobody")
+                    .redirectErrorStream(true).start();
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            String out = new String(p.getInputStream().readAllBytes());
+            assertEquals(1, p.exitValue(), out);
+            assertTrue(out.contains("lacks CAP_BPF"), out);
+            assertFalse(Files.exists(Path.of("/sys/fs/bpf/bpf-agent-nobody")), "created nothing in bpffs");
+        } finally {
+            AgentProcess.deleteTree(dir);
+        }
+    }
+
+    @Test
     void badCommandLineExitsWithUsage() throws Exception {
         Process p = new ProcessBuilder(System.getProperty("bpfagent.java", "java"), "-jar",
                 AgentProcess.jar().toString(), "--tcp", "0.0.0.0:1234").redirectErrorStream(true).start();

@@ -70,6 +70,15 @@ class LayoutTest {
     }
 
     @Test
+    void capabilities() {
+        long root = 0x000001ffffffffffL; // CapEff of root on a 6.x kernel
+        assertEquals(java.util.List.of(), Capabilities.missingForAgent(root));
+        long bpfOnly = (1L << Capabilities.CAP_BPF) | (1L << Capabilities.CAP_PERFMON) | (1L << Capabilities.CAP_NET_ADMIN);
+        assertEquals(java.util.List.of(), Capabilities.missingForAgent(bpfOnly));
+        assertEquals(3, Capabilities.missingForAgent(0).size());
+    }
+
+    @Test
     void errnoNames() {
         assertEquals(Errno.EPERM, Errno.of(1));
         assertEquals(Errno.ENOSPC, Errno.of(28));

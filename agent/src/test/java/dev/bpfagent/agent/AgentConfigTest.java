@@ -11,6 +11,8 @@ class AgentConfigTest {
         AgentConfig c = AgentConfig.parse(new String[0]);
         assertEquals(AgentConfig.DEFAULT_SOCKET, c.socket());
         assertTrue(c.tcp().isEmpty());
+        assertTrue(c.socketGroup().isEmpty());
+        assertEquals(java.util.Optional.of("bpf"), AgentConfig.parse(new String[] {"--socket-group", "bpf"}).socketGroup());
         assertEquals(Path.of("/sys/fs/bpf/bpf-agent"), c.bpffsDir());
     }
 

@@ -1,0 +1,95 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An operator JVM that is not root: with --socket-group, members of that group call the agent, and
+ * the agent records the caller's real uid (SO_PEERCRED). Without the group, such a caller is refused.
+ */
+class NonRootClientTest {
+    static final Path RUNUSER = Path.of("/usr/sbin/runuser");
+
+    /** The test classpath, copied where user nobody can read it (~/.m2 is root's). */
+    static String readableClasspath(Path dir) throws Exception {
+        List<String> out = new ArrayList<>();
+        int i = 0;
+        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            Path src = Path.of(entry);
+            if (!Files.exists(src)) {
+                continue;
+            }
+            Path dst = dir.resolve((i++) + "-" + src.getFileName());
+            if (Files.isDirectory(src)) {
+                try (Stream<Path> walk = Files.walk(src)) {
+                    for (Path p : walk.toList()) {
+                        Path t = dst.resolve(src.relativize(p).toString());
+                        if (Files.isDirectory(p)) {
+                            Files.createDirectories(t);
+                        } else {
+                            Files.copy(p, t, StandardCopyOption.REPLACE_EXISTING);
+                        }
+                    }
+                }
+            } else {
+                Files.copy(src, dst);
+            }
+            out.add(dst.toString());
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.toList()) {
+                Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
+            }
+        }
+        return String.join(File.pathSeparator, out);
+    }
+
+    static String runAsNobody(String classpath, String target) throws Exception {
+        Process p = new ProcessBuilder(RUNUSER.toString(), "-u", "nobody", "--",
+                System.getProperty("bpfagent.java", "java"), "--enable-native-access=ALL-UNNAMED",
+                "--sun-misc-unsafe-memory-access=allow", "-cp", classpath, NonRootClientMain.class.getName(), target)
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        return "exit=" + p.exitValue() + "\n" + out;
+    }
+
+    @Test
+    void socketGroupMembersMayCallAndAreRecordedByUid() throws Exception {
+        Kernel.assumeRoot();
+        Assumptions.assumeTrue(Files.isExecutable(RUNUSER), "needs runuser to run a client as nobody");
+        Assumptions.assumeTrue(Files.readAllLines(Path.of("/etc/group")).stream().anyMatch(l -> l.startsWith("nogroup:")),
+                "needs the nogroup group (nobody's)");
+        Path cpDir = Files.createTempDirectory("bpf-agent-cp");
+        Files.setPosixFilePermissions(cpDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path runDir = Path.of("/run/bpf-agent-it-" + ProcessHandle.current().pid());
+        try {
+            String cp = readableClasspath(cpDir);
+            try (AgentProcess agent = AgentProcess.start("--socket", runDir.resolve("agent.sock").toString(),
+                    "--socket-group", "nogroup")) {
+                String out = runAsNobody(cp, "unix:" + runDir.resolve("agent.sock"));
+                assertTrue(out.startsWith("exit=0"), out);
+                assertTrue(out.contains("owner_uid=65534 retval=1"), out);
+            }
+            try (AgentProcess agent = AgentProcess.start("--socket", runDir.resolve("agent.sock").toString())) {
+                String out = runAsNobody(cp, "unix:" + runDir.resolve("agent.sock"));
+                assertFalse(out.startsWith("exit=0"), out);
+                assertTrue(out.contains("cannot reach the agent"), out);
+            }
+        } finally {
+            AgentProcess.deleteTree(cpDir);
+            AgentProcess.deleteTree(runDir);
+        }
+    }
+}
