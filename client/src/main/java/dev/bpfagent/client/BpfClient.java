@@ -23,6 +23,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class BpfClient implements AutoCloseable {
     private final AgentChannels.Connection connection; // null when the caller owns the channel
+    /** False for the copies {@link #withDeadline} makes: only the original closes the connection. */
+    private final boolean ownsConnection;
     private final Channel channel;
     private final BpfServiceGrpc.BpfServiceBlockingStub stub;
     private final AsyncBpfClient async;
@@ -31,7 +33,12 @@ public final class BpfClient implements AutoCloseable {
     private final String target;
 
     private BpfClient(AgentChannels.Connection connection, Channel channel, long deadlineMillis) {
+        this(connection, channel, deadlineMillis, true);
+    }
+
+    private BpfClient(AgentChannels.Connection connection, Channel channel, long deadlineMillis, boolean owns) {
         this.connection = connection;
+        this.ownsConnection = owns;
         this.channel = channel;
         this.stub = BpfServiceGrpc.newBlockingStub(channel);
         this.deadlineMillis = deadlineMillis;
@@ -56,9 +63,12 @@ public final class BpfClient implements AutoCloseable {
         return new BpfClient(null, channel, 60_000);
     }
 
-    /** The same client with another per-call deadline. */
+    /**
+     * The same client with another per-call deadline. It shares this client's connection: closing the
+     * copy does nothing, closing this client closes both.
+     */
     public BpfClient withDeadline(long millis) {
-        return new BpfClient(connection, channel, millis);
+        return new BpfClient(connection, channel, millis, false);
     }
 
     private BpfServiceGrpc.BpfServiceBlockingStub stub() {
@@ -211,7 +221,7 @@ public final class BpfClient implements AutoCloseable {
     /** Closes the channel this client made (not the programs: those live in the agent until closed). */
     @Override
     public void close() {
-        if (connection != null) {
+        if (connection != null && ownsConnection) {
             connection.close();
         }
     }

@@ -79,7 +79,8 @@ class AgentLifecycleTest {
     @Test
     void noAgentOnTheSocketSaysSo() throws Exception {
         Path dir = Files.createTempDirectory("bpf-agent-none");
-        try (BpfClient c = BpfClient.connect("unix:" + dir.resolve("agent.sock")).withDeadline(10_000)) {
+        try (BpfClient base = BpfClient.connect("unix:" + dir.resolve("agent.sock"));
+             BpfClient c = base.withDeadline(10_000)) {
             var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, c::agentInfo);
             assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code());
             assertTrue(e.getMessage().contains("cannot reach the agent at unix:" + dir.resolve("agent.sock")),
@@ -145,7 +146,7 @@ class AgentLifecycleTest {
                         assertEquals(1, p.testRun(dev.bpfagent.client.TestPackets.udp().build()).retval());
                     }
                 }
-                try (BpfClient plain = BpfClient.connect(agent.tcpTarget).withDeadline(5000)) {
+                try (BpfClient base = BpfClient.connect(agent.tcpTarget); BpfClient plain = base.withDeadline(5000)) {
                     var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, plain::health);
                     assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code(), e.getMessage());
                 }
