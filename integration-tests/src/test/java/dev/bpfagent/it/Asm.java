@@ -21,13 +21,13 @@ public final class Asm {
     Asm ldxH(int dst, int src, int off) { return insn(0x69, dst, src, off, 0); }
     Asm ldxB(int dst, int src, int off) { return insn(0x71, dst, src, off, 0); }
     Asm movReg(int dst, int src) { return insn(0xbf, dst, src, 0, 0); }
-    Asm movImm(int dst, int imm) { return insn(0xb7, dst, 0, 0, imm); }
+    public Asm movImm(int dst, int imm) { return insn(0xb7, dst, 0, 0, imm); }
     Asm addImm(int dst, int imm) { return insn(0x07, dst, 0, 0, imm); }
     Asm jgtReg(int dst, int src, int off) { return insn(0x2d, dst, src, off, 0); }
     Asm jneImm(int dst, int imm, int off) { return insn(0x55, dst, 0, off, imm); }
-    Asm exit() { return insn(0x95, 0, 0, 0, 0); }
+    public Asm exit() { return insn(0x95, 0, 0, 0, 0); }
 
-    byte[] bytes() {
+    public byte[] bytes() {
         return out.toByteArray();
     }
 

@@ -84,6 +84,26 @@ class KernelLayerTest {
     }
 
     @Test
+    void aLogLongerThanTheLargestBufferIsCutButTheProgramStillLoads() {
+        Program.Loaded l = Program.load(xdp("cutlog", 2, 1024), 1024);
+        try (Program p = l.program()) {
+            assertTrue(l.logTruncated());
+            assertFalse(l.verifierLog().isEmpty());
+            assertTrue(Program.existsInKernel(p.id()));
+        }
+        // A rejected program with a long log: the rejection stands, with what fitted of the log.
+        Asm bad = new Asm();
+        for (int i = 0; i < 200; i++) {
+            bad.movImm(Asm.R1, i);
+        }
+        byte[] insns = bad.exit().bytes();
+        VerifierException e = assertThrows(VerifierException.class, () -> Program.load(
+                ProgramSpec.builder(ProgramType.XDP, insns).name("cutbad").log(2, 1024).build(), 1024));
+        assertTrue(e.truncated());
+        assertEquals(Errno.EACCES, e.errno());
+    }
+
+    @Test
     void rejectionCarriesTheLogEvenWithoutALogLevel() {
         VerifierException e = assertThrows(VerifierException.class,
                 () -> Program.load(ProgramSpec.of(ProgramType.XDP, Asm.invalid(), "nolog")));

@@ -33,8 +33,12 @@ public final class Program implements AutoCloseable {
         this.tag = info.tagHex();
     }
 
-    /** A loaded program and the verifier's log (empty unless the spec asked for one). */
-    public record Loaded(Program program, String verifierLog) {
+    /**
+     * A loaded program and the verifier's log (empty unless the spec asked for one).
+     *
+     * @param logTruncated the log was longer than {@link #MAX_LOG_SIZE}; this is part of it
+     */
+    public record Loaded(Program program, String verifierLog, boolean logTruncated) {
     }
 
     /**
@@ -42,6 +46,11 @@ public final class Program implements AutoCloseable {
      * program throws {@link VerifierException} with the log, fetched at level 1 if the spec asked for none.
      */
     public static Loaded load(ProgramSpec spec) {
+        return load(spec, MAX_LOG_SIZE);
+    }
+
+    /** As {@link #load(ProgramSpec)}, growing the log buffer up to maxLogSize bytes (at least 1 KiB). */
+    public static Loaded load(ProgramSpec spec, int maxLogSize) {
         List<Fd> sideFds = new ArrayList<>();
         try {
             Fd progBtf = spec.progBtf().length > 0 ? add(sideFds, Bpf.btfLoad(spec.progBtf())) : null;
@@ -55,8 +64,11 @@ public final class Program implements AutoCloseable {
                     progBtf, spec.attachBtfId(), btfObj, attachProg, spec.funcInfo(), spec.funcInfoRecSize(),
                     spec.lineInfo(), spec.lineInfoRecSize());
             Bpf.ProgLoadResult result;
+            boolean truncated = false;
             if (spec.logLevel() > 0) {
-                result = loadGrowingLog(attr, spec.logLevel(), spec.logSize(), spec.name());
+                LogLoad l = loadGrowingLog(attr, spec.logLevel(), spec.logSize(), maxLogSize, spec.name());
+                result = l.result();
+                truncated = l.truncated();
             } else {
                 try {
                     result = Bpf.progLoad(attr);
@@ -65,11 +77,11 @@ public final class Program implements AutoCloseable {
                         throw first; // no log will say more than "missing privilege"
                     }
                     // Load again with a log, only to say why it failed.
-                    loadGrowingLog(attr, 1, spec.logSize(), spec.name()).fd().close();
+                    loadGrowingLog(attr, 1, spec.logSize(), maxLogSize, spec.name()).result().fd().close();
                     throw first; // it passed the second time: report the first failure as it was
                 }
             }
-            return new Loaded(adopt(result.fd()), result.log());
+            return new Loaded(adopt(result.fd()), result.log(), truncated);
         } finally {
             sideFds.forEach(Fd::close);
         }
@@ -80,23 +92,38 @@ public final class Program implements AutoCloseable {
         return fd;
     }
 
-    private static Bpf.ProgLoadResult loadGrowingLog(ProgLoadAttr attr, int level, int size, String name) {
-        int logSize = Math.min(Math.max(size, 1024), MAX_LOG_SIZE);
+    /** What a load with a log gave: the program (or the exception) and whether the log was cut. */
+    private record LogLoad(Bpf.ProgLoadResult result, boolean truncated) {
+    }
+
+    private static LogLoad loadGrowingLog(ProgLoadAttr attr, int level, int size, int maxSize, String name) {
+        int max = Math.max(maxSize, 1024);
+        int logSize = Math.min(Math.max(size, 1024), max);
         while (true) {
             try {
-                return Bpf.progLoad(attr.withLog(level, logSize));
+                return new LogLoad(Bpf.progLoad(attr.withLog(level, logSize)), false);
             } catch (ProgLoadException e) {
                 boolean full = e.errno() == Errno.ENOSPC;
-                if (full && logSize < MAX_LOG_SIZE) {
+                if (full && logSize < max) {
                     // log_true_size (6.4+) says exactly what is needed; older kernels: double.
-                    long want = Math.max((long) e.logTrueSize() + 1, (long) logSize * 2);
-                    logSize = (int) Math.min(want, MAX_LOG_SIZE);
+                    long want = e.logTrueSize() > logSize ? e.logTrueSize() : (long) logSize * 2;
+                    logSize = (int) Math.min(want, max);
                     continue;
+                }
+                if (full) {
+                    // Even the largest buffer was too small. ENOSPC says nothing of the program itself
+                    // (6.4+ fails a load whose log was cut), so load it once more without a log.
+                    try {
+                        Bpf.ProgLoadResult quiet = Bpf.progLoad(attr.withLog(0, 0));
+                        return new LogLoad(new Bpf.ProgLoadResult(quiet.fd(), e.log()), true);
+                    } catch (ProgLoadException rejected) {
+                        throw new VerifierException(rejected.errnoNumber(), name, e.log(), true);
+                    }
                 }
                 if (e.log().isBlank()) {
                     throw e;
                 }
-                throw new VerifierException(full ? Errno.EINVAL.number() : e.errnoNumber(), name, e.log(), full);
+                throw new VerifierException(e.errnoNumber(), name, e.log(), false);
             }
         }
     }

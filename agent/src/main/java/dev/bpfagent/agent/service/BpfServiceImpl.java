@@ -107,6 +107,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         reply(out, LoadProgramResponse.newBuilder()
                 .setProgram(Convert.program(entry))
                 .setVerifierLog(loaded.verifierLog())
+                .setVerifierLogTruncated(loaded.logTruncated())
                 .build());
     }
 
