@@ -104,6 +104,10 @@ public final class Agent implements AutoCloseable {
         PinPaths pins = new PinPaths(config.bpffsDir());
         pins.createRoot();
         service = new BpfServiceImpl(registry, pins, version());
+        int adopted = service.adoptPins();
+        if (adopted > 0) {
+            LOG.info("holding " + adopted + " program(s) pinned under " + pins.root() + " by an earlier agent");
+        }
         // Interceptors run last-added first: the call log sees the status the error mapper chose.
         var bound = ServerInterceptors.intercept(service, new ErrorInterceptor(), new CallLogInterceptor(),
                 new CallerInterceptor());

@@ -50,6 +50,11 @@ class AgentLifecycleTest {
             // a new agent on the same bpffs directory serves the pinned program again
             try (AgentProcess next = AgentProcess.start("--bpffs-dir", agent.bpffsDir.toString());
                  BpfClient c = BpfClient.connect(next.unixTarget())) {
+                var adopted = c.listPrograms(false);
+                assertEquals(1, adopted.size(), "the pinned program is held again at start: " + adopted);
+                assertEquals(pinnedId, adopted.get(0).getId());
+                assertEquals(List.of(pin.toString()), adopted.get(0).getPinnedPathsList());
+                assertEquals("pinned before this agent started", adopted.get(0).getOwner().getAddress());
                 ProgramHandle b = c.getPinned("kept/prog");
                 assertEquals(pinnedId, b.id());
                 b.close(); // unpins and frees it

@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
  * statuses by {@link ErrorInterceptor}; nothing here touches the kernel directly.
  */
 public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(BpfServiceImpl.class.getName());
     /** BPF_COMPLEXITY_LIMIT_INSNS */
     static final int MAX_INSNS = 1_000_000;
     static final int MAX_TEST_BUFFER = 16 * 1024 * 1024;
@@ -357,6 +358,33 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
                 .setBpffsDir(pins.root().toString())
                 .setProgramsHeld(registry.size())
                 .build());
+    }
+
+    /**
+     * At start: hold again the programs a previous agent pinned under the agent's directory, so they are
+     * listed, closable by id, and their pins known. Pins of other objects are left alone.
+     *
+     * @return how many programs were adopted
+     */
+    public int adoptPins() {
+        int adopted = 0;
+        List<Path> files;
+        try (var walk = java.nio.file.Files.walk(pins.root())) {
+            files = walk.filter(java.nio.file.Files::isRegularFile).sorted().toList();
+        } catch (java.io.IOException e) {
+            LOG.warning("cannot walk " + pins.root() + ": " + e.getMessage());
+            return 0;
+        }
+        for (Path pin : files) {
+            try {
+                var entry = registry.add(Program.fromPinned(pin.toString()), Caller.ADOPTED);
+                entry.pins().add(pin);
+                adopted++;
+            } catch (RuntimeException e) {
+                LOG.info("not adopting " + pin + ": " + e.getMessage());
+            }
+        }
+        return adopted;
     }
 
     /** At stop: run stats off. Programs are closed by the registry. */

@@ -20,6 +20,8 @@ public record Caller(Transport transport, int pid, int uid, int gid, String addr
     public static final Context.Key<Caller> CONTEXT_KEY = Context.key("bpfagent.caller");
 
     public static final Caller UNKNOWN = new Caller(Transport.IN_PROCESS, 0, -1, -1, "");
+    /** The owner of programs found pinned in the agent's directory at start. */
+    public static final Caller ADOPTED = new Caller(Transport.IN_PROCESS, 0, -1, -1, "pinned before this agent started");
 
     static Caller unix(int pid, int uid, int gid) {
         return new Caller(Transport.UNIX, pid, uid, gid, "");
@@ -46,7 +48,7 @@ public record Caller(Transport transport, int pid, int uid, int gid, String addr
         return switch (transport) {
             case UNIX -> "unix pid=" + pid + " uid=" + uid + " gid=" + gid;
             case TCP -> "tcp " + address;
-            case IN_PROCESS -> "in-process";
+            case IN_PROCESS -> address.isEmpty() ? "in-process" : address;
         };
     }
 }

@@ -58,7 +58,8 @@ final class Convert {
             case UNIX -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNIX)
                     .setPid(c.pid()).setUid(c.uid()).setGid(c.gid());
             case TCP -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_TCP).setAddress(c.address());
-            case IN_PROCESS -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNSPECIFIED);
+            case IN_PROCESS -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNSPECIFIED)
+                    .setAddress(c.address());
         }
         return b.build();
     }
