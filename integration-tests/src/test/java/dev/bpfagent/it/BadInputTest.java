@@ -115,6 +115,8 @@ class BadInputTest {
         assertEquals(Status.Code.NOT_FOUND, f.code());
         assertEquals("ENOENT", f.info().getReason());
         assertEquals("2", f.info().getMetadataOrThrow("errno"));
+        assertTrue(f.message().contains("attach_prog_id " + (Integer.MAX_VALUE - 3) + ": the kernel has no program"),
+                f.message());
         // Garbage BTF: the kernel's EINVAL with its BTF log in the message.
         Failure btf = failure(() -> stub.loadProgram(validLoad().setProgBtf(ByteString.copyFrom(new byte[64])).build()));
         assertEquals(Status.Code.INVALID_ARGUMENT, btf.code());

@@ -54,10 +54,10 @@ public final class Program implements AutoCloseable {
         List<Fd> sideFds = new ArrayList<>();
         try {
             Fd progBtf = spec.progBtf().length > 0 ? add(sideFds, Bpf.btfLoad(spec.progBtf())) : null;
-            Fd btfObj = spec.attachBtfObjId() != 0
-                    ? add(sideFds, Bpf.getFdById(BpfCmd.BPF_BTF_GET_FD_BY_ID, spec.attachBtfObjId())) : null;
-            Fd attachProg = spec.attachProgId() != 0
-                    ? add(sideFds, Bpf.getFdById(BpfCmd.BPF_PROG_GET_FD_BY_ID, spec.attachProgId())) : null;
+            Fd btfObj = spec.attachBtfObjId() != 0 ? add(sideFds, byId(BpfCmd.BPF_BTF_GET_FD_BY_ID,
+                    spec.attachBtfObjId(), "attach_btf_obj_id", "BTF object")) : null;
+            Fd attachProg = spec.attachProgId() != 0 ? add(sideFds, byId(BpfCmd.BPF_PROG_GET_FD_BY_ID,
+                    spec.attachProgId(), "attach_prog_id", "program")) : null;
             ProgLoadAttr attr = new ProgLoadAttr(spec.type().value, spec.instructions(), spec.license(), 0, 0,
                     spec.kernVersion() != 0 ? spec.kernVersion() : KernelVersion.code(), spec.progFlags(),
                     spec.name(), spec.progIfindex(), spec.expectedAttachType().map(t -> t.value).orElse(0),
@@ -84,6 +84,16 @@ public final class Program implements AutoCloseable {
             return new Loaded(adopt(result.fd()), result.log(), truncated);
         } finally {
             sideFds.forEach(Fd::close);
+        }
+    }
+
+    /** An fd by id for a load's side input, failing with the field's name. */
+    private static Fd byId(BpfCmd cmd, int id, String field, String what) {
+        try {
+            return Bpf.getFdById(cmd, id);
+        } catch (KernelException e) {
+            throw new KernelException(e.syscall(), e.errnoNumber(), field + " " + Integer.toUnsignedString(id)
+                    + (e.errno() == Errno.ENOENT ? ": the kernel has no " + what + " with that id" : ""));
         }
     }
 
