@@ -14,6 +14,7 @@ import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.GrpcSslContexts;
+import io.netty.handler.ssl.ClientAuth;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -153,8 +154,14 @@ public final class Agent implements AutoCloseable {
                     .addService(ProtoReflectionServiceV1.newInstance())
                     .addService(legacyReflection());
             if (config.tlsCert().isPresent()) {
-                b.sslContext(GrpcSslContexts.forServer(config.tlsCert().get().toFile(),
-                        config.tlsKey().orElseThrow().toFile()).build());
+                var ssl = GrpcSslContexts.forServer(config.tlsCert().get().toFile(),
+                        config.tlsKey().orElseThrow().toFile());
+                if (config.tlsClientCa().isPresent()) {
+                    ssl.trustManager(config.tlsClientCa().get().toFile()).clientAuth(ClientAuth.REQUIRE);
+                }
+                b.sslContext(ssl.build());
+            } else if (!config.tcp().get().isLoopback()) {
+                throw new IllegalStateException("refusing plaintext TCP on a non-loopback address");
             }
             Server tcpServer = b.build().start();
             servers.add(tcpServer);

@@ -12,10 +12,11 @@ import java.util.Optional;
  * @param socketGroup the group given the socket and its directory, so its members may call the agent
  * @param tcp TCP address to serve on as well, if any
  * @param tlsCert PEM certificate chain for TCP; with tlsKey, turns TLS on
+ * @param tlsClientCa PEM CA certificate(s): TCP clients must present a certificate signed by one (mutual TLS)
  * @param bpffsDir where the agent pins, inside bpffs
  */
 public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<TcpAddress> tcp,
-                          Optional<Path> tlsCert, Optional<Path> tlsKey, Path bpffsDir) {
+                          Optional<Path> tlsCert, Optional<Path> tlsKey, Optional<Path> tlsClientCa, Path bpffsDir) {
 
     public static final Path DEFAULT_SOCKET = Path.of("/run/bpf-agent/agent.sock");
     public static final Path DEFAULT_BPFFS_DIR = Path.of("/sys/fs/bpf/bpf-agent");
@@ -38,9 +39,11 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
               --tcp [HOST:]PORT   also serve on TCP; HOST defaults to 127.0.0.1; PORT 0 picks a free port
               --tls-cert FILE     PEM certificate chain for TCP (with --tls-key: TLS on)
               --tls-key FILE      PEM PKCS#8 private key for TCP
+              --tls-client-ca F   require TCP clients to present a certificate signed by this CA (mTLS)
               --bpffs-dir PATH    the agent's directory in bpffs (default /sys/fs/bpf/bpf-agent)
               --help              this text
-            TCP on a non-loopback address needs TLS.""";
+            TCP on a non-loopback address needs TLS; give it --tls-client-ca too, or anyone who reaches
+            the port may load programs as root.""";
 
     public static AgentConfig parse(String[] args) {
         Path socket = DEFAULT_SOCKET;
@@ -48,6 +51,7 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
         Optional<TcpAddress> tcp = Optional.empty();
         Optional<Path> cert = Optional.empty();
         Optional<Path> key = Optional.empty();
+        Optional<Path> clientCa = Optional.empty();
         Path bpffs = DEFAULT_BPFFS_DIR;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -57,12 +61,16 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
                 case "--tcp" -> tcp = Optional.of(tcpAddress(value(args, ++i, a)));
                 case "--tls-cert" -> cert = Optional.of(Path.of(value(args, ++i, a)));
                 case "--tls-key" -> key = Optional.of(Path.of(value(args, ++i, a)));
+                case "--tls-client-ca" -> clientCa = Optional.of(Path.of(value(args, ++i, a)));
                 case "--bpffs-dir" -> bpffs = Path.of(value(args, ++i, a));
                 default -> throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
             }
         }
         if (cert.isPresent() != key.isPresent()) {
             throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
+        if (clientCa.isPresent() && cert.isEmpty()) {
+            throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key (the server's TLS)");
         }
         if (tcp.isPresent() && !tcp.get().isLoopback() && cert.isEmpty()) {
             throw new IllegalArgumentException("--tcp " + tcp.get().host() + " is not a loopback address:"
@@ -71,7 +79,7 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
         if (!bpffs.isAbsolute()) {
             throw new IllegalArgumentException("--bpffs-dir must be an absolute path");
         }
-        return new AgentConfig(socket.toAbsolutePath(), group, tcp, cert, key, bpffs);
+        return new AgentConfig(socket.toAbsolutePath(), group, tcp, cert, key, clientCa, bpffs);
     }
 
     private static String value(String[] args, int i, String option) {

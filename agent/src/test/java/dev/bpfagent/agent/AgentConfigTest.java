@@ -33,6 +33,9 @@ class AgentConfigTest {
         var ok = AgentConfig.parse(new String[] {"--tcp", "0.0.0.0:50051", "--tls-cert", "c.pem", "--tls-key", "k.pem"});
         assertTrue(ok.tlsCert().isPresent());
         assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--tls-cert", "c.pem"}));
+        assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--tls-client-ca", "ca.pem"}));
+        assertTrue(AgentConfig.parse(new String[] {"--tcp", "0.0.0.0:1", "--tls-cert", "c", "--tls-key", "k",
+                "--tls-client-ca", "ca"}).tlsClientCa().isPresent());
         assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--socket"}));
         assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--what"}));
         assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--bpffs-dir", "rel"}));

@@ -78,6 +78,16 @@ public final class AgentChannels {
      * @param trustCertPem for TCP targets: the PEM certificate(s) to trust for TLS; null for plaintext
      */
     public static Connection connect(String target, File trustCertPem) {
+        return connect(target, trustCertPem, null, null);
+    }
+
+    /**
+     * @param trustCertPem for TCP targets: the PEM certificate(s) to trust for TLS; null for plaintext
+     * @param clientCertPem with clientKeyPem: this client's certificate chain, for an agent that
+     *     requires mutual TLS (--tls-client-ca); null for none
+     * @param clientKeyPem PKCS#8 PEM private key of clientCertPem
+     */
+    public static Connection connect(String target, File trustCertPem, File clientCertPem, File clientKeyPem) {
         if (target == null || target.isBlank()) {
             throw new IllegalArgumentException("target is required: unix:/path/to/agent.sock or host:port");
         }
@@ -96,7 +106,11 @@ public final class AgentChannels {
             } else {
                 b = NettyChannelBuilder.forTarget(target).channelType(EpollSocketChannel.class);
                 if (trustCertPem != null) {
-                    b.sslContext(GrpcSslContexts.forClient().trustManager(trustCertPem).build());
+                    var ssl = GrpcSslContexts.forClient().trustManager(trustCertPem);
+                    if (clientCertPem != null) {
+                        ssl.keyManager(clientCertPem, clientKeyPem);
+                    }
+                    b.sslContext(ssl.build());
                 } else {
                     b.usePlaintext();
                 }

@@ -58,6 +58,12 @@ public final class BpfClient implements AutoCloseable {
         return new BpfClient(c, c.channel(), 60_000);
     }
 
+    /** Connects over mutual TLS: trusts trustCertPem, presents clientCertPem/clientKeyPem (PKCS#8). */
+    public static BpfClient connectTls(String target, File trustCertPem, File clientCertPem, File clientKeyPem) {
+        AgentChannels.Connection c = AgentChannels.connect(target, trustCertPem, clientCertPem, clientKeyPem);
+        return new BpfClient(c, c.channel(), 60_000);
+    }
+
     /** Uses a channel the caller built and will shut down. */
     public static BpfClient over(Channel channel) {
         return new BpfClient(null, channel, 60_000);

@@ -130,21 +130,10 @@ class AgentLifecycleTest {
     void tcpWithTlsServesTlsClientsAndRefusesPlaintext() throws Exception {
         Path dir = Files.createTempDirectory("bpf-agent-tls");
         try {
-            Process openssl;
-            try {
-                openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                        "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString())
-                        .redirectErrorStream(true).start();
-            } catch (java.io.IOException e) {
-                org.junit.jupiter.api.Assumptions.abort("needs the openssl command to make a test certificate: " + e);
-                return;
-            }
-            String log = new String(openssl.getInputStream().readAllBytes());
-            assertTrue(openssl.waitFor(60, TimeUnit.SECONDS) && openssl.exitValue() == 0, log);
-            try (AgentProcess agent = AgentProcess.start("--tls-cert", dir.resolve("cert.pem").toString(),
-                    "--tls-key", dir.resolve("key.pem").toString())) {
-                try (BpfClient tls = BpfClient.connectTls(agent.tcpTarget, dir.resolve("cert.pem").toFile())) {
+            Certs certs = Certs.make(dir);
+            try (AgentProcess agent = AgentProcess.start("--tls-cert", certs.serverCert().toString(),
+                    "--tls-key", certs.serverKey().toString())) {
+                try (BpfClient tls = BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile())) {
                     assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, tls.health());
                     try (ProgramHandle p = tls.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.xdpDropUdp())
                             .build())) {
@@ -154,6 +143,42 @@ class AgentLifecycleTest {
                 try (BpfClient base = BpfClient.connect(agent.tcpTarget); BpfClient plain = base.withDeadline(5000)) {
                     var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, plain::health);
                     assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code(), e.getMessage());
+                }
+            }
+        } finally {
+            AgentProcess.deleteTree(dir);
+        }
+    }
+
+    @Test
+    void mutualTlsAdmitsOnlyClientsWithACertificateFromTheCa() throws Exception {
+        Path dir = Files.createTempDirectory("bpf-agent-mtls");
+        try {
+            Certs certs = Certs.make(dir);
+            try (AgentProcess agent = AgentProcess.start("--tls-cert", certs.serverCert().toString(),
+                    "--tls-key", certs.serverKey().toString(), "--tls-client-ca", certs.ca().toString())) {
+                try (BpfClient ok = BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile(),
+                        certs.clientCert().toFile(), certs.clientKey().toFile())) {
+                    assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, ok.health());
+                    try (ProgramHandle p = ok.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
+                            .build())) {
+                        assertEquals("CN=client", p.owner().getTlsSubject(), "the owner is the certificate's subject");
+                    }
+                }
+                try (BpfClient base = BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile());
+                     BpfClient noCert = base.withDeadline(5000)) {
+                    var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, noCert::health);
+                    assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code(), e.getMessage());
+                }
+                try (BpfClient base = BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile(),
+                        certs.strangerCert().toFile(), certs.strangerKey().toFile());
+                     BpfClient stranger = base.withDeadline(5000)) {
+                    var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, stranger::health);
+                    assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code(), e.getMessage());
+                }
+                // The Unix socket is unaffected: its file mode is its access control.
+                try (BpfClient local = BpfClient.connect(agent.unixTarget())) {
+                    assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, local.health());
                 }
             }
         } finally {

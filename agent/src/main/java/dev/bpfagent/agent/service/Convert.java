@@ -57,7 +57,8 @@ final class Convert {
         switch (c.transport()) {
             case UNIX -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNIX)
                     .setPid(c.pid()).setUid(c.uid()).setGid(c.gid());
-            case TCP -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_TCP).setAddress(c.address());
+            case TCP -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_TCP).setAddress(c.address())
+                    .setTlsSubject(c.tlsSubject());
             case IN_PROCESS -> b.setTransport(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNSPECIFIED)
                     .setAddress(c.address());
         }
