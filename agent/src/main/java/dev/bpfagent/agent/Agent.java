@@ -3,6 +3,7 @@ package dev.bpfagent.agent;
 import dev.bpfagent.agent.kernel.Capabilities;
 import dev.bpfagent.agent.kernel.Mounts;
 import dev.bpfagent.agent.service.BpfServiceImpl;
+import dev.bpfagent.agent.service.CallExecutors;
 import dev.bpfagent.agent.service.CallLogInterceptor;
 import dev.bpfagent.agent.service.CallerInterceptor;
 import dev.bpfagent.agent.service.PeerCredentialsNegotiator;
@@ -57,8 +58,8 @@ public final class Agent implements AutoCloseable {
     private final EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     private final EventLoopGroup workers = new MultiThreadIoEventLoopGroup(0, EpollIoHandler.newFactory());
     /**
-     * Calls run here, not on the event loops: a test run or a large load blocks in bpf(2). Bounded, so
-     * a flood of calls queues instead of spawning threads without limit.
+     * Calls with unbounded kernel work run here, not on the event loops (see CallExecutors): a test run
+     * or a large load blocks in bpf(2). Bounded, so a flood of calls queues instead of spawning threads.
      */
     private final ExecutorService callExecutor = Executors.newFixedThreadPool(
             Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), r -> {
@@ -126,7 +127,8 @@ public final class Agent implements AutoCloseable {
                 .bossEventLoopGroup(boss)
                 .workerEventLoopGroup(workers)
                 .maxInboundMessageSize(MAX_MESSAGE)
-                .executor(callExecutor)
+                .directExecutor()
+                .callExecutor(new CallExecutors(callExecutor))
                 .addService(bound)
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
@@ -148,7 +150,8 @@ public final class Agent implements AutoCloseable {
                     .bossEventLoopGroup(boss)
                     .workerEventLoopGroup(workers)
                     .maxInboundMessageSize(MAX_MESSAGE)
-                    .executor(callExecutor)
+                    .directExecutor()
+                    .callExecutor(new CallExecutors(callExecutor))
                     .addService(bound)
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance())
