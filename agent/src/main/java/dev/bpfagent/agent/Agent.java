@@ -121,18 +121,9 @@ public final class Agent implements AutoCloseable {
             Files.getFileAttributeView(config.socket().getParent(), PosixFileAttributeView.class)
                     .setGroup(group.get());
         }
-        Server uds = NettyServerBuilder.forAddress(new DomainSocketAddress(config.socket().toString()),
+        Server uds = common(NettyServerBuilder.forAddress(new DomainSocketAddress(config.socket().toString()),
                         PeerCredentialsNegotiator.credentials())
-                .channelType(EpollServerDomainSocketChannel.class)
-                .bossEventLoopGroup(boss)
-                .workerEventLoopGroup(workers)
-                .maxInboundMessageSize(MAX_MESSAGE)
-                .directExecutor()
-                .callExecutor(new CallExecutors(callExecutor))
-                .addService(bound)
-                .addService(health.getHealthService())
-                .addService(ProtoReflectionServiceV1.newInstance())
-                .addService(legacyReflection())
+                .channelType(EpollServerDomainSocketChannel.class), bound)
                 .build()
                 .start();
         socketBound = true;
@@ -145,17 +136,8 @@ public final class Agent implements AutoCloseable {
 
         if (config.tcp().isPresent()) {
             var tcp = config.tcp().get();
-            NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()))
-                    .channelType(EpollServerSocketChannel.class)
-                    .bossEventLoopGroup(boss)
-                    .workerEventLoopGroup(workers)
-                    .maxInboundMessageSize(MAX_MESSAGE)
-                    .directExecutor()
-                    .callExecutor(new CallExecutors(callExecutor))
-                    .addService(bound)
-                    .addService(health.getHealthService())
-                    .addService(ProtoReflectionServiceV1.newInstance())
-                    .addService(legacyReflection());
+            NettyServerBuilder b = common(NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()))
+                    .channelType(EpollServerSocketChannel.class), bound);
             if (config.tlsCert().isPresent()) {
                 var ssl = GrpcSslContexts.forServer(config.tlsCert().get().toFile(),
                         config.tlsKey().orElseThrow().toFile());
@@ -172,6 +154,19 @@ public final class Agent implements AutoCloseable {
         }
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus(BpfServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    }
+
+    /** What both servers share: event loops, executors, message size, the services. */
+    private NettyServerBuilder common(NettyServerBuilder b, io.grpc.ServerServiceDefinition bpfService) {
+        return b.bossEventLoopGroup(boss)
+                .workerEventLoopGroup(workers)
+                .maxInboundMessageSize(MAX_MESSAGE)
+                .directExecutor()
+                .callExecutor(new CallExecutors(callExecutor))
+                .addService(bpfService)
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance())
+                .addService(legacyReflection());
     }
 
     /** grpc.reflection.v1alpha, which older grpcurl and other tools still ask for first. */
