@@ -92,7 +92,7 @@ public final class Program implements AutoCloseable {
         try {
             return Bpf.getFdById(cmd, id);
         } catch (KernelException e) {
-            throw new KernelException(e.syscall(), e.errnoNumber(), field + " " + Integer.toUnsignedString(id)
+            throw e.withContext(field + " " + Integer.toUnsignedString(id)
                     + (e.errno() == Errno.ENOENT ? ": the kernel has no " + what + " with that id" : ""));
         }
     }

@@ -167,7 +167,7 @@ public final class Bpf {
             try {
                 call(arena, BpfCmd.BPF_OBJ_PIN, s);
             } catch (KernelException e) {
-                throw new KernelException(e.syscall(), e.errnoNumber(), pathname);
+                throw e.withContext(pathname);
             }
         }
     }
@@ -181,7 +181,7 @@ public final class Bpf {
             try {
                 return new Fd((int) call(arena, BpfCmd.BPF_OBJ_GET, s));
             } catch (KernelException e) {
-                throw new KernelException(e.syscall(), e.errnoNumber(), pathname);
+                throw e.withContext(pathname);
             }
         }
     }
@@ -213,7 +213,7 @@ public final class Bpf {
             try {
                 return new Fd((int) call(arena, cmd, s));
             } catch (KernelException e) {
-                throw new KernelException(e.syscall(), e.errnoNumber(), "id " + id);
+                throw e.withContext("id " + id);
             }
         }
     }
@@ -278,8 +278,7 @@ public final class Bpf {
                 try {
                     return new Fd((int) call(arena, BpfCmd.BPF_BTF_LOAD, s));
                 } catch (KernelException e) {
-                    throw new KernelException(e.syscall(), e.errnoNumber(),
-                            "BTF rejected: " + log.getString(0, StandardCharsets.UTF_8).strip());
+                    throw e.withContext("BTF rejected: " + log.getString(0, StandardCharsets.UTF_8).strip());
                 }
             }
         }

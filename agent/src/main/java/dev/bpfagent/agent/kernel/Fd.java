@@ -28,7 +28,7 @@ public final class Fd implements AutoCloseable {
         while (true) {
             int r = refs.get();
             if (r == 0 || closed.get()) {
-                throw new KernelException("use of fd " + fd, Errno.EBADF.number(), "it was closed");
+                throw KernelException.of("use of fd " + fd, Errno.EBADF.number(), "it was closed");
             }
             if (refs.compareAndSet(r, r + 1)) {
                 return new Held(this);

@@ -73,7 +73,7 @@ public final class LibC {
                 // EAGAIN from BPF_PROG_LOAD is transient (libbpf retries it 5 times too); EINTR is a signal.
                 boolean transientErr = errno == Errno.EINTR.number() || errno == Errno.EAGAIN.number();
                 if (!transientErr || attempt >= 5) {
-                    throw new KernelException(cmdName, errno);
+                    throw KernelException.of(cmdName, errno, null);
                 }
             }
         } catch (KernelException e) {
@@ -90,7 +90,7 @@ public final class LibC {
             long r = (long) SYSCALL5.invokeExact(state, SYS_PERF_EVENT_OPEN, attr, (long) pid, (long) cpu,
                     (long) groupFd, flags);
             if (r < 0) {
-                throw new KernelException("perf_event_open", errno(state));
+                throw KernelException.of("perf_event_open", errno(state), null);
             }
             return (int) r;
         } catch (KernelException e) {
@@ -105,7 +105,7 @@ public final class LibC {
             MemorySegment state = arena.allocate(CAPTURE);
             int r = (int) IOCTL.invokeExact(state, fd, request, arg);
             if (r < 0) {
-                throw new KernelException("ioctl(" + requestName + ")", errno(state));
+                throw KernelException.of("ioctl(" + requestName + ")", errno(state), null);
             }
             return r;
         } catch (KernelException e) {
@@ -131,7 +131,7 @@ public final class LibC {
             int r = (int) MOUNT.invokeExact(state, arena.allocateFrom(source), arena.allocateFrom(target),
                     arena.allocateFrom(fstype), 0L, MemorySegment.NULL);
             if (r < 0) {
-                throw new KernelException("mount(" + fstype + " on " + target + ")", errno(state));
+                throw KernelException.of("mount(" + fstype + " on " + target + ")", errno(state), null);
             }
         } catch (KernelException e) {
             throw e;

@@ -149,22 +149,14 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         TestRun.Result r;
         try {
             r = entry.program().testRun(in);
-        } catch (KernelException e) {
-            if (e.errno() == Errno.ENOSPC) {
-                throw new KernelException(e.syscall(), e.errnoNumber(),
-                        "the output did not fit: raise data_size_out or ctx_size_out");
-            }
-            if (e.errno() == Errno.EINVAL) {
-                throw new KernelException(e.syscall(), e.errnoNumber(), "the kernel refused this input for a "
-                        + entry.program().type() + " program: packet types need data_in (at least an Ethernet"
-                        + " header, 14 bytes); ctx_in must be the type's context struct or empty; flags and cpu"
-                        + " must be ones the type supports");
-            }
-            if (e.errno() == Errno.ENOTSUPP || e.errno() == Errno.EOPNOTSUPP) {
-                throw new KernelException(e.syscall(), e.errnoNumber(), "this kernel cannot test-run "
-                        + entry.program().type() + " programs");
-            }
-            throw e;
+        } catch (KernelException.NoSpace e) {
+            throw e.withContext("the output did not fit: raise data_size_out or ctx_size_out");
+        } catch (KernelException.InvalidArgument e) {
+            throw e.withContext("the kernel refused this input for a " + entry.program().type() + " program:"
+                    + " packet types need data_in (at least an Ethernet header, 14 bytes); ctx_in must be the"
+                    + " type's context struct or empty; flags and cpu must be ones the type supports");
+        } catch (KernelException.NotSupported e) {
+            throw e.withContext("this kernel cannot test-run " + entry.program().type() + " programs");
         }
         reply(out, TestRunProgramResponse.newBuilder()
                 .setRetval(r.retval())

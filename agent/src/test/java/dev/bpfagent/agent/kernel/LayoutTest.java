@@ -1,6 +1,7 @@
 package dev.bpfagent.agent.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -84,6 +85,12 @@ class LayoutTest {
         assertEquals(Errno.ENOSPC, Errno.of(28));
         assertEquals(Errno.ENOTSUPP, Errno.of(524));
         assertEquals(Errno.UNKNOWN, Errno.of(4242));
+        assertTrue(KernelException.of("BPF_PROG_LOAD", 1, null) instanceof KernelException.PermissionDenied);
+        assertTrue(KernelException.of("BPF_PROG_LOAD", 7, null) instanceof KernelException.TooBig);
+        assertTrue(KernelException.of("BPF_PROG_TEST_RUN", 28, null) instanceof KernelException.NoSpace);
+        var withPath = KernelException.of("BPF_OBJ_GET", 2, null).withContext("/sys/fs/bpf/x");
+        assertTrue(withPath instanceof KernelException.NotFound);
+        assertTrue(withPath.getMessage().endsWith(": /sys/fs/bpf/x"), withPath.getMessage());
         var e = new KernelException("BPF_PROG_LOAD", 1);
         assertEquals("BPF_PROG_LOAD failed with EPERM (" + Errno.EPERM.hint() + ")", e.getMessage());
     }
