@@ -115,9 +115,60 @@ public final class AgentBench {
                     }
                 }
                 rows.addAll(best.values());
+                // Several callers at once on one channel: what the agent serves in total.
+                for (int round = 0; round < ROUNDS; round++) {
+                    Row health = measureConcurrent("empty call (health)", "uds, " + THREADS + " threads", iterations,
+                            uds::health);
+                    Row run = measureConcurrent("test-run", "uds, " + THREADS + " threads", iterations,
+                            () -> pu.testRun(runOpts));
+                    best.merge(new Task(health.operation(), health.path(), 0, null), health,
+                            (x, y) -> x.p50us() <= y.p50us() ? x : y);
+                    best.merge(new Task(run.operation(), run.path(), 0, null), run,
+                            (x, y) -> x.p50us() <= y.p50us() ? x : y);
+                }
+                rows.clear();
+                rows.addAll(best.values());
             }
             rows.addAll(LibbpfBaseline.run(iterations, bpffs));
             print(rows, iterations);
+        }
+    }
+
+    static final int THREADS = 4;
+
+    /** n calls split over THREADS threads; latency per call, throughput over the wall time of all. */
+    static Row measureConcurrent(String name, String path, int n, Op op) throws Exception {
+        long[] t = new long[n];
+        int per = n / THREADS;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(THREADS);
+        try {
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+            for (int k = 0; k < THREADS; k++) {
+                int base = k * per;
+                fs.add(pool.submit(() -> {
+                    go.await();
+                    for (int i = 0; i < per; i++) {
+                        long s = System.nanoTime();
+                        op.run();
+                        t[base + i] = System.nanoTime() - s;
+                    }
+                    return null;
+                }));
+            }
+            long start = System.nanoTime();
+            go.countDown();
+            for (var f : fs) {
+                f.get();
+            }
+            long total = System.nanoTime() - start;
+            long[] done = Arrays.copyOf(t, per * THREADS);
+            Arrays.sort(done);
+            int m = done.length;
+            return new Row(name, path, m, done[m / 2] / 1e3, done[Math.min(m - 1, (int) (m * 0.99))] / 1e3,
+                    Arrays.stream(done).average().orElse(0) / 1e3, m / (total / 1e9));
+        } finally {
+            pool.shutdownNow();
         }
     }
 
