@@ -1,6 +1,7 @@
 package dev.bpfagent.agent.bpf;
 
 import dev.bpfagent.agent.kernel.BpfCmd;
+import dev.bpfagent.agent.kernel.Errno;
 import dev.bpfagent.agent.kernel.KernelException;
 
 /** The verifier refused a program. The log says why; {@link #truncated} when it did not fit. */
@@ -11,8 +12,9 @@ public final class VerifierException extends KernelException {
     private final boolean truncated;
 
     public VerifierException(int errno, String programName, String log, boolean truncated) {
-        super(BpfCmd.BPF_PROG_LOAD.name(), errno, "the verifier rejected program '" + programName + "': "
-                + lastLine(log) + " (the full verifier log is attached)");
+        super("the verifier rejected program" + (programName.isEmpty() ? "" : " '" + programName + "'")
+                + " (" + Errno.of(errno) + "): " + lastLine(log) + (truncated ? " (log truncated)" : "")
+                + "; the whole log is in the VerifierLog detail", BpfCmd.BPF_PROG_LOAD.name(), errno);
         this.log = log;
         this.truncated = truncated;
     }

@@ -17,7 +17,12 @@ public class KernelException extends RuntimeException {
     }
 
     public KernelException(String syscall, int errno, String context) {
-        super(message(syscall, errno, context));
+        this(message(syscall, errno, context), syscall, errno);
+    }
+
+    /** For subtypes that say it better themselves: the whole message is theirs. */
+    protected KernelException(String message, String syscall, int errno) {
+        super(message);
         this.syscall = syscall;
         this.errno = errno;
     }
