@@ -126,6 +126,14 @@ class AgentLifecycleTest {
         assertTrue(out.contains("not a loopback address"), out);
     }
 
+    /** The agent's TLS handshake turns this client away: its calls end UNAVAILABLE. Closes it. */
+    static void assertRefused(BpfClient client) {
+        try (client; BpfClient c = client.withDeadline(5000)) {
+            var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, c::health);
+            assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code(), e.getMessage());
+        }
+    }
+
     @Test
     void tcpWithTlsServesTlsClientsAndRefusesPlaintext() throws Exception {
         Path dir = Files.createTempDirectory("bpf-agent-tls");
@@ -140,10 +148,7 @@ class AgentLifecycleTest {
                         assertEquals(1, p.testRun(dev.bpfagent.client.TestPackets.udp().build()).retval());
                     }
                 }
-                try (BpfClient base = BpfClient.connect(agent.tcpTarget); BpfClient plain = base.withDeadline(5000)) {
-                    var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, plain::health);
-                    assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code(), e.getMessage());
-                }
+                assertRefused(BpfClient.connect(agent.tcpTarget));
             }
         } finally {
             AgentProcess.deleteTree(dir);
@@ -165,17 +170,9 @@ class AgentLifecycleTest {
                         assertEquals("CN=client", p.owner().getTlsSubject(), "the owner is the certificate's subject");
                     }
                 }
-                try (BpfClient base = BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile());
-                     BpfClient noCert = base.withDeadline(5000)) {
-                    var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, noCert::health);
-                    assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code(), e.getMessage());
-                }
-                try (BpfClient base = BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile(),
-                        certs.strangerCert().toFile(), certs.strangerKey().toFile());
-                     BpfClient stranger = base.withDeadline(5000)) {
-                    var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, stranger::health);
-                    assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.code(), e.getMessage());
-                }
+                assertRefused(BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile()));
+                assertRefused(BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile(),
+                        certs.strangerCert().toFile(), certs.strangerKey().toFile()));
                 // The Unix socket is unaffected: its file mode is its access control.
                 try (BpfClient local = BpfClient.connect(agent.unixTarget())) {
                     assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, local.health());
