@@ -1,15 +1,16 @@
 package dev.bpfagent.agent;
 
-import dev.bpfagent.agent.kernel.Capabilities;
-import dev.bpfagent.agent.kernel.Mounts;
+import dev.bpfagent.agent.bpf.Host;
 import dev.bpfagent.agent.service.BpfServiceImpl;
-import dev.bpfagent.agent.service.CallExecutors;
-import dev.bpfagent.agent.service.CallLogInterceptor;
-import dev.bpfagent.agent.service.CallerInterceptor;
-import dev.bpfagent.agent.service.PeerCredentialsNegotiator;
-import dev.bpfagent.agent.service.ErrorInterceptor;
-import dev.bpfagent.agent.service.PinPaths;
-import dev.bpfagent.agent.service.ProgramRegistry;
+import dev.bpfagent.agent.service.auth.AuthorizationInterceptor;
+import dev.bpfagent.agent.service.auth.Authorizer;
+import dev.bpfagent.agent.service.state.PinPaths;
+import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.agent.service.transport.CallExecutors;
+import dev.bpfagent.agent.service.transport.CallLogInterceptor;
+import dev.bpfagent.agent.service.transport.CallerInterceptor;
+import dev.bpfagent.agent.service.transport.ErrorInterceptor;
+import dev.bpfagent.agent.service.transport.PeerCredentialsNegotiator;
 import dev.bpfagent.proto.v1.BpfServiceGrpc;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -52,7 +53,8 @@ public final class Agent implements AutoCloseable {
     static final int MAX_MESSAGE = 64 * 1024 * 1024;
 
     private final AgentConfig config;
-    private final ProgramRegistry registry = new ProgramRegistry();
+    private final Registry registry = new Registry();
+    private final Authorizer authorizer;
     private final HealthStatusManager health = new HealthStatusManager();
     private final List<Server> servers = new ArrayList<>();
     private final EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
@@ -74,7 +76,13 @@ public final class Agent implements AutoCloseable {
     private boolean closed;
 
     public Agent(AgentConfig config) {
+        this(config, Authorizer.ALLOW_ALL);
+    }
+
+    /** An agent whose every call is first put to this authorizer. */
+    public Agent(AgentConfig config, Authorizer authorizer) {
         this.config = config;
+        this.authorizer = authorizer;
     }
 
     public static String version() {
@@ -84,7 +92,7 @@ public final class Agent implements AutoCloseable {
 
     /** Refuses to go on without the capabilities the agent needs, naming them. */
     public static void checkPrivileges() {
-        var missing = Capabilities.missingForAgent(Capabilities.effective());
+        var missing = Host.missingCapabilities();
         if (!missing.isEmpty()) {
             throw new IllegalStateException("the agent lacks " + String.join(", ", missing)
                     + ": run it as root (deploy/bpf-agent, or the systemd unit in deploy/)");
@@ -93,12 +101,12 @@ public final class Agent implements AutoCloseable {
 
     public void start() throws IOException {
         checkPrivileges();
-        if (Mounts.ensure(Mounts.BPFFS, "bpf")) {
-            LOG.info("mounted bpffs at " + Mounts.BPFFS);
+        if (Host.ensureBpffs()) {
+            LOG.info("mounted bpffs at " + Host.BPFFS);
         }
         try {
-            if (Mounts.ensure(Mounts.TRACEFS, "tracefs")) {
-                LOG.info("mounted tracefs at " + Mounts.TRACEFS);
+            if (Host.ensureTracefs()) {
+                LOG.info("mounted tracefs at " + Host.TRACEFS);
             }
         } catch (RuntimeException e) {
             LOG.warning("tracefs is not available (" + e.getMessage() + "); tracepoint attach will fail");
@@ -110,9 +118,7 @@ public final class Agent implements AutoCloseable {
         if (adopted > 0) {
             LOG.info("holding " + adopted + " program(s) pinned under " + pins.root() + " by an earlier agent");
         }
-        // Interceptors run last-added first: the call log sees the status the error mapper chose.
-        var bound = ServerInterceptors.intercept(service, new ErrorInterceptor(), new CallLogInterceptor(),
-                new CallerInterceptor());
+        var bound = intercepted(service, authorizer);
 
         prepareSocket(config.socket());
         Optional<GroupPrincipal> group = config.socketGroup().isPresent()
@@ -154,6 +160,16 @@ public final class Agent implements AutoCloseable {
         }
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus(BpfServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    }
+
+    /**
+     * The service with the interceptors every call passes, in order: the caller is read, the call is
+     * logged, errors become statuses, the authorizer decides, then the handler runs. (Interceptors
+     * run last-added first.)
+     */
+    public static io.grpc.ServerServiceDefinition intercepted(io.grpc.BindableService service, Authorizer authorizer) {
+        return ServerInterceptors.intercept(service, new AuthorizationInterceptor(authorizer),
+                new ErrorInterceptor(), new CallLogInterceptor(), new CallerInterceptor());
     }
 
     /** What both servers share: event loops, executors, message size, the services. */
@@ -233,9 +249,10 @@ public final class Agent implements AutoCloseable {
                 s.shutdownNow();
             }
         }
-        registry.closeAll();
         if (service != null) {
             service.shutdown();
+        } else {
+            registry.closeAll();
         }
         if (socketBound) {
             try {

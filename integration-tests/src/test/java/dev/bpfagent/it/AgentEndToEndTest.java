@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.bpfagent.agent.kernel.Bpf;
 import dev.bpfagent.agent.kernel.BpfCmd;
-import dev.bpfagent.agent.kernel.Errno;
-import dev.bpfagent.agent.kernel.KernelException;
+import dev.bpfagent.agent.errno.Errno;
+import dev.bpfagent.agent.errno.KernelException;
 import dev.bpfagent.client.BpfAgentException;
 import dev.bpfagent.client.BpfClient;
 import dev.bpfagent.client.LoadOptions;

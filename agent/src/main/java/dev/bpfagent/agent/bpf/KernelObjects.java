@@ -2,9 +2,8 @@ package dev.bpfagent.agent.bpf;
 
 import dev.bpfagent.agent.kernel.Bpf;
 import dev.bpfagent.agent.kernel.BpfCmd;
-import dev.bpfagent.agent.kernel.Errno;
 import dev.bpfagent.agent.kernel.Fd;
-import dev.bpfagent.agent.kernel.KernelException;
+import dev.bpfagent.agent.errno.KernelException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
@@ -37,6 +36,24 @@ public final class KernelObjects {
         }
     }
 
+    /** The first program id above afterId, or empty when there is none (BPF_PROG_GET_NEXT_ID). */
+    public static OptionalInt nextProgramId(int afterId) {
+        return Bpf.getNextId(BpfCmd.BPF_PROG_GET_NEXT_ID, afterId);
+    }
+
+    /** Every link's program: program id to its link ids, ascending. One walk over the kernel's links. */
+    public static java.util.Map<Integer, List<Integer>> linksByProgram() {
+        java.util.Map<Integer, List<Integer>> out = new java.util.HashMap<>();
+        for (int linkId : linkIds()) {
+            try (Fd link = Bpf.getFdById(BpfCmd.BPF_LINK_GET_FD_BY_ID, linkId)) {
+                out.computeIfAbsent(Bpf.linkProgId(link), k -> new ArrayList<>()).add(linkId);
+            } catch (KernelException.NotFound gone) {
+                // a link that went away while we walked is fine
+            }
+        }
+        return out;
+    }
+
     /** Ids of the links whose program is progId (bpf_link_info.prog_id). */
     public static List<Integer> linksOfProgram(int progId) {
         List<Integer> out = new ArrayList<>();
@@ -45,10 +62,8 @@ public final class KernelObjects {
                 if (Bpf.linkProgId(link) == progId) {
                     out.add(linkId);
                 }
-            } catch (KernelException e) {
-                if (e.errno() != Errno.ENOENT) { // a link that went away while we walked is fine
-                    throw e;
-                }
+            } catch (KernelException.NotFound gone) {
+                // a link that went away while we walked is fine
             }
         }
         return out;

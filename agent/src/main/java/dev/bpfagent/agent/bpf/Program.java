@@ -3,9 +3,9 @@ package dev.bpfagent.agent.bpf;
 import dev.bpfagent.agent.kernel.Bpf;
 import dev.bpfagent.agent.kernel.BpfCmd;
 import dev.bpfagent.agent.kernel.BpfProgInfo;
-import dev.bpfagent.agent.kernel.Errno;
+import dev.bpfagent.agent.errno.Errno;
 import dev.bpfagent.agent.kernel.Fd;
-import dev.bpfagent.agent.kernel.KernelException;
+import dev.bpfagent.agent.errno.KernelException;
 import dev.bpfagent.agent.kernel.ProgLoadAttr;
 import dev.bpfagent.agent.kernel.ProgLoadException;
 import java.util.ArrayList;
@@ -15,7 +15,7 @@ import java.util.List;
  * A program loaded in the kernel, held through its fd. Closing it closes the fd exactly once; the
  * kernel frees the program when nothing else (a pin, a link, another process) holds it.
  */
-public final class Program implements AutoCloseable {
+public final class Program implements BpfObject {
     /** The largest verifier log buffer the loader grows to. */
     public static final int MAX_LOG_SIZE = 16 * 1024 * 1024;
 
@@ -53,20 +53,22 @@ public final class Program implements AutoCloseable {
     public static Loaded load(ProgramSpec spec, int maxLogSize) {
         List<Fd> sideFds = new ArrayList<>();
         try {
-            Fd progBtf = spec.progBtf().length > 0 ? add(sideFds, Bpf.btfLoad(spec.progBtf())) : null;
-            Fd btfObj = spec.attachBtfObjId() != 0 ? add(sideFds, byId(BpfCmd.BPF_BTF_GET_FD_BY_ID,
-                    spec.attachBtfObjId(), "attach_btf_obj_id", "BTF object")) : null;
-            Fd attachProg = spec.attachProgId() != 0 ? add(sideFds, byId(BpfCmd.BPF_PROG_GET_FD_BY_ID,
-                    spec.attachProgId(), "attach_prog_id", "program")) : null;
+            ProgramSpec.Btf btf = spec.btf();
+            ProgramSpec.AttachTarget target = spec.attachTarget();
+            Fd progBtf = btf.btf().length > 0 ? add(sideFds, Bpf.btfLoad(btf.btf())) : null;
+            Fd btfObj = target.kernelBtfObjId() != 0 ? add(sideFds, byId(BpfCmd.BPF_BTF_GET_FD_BY_ID,
+                    target.kernelBtfObjId(), "attach_target.kernel_btf_obj_id", "BTF object")) : null;
+            Fd attachProg = target.programId() != 0 ? add(sideFds, byId(BpfCmd.BPF_PROG_GET_FD_BY_ID,
+                    target.programId(), "attach_target.program", "program")) : null;
             ProgLoadAttr attr = new ProgLoadAttr(spec.type().value, spec.instructions(), spec.license(), 0, 0,
                     spec.kernVersion() != 0 ? spec.kernVersion() : KernelVersion.code(), spec.progFlags(),
                     spec.name(), spec.progIfindex(), spec.expectedAttachType().map(t -> t.value).orElse(0),
-                    progBtf, spec.attachBtfId(), btfObj, attachProg, spec.funcInfo(), spec.funcInfoRecSize(),
-                    spec.lineInfo(), spec.lineInfoRecSize());
+                    progBtf, target.btfId(), btfObj, attachProg, btf.funcInfo(), btf.funcInfoRecSize(),
+                    btf.lineInfo(), btf.lineInfoRecSize());
             Bpf.ProgLoadResult result;
             boolean truncated = false;
-            if (spec.logLevel() > 0) {
-                LogLoad l = loadGrowingLog(attr, spec.logLevel(), spec.logSize(), maxLogSize, spec.name());
+            if (spec.log().level() > 0) {
+                LogLoad l = loadGrowingLog(attr, spec.log().level(), spec.log().size(), maxLogSize, spec.name());
                 result = l.result();
                 truncated = l.truncated();
             } else {
@@ -77,7 +79,7 @@ public final class Program implements AutoCloseable {
                         throw first; // no log will say more than "missing privilege"
                     }
                     // Load again with a log, only to say why it failed.
-                    loadGrowingLog(attr, 1, spec.logSize(), maxLogSize, spec.name()).result().fd().close();
+                    loadGrowingLog(attr, 1, spec.log().size(), maxLogSize, spec.name()).result().fd().close();
                     throw first; // it passed the second time: report the first failure as it was
                 }
             }
@@ -139,7 +141,7 @@ public final class Program implements AutoCloseable {
     }
 
     /** Takes ownership of a program fd (from a load, a pin or an id); closes it if its info cannot be read. */
-    public static Program adopt(Fd fd) {
+    static Program adopt(Fd fd) {
         try {
             return new Program(fd, Bpf.progInfo(fd));
         } catch (RuntimeException e) {
@@ -148,13 +150,13 @@ public final class Program implements AutoCloseable {
         }
     }
 
-    /** BPF_OBJ_GET on a bpffs path; {@link NotAProgramException} if a map or link is pinned there. */
+    /** BPF_OBJ_GET on a bpffs path; {@link WrongKindException} if a map or link is pinned there. */
     public static Program fromPinned(String path) {
         Fd fd = Bpf.objGet(path);
-        String kind = fd.kind();
-        if (!kind.equals("bpf-prog")) {
+        ObjectKind kind = ObjectKind.ofInode(fd.kind());
+        if (kind != ObjectKind.PROGRAM) {
             fd.close();
-            throw new NotAProgramException(path, kind);
+            throw new WrongKindException(path, ObjectKind.PROGRAM, kind);
         }
         return adopt(fd);
     }
@@ -168,11 +170,8 @@ public final class Program implements AutoCloseable {
     public static boolean existsInKernel(int id) {
         try (Fd fd = Bpf.getFdById(BpfCmd.BPF_PROG_GET_FD_BY_ID, id)) {
             return true;
-        } catch (KernelException e) {
-            if (e.errno() == Errno.ENOENT) {
-                return false;
-            }
-            throw e;
+        } catch (KernelException.NotFound e) {
+            return false;
         }
     }
 
@@ -182,16 +181,32 @@ public final class Program implements AutoCloseable {
         return new TestRun.Result(r.retval(), r.data_out(), r.ctx_out(), r.duration(), r.data_size_out());
     }
 
+    @Override
+    public ObjectKind kind() {
+        return ObjectKind.PROGRAM;
+    }
+
     /** BPF_OBJ_PIN at an absolute bpffs path; the parent directory must exist. */
+    @Override
     public void pin(String path) {
         Bpf.objPin(fd, path);
     }
 
     /** BPF_OBJ_GET_INFO_BY_FD, fresh from the kernel. */
-    public BpfProgInfo info() {
-        return Bpf.progInfo(fd);
+    public ProgramInfo info() {
+        return ProgramInfo.of(Bpf.progInfo(fd));
     }
 
+    /** The kernel's info of any program by id, or empty when the kernel has none with that id. */
+    public static java.util.Optional<ProgramInfo> infoById(int id) {
+        try (Fd fd = Bpf.getFdById(BpfCmd.BPF_PROG_GET_FD_BY_ID, id)) {
+            return java.util.Optional.of(ProgramInfo.of(Bpf.progInfo(fd)));
+        } catch (KernelException.NotFound e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    @Override
     public int id() {
         return id;
     }
@@ -208,11 +223,12 @@ public final class Program implements AutoCloseable {
         return tag;
     }
 
-    /** The fd, for the layers that attach or pin; do not close it, close the program. */
-    public Fd fd() {
+    /** The fd, for this package's attach and link code; do not close it, close the program. */
+    Fd fd() {
         return fd;
     }
 
+    @Override
     public boolean isClosed() {
         return fd.isClosed();
     }

@@ -1,66 +1,166 @@
 package dev.bpfagent.agent.bpf;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /**
  * What to load: a program not yet in the kernel. Values only; {@link Program#load} makes it live.
+ * The constructor applies the defaults and checks every rule the kernel (or the agent) would enforce,
+ * throwing {@link InvalidSpecException} naming the field, so in-process users and the service get the
+ * same checks. Field names below are the ones errors use.
  *
- * @param instructions struct bpf_insn[], 8 bytes each, host (little-endian) byte order
- * @param license "GPL" unless the program avoids GPL-only helpers
+ * @param type bpf_attr.prog_type; required
+ * @param instructions struct bpf_insn[], 8 bytes each, host (little-endian) byte order; 1 to
+ *        {@link #MAX_INSNS} instructions
+ * @param license printable ASCII, at most 127 bytes; "GPL" when empty
  * @param name at most 15 bytes of [A-Za-z0-9_.], or empty
- * @param logLevel 0 (log only on rejection), 1, 2; bit 4 adds statistics
- * @param logSize initial verifier log buffer size in bytes; grown on demand up to {@link Program#MAX_LOG_SIZE}
+ * @param log the verifier log to ask for
  * @param kernVersion 0 for the running kernel's version code
  * @param progFlags BPF_F_* load flags
  * @param expectedAttachType empty for none
- * @param attachBtfId BTF type id of the attach target, 0 for none
- * @param attachBtfObjId kernel BTF object id holding attachBtfId (module BTF), 0 for vmlinux
- * @param attachProgId id of a loaded program to attach to (EXT programs), 0 for none
- * @param progBtf raw BTF describing the program, or empty
+ * @param attachTarget what the program is loaded against, or {@link AttachTarget#NONE}
+ * @param btf the program's BTF and its records, or {@link Btf#NONE}
  * @param progIfindex device for an offloaded program, 0 for none
- * @param funcInfo struct bpf_func_info records (ids into progBtf), or empty
- * @param funcInfoRecSize bytes per funcInfo record; 0 for {@link #FUNC_INFO_SIZE}
- * @param lineInfo struct bpf_line_info records, or empty
- * @param lineInfoRecSize bytes per lineInfo record; 0 for {@link #LINE_INFO_SIZE}
  */
 public record ProgramSpec(
         ProgramType type,
         byte[] instructions,
         String license,
         String name,
-        int logLevel,
-        int logSize,
+        Log log,
         int kernVersion,
         int progFlags,
         Optional<AttachType> expectedAttachType,
-        int attachBtfId,
-        int attachBtfObjId,
-        int attachProgId,
-        byte[] progBtf,
-        int progIfindex,
-        byte[] funcInfo,
-        int funcInfoRecSize,
-        byte[] lineInfo,
-        int lineInfoRecSize) {
+        AttachTarget attachTarget,
+        Btf btf,
+        int progIfindex) {
 
-    public static final int DEFAULT_LOG_SIZE = 64 * 1024;
-    /** sizeof(struct bpf_func_info), sizeof(struct bpf_line_info) */
-    public static final int FUNC_INFO_SIZE = 8;
-    public static final int LINE_INFO_SIZE = 16;
+    /** BPF_COMPLEXITY_LIMIT_INSNS */
+    public static final int MAX_INSNS = 1_000_000;
+    public static final int INSN_SIZE = 8;
+    /** BPF_OBJ_NAME_LEN less the NUL. */
+    public static final int MAX_NAME = 15;
+    /** The kernel copies at most 128 bytes of license (with its NUL). */
+    public static final int MAX_LICENSE = 127;
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.]*");
+    private static final Pattern LICENSE = Pattern.compile("[\\x20-\\x7e]*");
+
+    /**
+     * The verifier log: level 0 (none unless rejected), 1, 2, optionally OR 4 (stats); size is the
+     * first buffer's bytes (0 for {@link #DEFAULT_SIZE}), grown on demand up to {@link Program#MAX_LOG_SIZE}.
+     */
+    public record Log(int level, int size) {
+        public static final int DEFAULT_SIZE = 64 * 1024;
+        public static final Log NONE = new Log(0, 0);
+
+        public Log {
+            if (level < 0 || level > 7) {
+                throw new InvalidSpecException("log.level", Integer.toUnsignedString(level)
+                        + " is not a verifier log level: use 0, 1 or 2, optionally OR 4 (stats)");
+            }
+            if (size < 0 || size > Program.MAX_LOG_SIZE) {
+                throw new InvalidSpecException("log.size", Integer.toUnsignedString(size)
+                        + " bytes is outside 0.." + Program.MAX_LOG_SIZE + " (0: the default, 64 KiB)");
+            }
+            size = size == 0 ? DEFAULT_SIZE : size;
+        }
+    }
+
+    /**
+     * bpf_attr.attach_btf_id and where that id lives: vmlinux when both ids are 0, a kernel BTF object
+     * (module), or a loaded program (freplace, fentry on a BPF program). At most one of the two.
+     */
+    public record AttachTarget(int btfId, int kernelBtfObjId, int programId) {
+        public static final AttachTarget NONE = new AttachTarget(0, 0, 0);
+
+        public AttachTarget {
+            if (kernelBtfObjId != 0 && programId != 0) {
+                throw new InvalidSpecException("attach_target.program",
+                        "cannot be given with attach_target.kernel_btf_obj_id: the kernel takes one or the other");
+            }
+            if (btfId == 0 && (kernelBtfObjId != 0 || programId != 0)) {
+                throw new InvalidSpecException("attach_target.btf_id",
+                        "is required with a target BTF object or program (the target function's BTF type id)");
+            }
+        }
+    }
+
+    /**
+     * The program's BTF and the records that point into it (struct bpf_func_info, struct
+     * bpf_line_info); record sizes 0 for the kernel structs' sizes.
+     */
+    public record Btf(byte[] btf, byte[] funcInfo, int funcInfoRecSize, byte[] lineInfo, int lineInfoRecSize) {
+        /** sizeof(struct bpf_func_info), sizeof(struct bpf_line_info) */
+        public static final int FUNC_INFO_SIZE = 8;
+        public static final int LINE_INFO_SIZE = 16;
+        /** The kernel's MAX_FUNCINFO_REC_SIZE (and line info's): larger records are refused. */
+        static final int MAX_REC_SIZE = 252;
+        public static final Btf NONE = new Btf(null, null, 0, null, 0);
+
+        public Btf {
+            btf = btf == null ? new byte[0] : btf;
+            funcInfo = funcInfo == null ? new byte[0] : funcInfo;
+            lineInfo = lineInfo == null ? new byte[0] : lineInfo;
+            funcInfoRecSize = records("btf.func_info", funcInfo.length, funcInfoRecSize, FUNC_INFO_SIZE);
+            lineInfoRecSize = records("btf.line_info", lineInfo.length, lineInfoRecSize, LINE_INFO_SIZE);
+            if ((funcInfo.length > 0 || lineInfo.length > 0) && btf.length == 0) {
+                throw new InvalidSpecException("btf.btf", "is required with func_info or line_info (their type"
+                        + " ids point into it)");
+            }
+        }
+
+        /** A whole number of records of recSize bytes; returns the effective record size. */
+        private static int records(String field, int bytes, int recSize, int structSize) {
+            if (recSize < 0 || recSize > MAX_REC_SIZE || (recSize != 0 && (recSize < structSize || recSize % 4 != 0))) {
+                throw new InvalidSpecException(field + "_rec_size", Integer.toUnsignedString(recSize)
+                        + " bytes is not a record size: 0 for the kernel's " + structSize + ", or a multiple of 4 in "
+                        + structSize + ".." + MAX_REC_SIZE);
+            }
+            int size = recSize == 0 ? structSize : recSize;
+            if (bytes % size != 0) {
+                throw new InvalidSpecException(field, bytes + " bytes is not a whole number of " + size
+                        + "-byte records");
+            }
+            return size;
+        }
+
+        public boolean isEmpty() {
+            return btf.length == 0 && funcInfo.length == 0 && lineInfo.length == 0;
+        }
+    }
 
     public ProgramSpec {
-        Objects.requireNonNull(type, "type");
+        if (type == null || type == ProgramType.UNSPEC) {
+            throw new InvalidSpecException("type", "is required (e.g. PROGRAM_TYPE_XDP)");
+        }
         Objects.requireNonNull(instructions, "instructions");
+        if (instructions.length == 0) {
+            throw new InvalidSpecException("instructions", "is required (struct bpf_insn[], 8 bytes each)");
+        }
+        if (instructions.length % INSN_SIZE != 0) {
+            throw new InvalidSpecException("instructions", "length " + instructions.length
+                    + " is not a multiple of 8 (each struct bpf_insn is 8 bytes)");
+        }
+        if (instructions.length / INSN_SIZE > MAX_INSNS) {
+            throw new InvalidSpecException("instructions", (instructions.length / INSN_SIZE)
+                    + " instructions; the kernel takes at most " + MAX_INSNS);
+        }
         license = license == null || license.isEmpty() ? "GPL" : license;
+        if (!LICENSE.matcher(license).matches() || license.length() > MAX_LICENSE) {
+            throw new InvalidSpecException("license", "must be at most " + MAX_LICENSE
+                    + " bytes of printable ASCII (e.g. \"GPL\", \"Dual BSD/GPL\")");
+        }
         name = name == null ? "" : name;
-        logSize = logSize <= 0 ? DEFAULT_LOG_SIZE : logSize;
+        if (!NAME.matcher(name).matches() || name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME) {
+            throw new InvalidSpecException("name", "'" + name + "' must be at most " + MAX_NAME
+                    + " characters of [A-Za-z0-9_.] (the kernel's BPF_OBJ_NAME_LEN)");
+        }
+        log = log == null ? Log.NONE : log;
         expectedAttachType = expectedAttachType == null ? Optional.empty() : expectedAttachType;
-        progBtf = progBtf == null ? new byte[0] : progBtf;
-        funcInfo = funcInfo == null ? new byte[0] : funcInfo;
-        lineInfo = lineInfo == null ? new byte[0] : lineInfo;
-        funcInfoRecSize = funcInfoRecSize <= 0 ? FUNC_INFO_SIZE : funcInfoRecSize;
-        lineInfoRecSize = lineInfoRecSize <= 0 ? LINE_INFO_SIZE : lineInfoRecSize;
+        attachTarget = attachTarget == null ? AttachTarget.NONE : attachTarget;
+        btf = btf == null ? Btf.NONE : btf;
     }
 
     /** The seed's create-simple-program: a type, bytecode and a name; everything else default. */
@@ -76,22 +176,15 @@ public record ProgramSpec(
     public static final class Builder {
         private final ProgramType type;
         private final byte[] instructions;
-        private String license = "GPL";
-        private String name = "";
-        private int logLevel;
-        private int logSize;
+        private String license;
+        private String name;
+        private Log log;
         private int kernVersion;
         private int progFlags;
         private Optional<AttachType> expectedAttachType = Optional.empty();
-        private int attachBtfId;
-        private int attachBtfObjId;
-        private int attachProgId;
-        private byte[] progBtf;
+        private AttachTarget attachTarget;
+        private Btf btf;
         private int progIfindex;
-        private byte[] funcInfo;
-        private int funcInfoRecSize;
-        private byte[] lineInfo;
-        private int lineInfoRecSize;
 
         private Builder(ProgramType type, byte[] instructions) {
             this.type = type;
@@ -100,26 +193,21 @@ public record ProgramSpec(
 
         public Builder license(String v) { license = v; return this; }
         public Builder name(String v) { name = v; return this; }
-        public Builder log(int level, int size) { logLevel = level; logSize = size; return this; }
+        public Builder log(int level, int size) { log = new Log(level, size); return this; }
         public Builder kernVersion(int v) { kernVersion = v; return this; }
         public Builder progFlags(int v) { progFlags = v; return this; }
         public Builder expectedAttachType(AttachType v) { expectedAttachType = Optional.ofNullable(v); return this; }
-        public Builder attachBtfId(int v) { attachBtfId = v; return this; }
-        public Builder attachBtfObjId(int v) { attachBtfObjId = v; return this; }
-        public Builder attachProgId(int v) { attachProgId = v; return this; }
-        public Builder progBtf(byte[] v) { progBtf = v; return this; }
+        public Builder attachTarget(AttachTarget v) { attachTarget = v; return this; }
+        public Builder btf(Btf v) { btf = v; return this; }
         public Builder progIfindex(int v) { progIfindex = v; return this; }
-        public Builder funcInfo(byte[] v, int recSize) { funcInfo = v; funcInfoRecSize = recSize; return this; }
-        public Builder lineInfo(byte[] v, int recSize) { lineInfo = v; lineInfoRecSize = recSize; return this; }
 
         public ProgramSpec build() {
-            return new ProgramSpec(type, instructions, license, name, logLevel, logSize, kernVersion, progFlags,
-                    expectedAttachType, attachBtfId, attachBtfObjId, attachProgId, progBtf, progIfindex, funcInfo,
-                    funcInfoRecSize, lineInfo, lineInfoRecSize);
+            return new ProgramSpec(type, instructions, license, name, log, kernVersion, progFlags,
+                    expectedAttachType, attachTarget, btf, progIfindex);
         }
     }
 
     public int instructionCount() {
-        return instructions.length / 8;
+        return instructions.length / INSN_SIZE;
     }
 }

@@ -1,8 +1,8 @@
 package dev.bpfagent.agent.bpf;
 
 import dev.bpfagent.agent.kernel.BpfCmd;
-import dev.bpfagent.agent.kernel.Errno;
-import dev.bpfagent.agent.kernel.KernelException;
+import dev.bpfagent.agent.errno.Errno;
+import dev.bpfagent.agent.errno.KernelException;
 
 /** The verifier refused a program. The log says why; {@link #truncated} when it did not fit. */
 public final class VerifierException extends KernelException {

@@ -1,5 +1,7 @@
 package dev.bpfagent.agent.kernel;
 
+import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.errno.Errno;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -28,6 +30,8 @@ public final class Bpf {
 
     /** Size of struct bpf_insn. */
     public static final int INSN_SIZE = 8;
+    /** The kernel's BPF_OBJ_NAME_LEN: names of programs and maps, with their NUL. */
+    public static final int BPF_OBJ_NAME_LEN = 16;
     /** enum bpf_stats_type */
     public static final int BPF_STATS_RUN_TIME = 0;
 
@@ -80,7 +84,11 @@ public final class Bpf {
             s.set(JAVA_INT, ProgLoad.prog_flags, a.prog_flags());
             if (a.prog_name() != null) {
                 byte[] name = a.prog_name().getBytes(StandardCharsets.UTF_8);
-                MemorySegment.copy(name, 0, s, JAVA_BYTE, ProgLoad.prog_name, Math.min(name.length, 15));
+                if (name.length > BPF_OBJ_NAME_LEN - 1) { // cutting it would load a program under another name
+                    throw new IllegalArgumentException("prog_name '" + a.prog_name() + "' is longer than "
+                            + (BPF_OBJ_NAME_LEN - 1) + " bytes");
+                }
+                MemorySegment.copy(name, 0, s, JAVA_BYTE, ProgLoad.prog_name, name.length);
             }
             s.set(JAVA_INT, ProgLoad.prog_ifindex, a.prog_ifindex());
             s.set(JAVA_INT, ProgLoad.expected_attach_type, a.expected_attach_type());

@@ -1,5 +1,7 @@
 package dev.bpfagent.agent.kernel;
 
+import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.errno.Errno;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicBoolean;
 

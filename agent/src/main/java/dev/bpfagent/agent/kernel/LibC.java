@@ -1,5 +1,7 @@
 package dev.bpfagent.agent.kernel;
 
+import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.errno.Errno;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;

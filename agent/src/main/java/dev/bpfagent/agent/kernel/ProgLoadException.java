@@ -1,5 +1,6 @@
 package dev.bpfagent.agent.kernel;
 
+import dev.bpfagent.agent.errno.KernelException;
 /**
  * BPF_PROG_LOAD failed. Carries what the verifier wrote into the log buffer and, on kernels 6.4+,
  * log_true_size: the buffer size the whole log would have needed.

@@ -3,6 +3,8 @@ package dev.bpfagent.agent.kernel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.bpfagent.agent.errno.Errno;
+import dev.bpfagent.agent.errno.KernelException;
 import org.junit.jupiter.api.Test;
 
 /**

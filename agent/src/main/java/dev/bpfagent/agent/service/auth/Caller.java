@@ -1,4 +1,4 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.auth;
 
 import io.grpc.Attributes;
 import io.grpc.Context;
@@ -14,9 +14,9 @@ public record Caller(Transport transport, int pid, int uid, int gid, String addr
     /** How the caller reached the agent. */
     public enum Transport { UNIX, TCP, IN_PROCESS }
 
-    /** Set on the transport by {@link PeerCredentialsNegotiator} for Unix-socket connections. */
+    /** Set on the transport by the PeerCredentialsNegotiator for Unix-socket connections. */
     public static final Attributes.Key<Caller> TRANSPORT_ATTR = Attributes.Key.create("bpfagent.caller");
-    /** The current call's caller, set by {@link CallerInterceptor}. */
+    /** The current call's caller, set by the transport's CallerInterceptor. */
     public static final Context.Key<Caller> CONTEXT_KEY = Context.key("bpfagent.caller");
 
     public static final Caller UNKNOWN = new Caller(Transport.IN_PROCESS, 0, -1, -1, "", "");
@@ -24,19 +24,19 @@ public record Caller(Transport transport, int pid, int uid, int gid, String addr
     public static final Caller ADOPTED =
             new Caller(Transport.IN_PROCESS, 0, -1, -1, "pinned before this agent started", "");
 
-    static Caller unix(int pid, int uid, int gid) {
+    public static Caller unix(int pid, int uid, int gid) {
         return new Caller(Transport.UNIX, pid, uid, gid, "", "");
     }
 
     /** The caller of a call with these transport attributes. */
-    static Caller of(Attributes attrs) {
+    public static Caller of(Attributes attrs) {
         Caller unix = attrs.get(TRANSPORT_ATTR);
         if (unix != null) {
             return unix;
         }
         SocketAddress remote = attrs.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
-        if (remote == null) {
-            return UNKNOWN;
+        if (!(remote instanceof java.net.InetSocketAddress)) {
+            return remote == null ? UNKNOWN : new Caller(Transport.IN_PROCESS, 0, -1, -1, remote.toString(), "");
         }
         return new Caller(Transport.TCP, 0, -1, -1, remote.toString(), tlsSubject(attrs.get(Grpc.TRANSPORT_ATTR_SSL_SESSION)));
     }

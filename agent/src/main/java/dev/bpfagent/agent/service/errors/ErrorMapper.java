@@ -1,15 +1,17 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.errors;
 
 import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
-import dev.bpfagent.agent.bpf.NotAProgramException;
+import dev.bpfagent.agent.bpf.InvalidSpecException;
 import dev.bpfagent.agent.bpf.VerifierException;
-import dev.bpfagent.agent.kernel.Errno;
-import dev.bpfagent.agent.kernel.KernelException;
+import dev.bpfagent.agent.bpf.WrongKindException;
+import dev.bpfagent.agent.errno.Errno;
+import dev.bpfagent.agent.errno.KernelException;
 import dev.bpfagent.proto.v1.VerifierLog;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -33,19 +35,10 @@ public final class ErrorMapper {
                     info("GRPC_" + sre.getStatus().getCode().name()).build());
         }
         if (t instanceof RequestException re) {
-            ErrorInfo.Builder info = info(re.reason());
-            com.google.rpc.Status.Builder b = com.google.rpc.Status.newBuilder()
-                    .setCode(re.code().value()).setMessage(re.getMessage());
-            if (re.field() != null) {
-                info.putMetadata("field", re.field());
-                b.addDetails(Any.pack(info.build()));
-                b.addDetails(Any.pack(BadRequest.newBuilder().addFieldViolations(
-                        BadRequest.FieldViolation.newBuilder().setField(re.field()).setDescription(re.getMessage()))
-                        .build()));
-            } else {
-                b.addDetails(Any.pack(info.build()));
-            }
-            return b.build();
+            return withField(re.code(), re.reason(), re.field(), re.getMessage(), re.metadata());
+        }
+        if (t instanceof InvalidSpecException ise) {
+            return withField(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", ise.field(), ise.getMessage(), Map.of());
         }
         if (t instanceof VerifierException ve) {
             ErrorInfo info = kernelInfo(ve, "VERIFIER_REJECTED");
@@ -56,9 +49,10 @@ public final class ErrorMapper {
                     .addDetails(Any.pack(VerifierLog.newBuilder().setLog(ve.log()).setTruncated(ve.truncated()).build()))
                     .build();
         }
-        if (t instanceof NotAProgramException na) {
-            return build(Status.Code.FAILED_PRECONDITION, na.getMessage(),
-                    info("NOT_A_PROGRAM").putMetadata("kind", na.kind()).build());
+        if (t instanceof WrongKindException wk) {
+            return build(Status.Code.FAILED_PRECONDITION, wk.getMessage(), info("KIND_MISMATCH")
+                    .putMetadata("expected_kind", wk.expected().toString())
+                    .putMetadata("kind", wk.actual().toString()).build());
         }
         if (t instanceof KernelException ke) {
             return build(codeFor(ke.errno()), ke.getMessage(), kernelInfo(ke, errnoName(ke)));
@@ -69,6 +63,21 @@ public final class ErrorMapper {
         LOG.log(Level.WARNING, "unexpected error in a call", t);
         return build(Status.Code.INTERNAL, "internal error in the agent: " + t + " (see the agent's log)",
                 info("INTERNAL").build());
+    }
+
+    /** A status whose ErrorInfo has the reason and metadata, plus a BadRequest when a field is named. */
+    private static com.google.rpc.Status withField(Status.Code code, String reason, String field, String message,
+                                                   Map<String, String> metadata) {
+        ErrorInfo.Builder info = info(reason).putAllMetadata(metadata);
+        com.google.rpc.Status.Builder b = com.google.rpc.Status.newBuilder().setCode(code.value()).setMessage(message);
+        if (field == null) {
+            return b.addDetails(Any.pack(info.build())).build();
+        }
+        info.putMetadata("field", field);
+        return b.addDetails(Any.pack(info.build()))
+                .addDetails(Any.pack(BadRequest.newBuilder().addFieldViolations(
+                        BadRequest.FieldViolation.newBuilder().setField(field).setDescription(message)).build()))
+                .build();
     }
 
     public static StatusRuntimeException toException(Throwable t) {

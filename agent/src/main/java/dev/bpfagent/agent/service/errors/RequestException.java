@@ -1,11 +1,13 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.errors;
 
 import io.grpc.Status;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * A request the agent refuses before or without asking the kernel: a bad field, an unknown id, a path
- * outside the agent's directory. {@link ErrorMapper} turns it into a status with ErrorInfo (and a
- * BadRequest naming the field, when there is one).
+ * outside the agent's directory, a close that others depend on. {@link ErrorMapper} turns it into a
+ * status with ErrorInfo (its reason and metadata), and a BadRequest naming the field when there is one.
  */
 public final class RequestException extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -13,6 +15,7 @@ public final class RequestException extends RuntimeException {
     private final Status.Code code;
     private final String reason;
     private final String field;
+    private final Map<String, String> metadata = new LinkedHashMap<>();
 
     private RequestException(Status.Code code, String reason, String field, String message) {
         super(message);
@@ -21,7 +24,7 @@ public final class RequestException extends RuntimeException {
         this.field = field;
     }
 
-    /** INVALID_ARGUMENT naming the request field (proto name, e.g. "instructions"). */
+    /** INVALID_ARGUMENT naming the request field (its proto path, e.g. "log.size"). */
     public static RequestException invalid(String field, String message) {
         return new RequestException(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", field, field + ": " + message);
     }
@@ -38,6 +41,21 @@ public final class RequestException extends RuntimeException {
         return new RequestException(Status.Code.ALREADY_EXISTS, reason, null, message);
     }
 
+    public static RequestException permissionDenied(String reason, String message) {
+        return new RequestException(Status.Code.PERMISSION_DENIED, reason, null, message);
+    }
+
+    /** UNIMPLEMENTED naming the request field whose feature this agent does not have yet. */
+    public static RequestException unimplemented(String field, String message) {
+        return new RequestException(Status.Code.UNIMPLEMENTED, "NOT_IMPLEMENTED", field, field + ": " + message);
+    }
+
+    /** Adds ErrorInfo metadata. */
+    public RequestException with(String key, String value) {
+        metadata.put(key, value);
+        return this;
+    }
+
     public Status.Code code() {
         return code;
     }
@@ -49,5 +67,9 @@ public final class RequestException extends RuntimeException {
     /** The request field at fault, or null. */
     public String field() {
         return field;
+    }
+
+    public Map<String, String> metadata() {
+        return metadata;
     }
 }

@@ -1,4 +1,4 @@
-package dev.bpfagent.agent.kernel;
+package dev.bpfagent.agent.errno;
 
 /**
  * A system call failed. Keeps the call's name (the kernel's: "BPF_PROG_LOAD", "perf_event_open") and

@@ -1,4 +1,4 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.transport;
 
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -32,7 +32,7 @@ class CallExecutorsTest {
         assertSame(pool, ex.getExecutor(callOf(BpfServiceGrpc.getLoadProgramMethod()), new Metadata()));
         assertSame(pool, ex.getExecutor(callOf(BpfServiceGrpc.getTestRunProgramMethod()), new Metadata()));
         assertSame(pool, ex.getExecutor(callOf(BpfServiceGrpc.getListProgramsMethod()), new Metadata()));
-        assertNull(ex.getExecutor(callOf(BpfServiceGrpc.getPinProgramMethod()), new Metadata()));
+        assertNull(ex.getExecutor(callOf(BpfServiceGrpc.getPinMethod()), new Metadata()));
         assertNull(ex.getExecutor(callOf(BpfServiceGrpc.getGetAgentInfoMethod()), new Metadata()));
     }
 }

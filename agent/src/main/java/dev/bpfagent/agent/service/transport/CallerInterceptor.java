@@ -1,5 +1,6 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.transport;
 
+import dev.bpfagent.agent.service.auth.Caller;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;

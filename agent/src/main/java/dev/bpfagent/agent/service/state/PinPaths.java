@@ -1,6 +1,7 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.state;
 
-import dev.bpfagent.agent.kernel.Mounts;
+import dev.bpfagent.agent.bpf.Host;
+import dev.bpfagent.agent.service.errors.RequestException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -30,7 +31,7 @@ public final class PinPaths {
             Files.createDirectories(root);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the agent's bpffs directory " + root
-                    + ": is bpffs mounted at " + Mounts.BPFFS + "?", e);
+                    + ": is bpffs mounted at " + Host.BPFFS + "?", e);
         }
     }
 
@@ -51,8 +52,7 @@ public final class PinPaths {
         if (!p.isAbsolute()) {
             return root.resolve(p);
         }
-        List<Path> bpffs = Mounts.current().stream().filter(m -> m.fstype().equals("bpf")).map(Mounts.Mount::target)
-                .toList();
+        List<Path> bpffs = Host.bpffsMounts();
         if (bpffs.stream().noneMatch(m -> p.startsWith(m) && !p.equals(m))) {
             throw RequestException.invalid(field, "'" + path + "' is not inside a bpffs mount " + bpffs);
         }

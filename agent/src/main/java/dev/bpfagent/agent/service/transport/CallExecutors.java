@@ -1,4 +1,5 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.transport;
+
 
 import dev.bpfagent.proto.v1.BpfServiceGrpc;
 import io.grpc.Metadata;
@@ -16,11 +17,10 @@ import java.util.concurrent.Executor;
  * Used with a server whose default executor is direct.
  */
 public final class CallExecutors implements ServerCallExecutorSupplier {
-    static final Set<MethodDescriptor<?, ?>> UNBOUNDED = Set.of(
+    public static final Set<MethodDescriptor<?, ?>> UNBOUNDED = Set.of(
             BpfServiceGrpc.getLoadProgramMethod(),
             BpfServiceGrpc.getTestRunProgramMethod(),
-            BpfServiceGrpc.getListProgramsMethod(),
-            BpfServiceGrpc.getProgramAttachedMethod());
+            BpfServiceGrpc.getListProgramsMethod());
 
     private final Executor pool;
 

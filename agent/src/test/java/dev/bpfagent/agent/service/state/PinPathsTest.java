@@ -1,8 +1,9 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.state;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
+import dev.bpfagent.agent.service.errors.RequestException;
 import org.junit.jupiter.api.Test;
 
 class PinPathsTest {

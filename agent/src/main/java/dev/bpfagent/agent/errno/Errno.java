@@ -1,4 +1,4 @@
-package dev.bpfagent.agent.kernel;
+package dev.bpfagent.agent.errno;
 
 /**
  * The errno values the bpf(2), perf_event_open(2), ioctl(2) and mount(2) paths can answer, with the

@@ -1,12 +1,12 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.errors;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
 import dev.bpfagent.agent.bpf.VerifierException;
-import dev.bpfagent.agent.kernel.Errno;
-import dev.bpfagent.agent.kernel.KernelException;
+import dev.bpfagent.agent.errno.Errno;
+import dev.bpfagent.agent.errno.KernelException;
 import dev.bpfagent.proto.v1.VerifierLog;
 import io.grpc.Status;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,7 @@
-package dev.bpfagent.agent.service;
+package dev.bpfagent.agent.service.transport;
 
+import dev.bpfagent.agent.service.auth.Caller;
+import dev.bpfagent.agent.service.errors.ErrorMapper;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -18,6 +20,9 @@ public final class ErrorInterceptor implements ServerInterceptor {
                                                        ServerCallHandler<Q, R> next) {
         ServerCall.Listener<Q> delegate = next.startCall(call, headers);
         return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate) {
+            /** Set when this interceptor closed the call: what follows (the half-close) is dropped. */
+            private boolean closedHere;
+
             @Override
             public void onMessage(Q message) {
                 guard(() -> super.onMessage(message));
@@ -29,9 +34,13 @@ public final class ErrorInterceptor implements ServerInterceptor {
             }
 
             private void guard(Runnable r) {
+                if (closedHere) {
+                    return;
+                }
                 try {
                     r.run();
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Error e) { // StackOverflowError or OOM in a handler: still a status
+                    closedHere = true;
                     StatusRuntimeException sre = ErrorMapper.toException(e);
                     Metadata trailers = sre.getTrailers() != null ? sre.getTrailers() : new Metadata();
                     Status status = sre.getStatus();

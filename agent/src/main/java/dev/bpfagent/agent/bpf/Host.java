@@ -1,0 +1,36 @@
+package dev.bpfagent.agent.bpf;
+
+import dev.bpfagent.agent.kernel.Capabilities;
+import dev.bpfagent.agent.kernel.Mounts;
+import java.nio.file.Path;
+import java.util.List;
+
+/** What the host must offer a BPF loader: capabilities and the bpf and tracing filesystems. */
+public final class Host {
+    /** Where bpffs and tracefs are mounted when the agent mounts them. */
+    public static final Path BPFFS = Mounts.BPFFS;
+    public static final Path TRACEFS = Mounts.TRACEFS;
+
+    private Host() {
+    }
+
+    /** The capabilities this process lacks to load, attach and test-run programs, by name; empty when none. */
+    public static List<String> missingCapabilities() {
+        return Capabilities.missingForAgent(Capabilities.effective());
+    }
+
+    /** Mounts bpffs at {@link #BPFFS} unless it is there; true when this call mounted it. */
+    public static boolean ensureBpffs() {
+        return Mounts.ensure(BPFFS, "bpf");
+    }
+
+    /** Mounts tracefs at {@link #TRACEFS} unless it is there; true when this call mounted it. */
+    public static boolean ensureTracefs() {
+        return Mounts.ensure(TRACEFS, "tracefs");
+    }
+
+    /** Every bpffs mount point on the host. */
+    public static List<Path> bpffsMounts() {
+        return Mounts.current().stream().filter(m -> m.fstype().equals("bpf")).map(Mounts.Mount::target).toList();
+    }
+}

@@ -1,0 +1,27 @@
+package dev.bpfagent.agent.bpf;
+
+/** The kinds of BPF object an fd (or a bpffs pin) can be, as the kernel names their anon inodes. */
+public enum ObjectKind {
+    PROGRAM("bpf-prog"), MAP("bpf-map"), LINK("bpf_link"), BTF("btf"), OTHER("");
+
+    /** The anon inode's name in /proc/self/fd ("anon_inode:bpf-prog"). */
+    final String inodeName;
+
+    ObjectKind(String inodeName) {
+        this.inodeName = inodeName;
+    }
+
+    static ObjectKind ofInode(String name) {
+        for (ObjectKind k : values()) {
+            if (k != OTHER && k.inodeName.equals(name)) {
+                return k;
+            }
+        }
+        return OTHER;
+    }
+
+    @Override
+    public String toString() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+}

@@ -1,0 +1,180 @@
+package dev.bpfagent.agent.service;
+
+import dev.bpfagent.agent.bpf.ObjectKind;
+import dev.bpfagent.agent.bpf.Pins;
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.bpf.WrongKindException;
+import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.service.auth.Caller;
+import dev.bpfagent.agent.service.errors.RequestException;
+import dev.bpfagent.agent.service.state.PinPaths;
+import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.proto.v1.GetPinnedRequest;
+import dev.bpfagent.proto.v1.GetPinnedResponse;
+import dev.bpfagent.proto.v1.PinRequest;
+import dev.bpfagent.proto.v1.PinResponse;
+import dev.bpfagent.proto.v1.UnpinRequest;
+import dev.bpfagent.proto.v1.UnpinResponse;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.logging.Logger;
+
+/** Pins of every kind of object: pin, unpin, open a pin, and at start adopt the agent's old pins. */
+final class PinHandler {
+    private static final Logger LOG = Logger.getLogger(PinHandler.class.getName());
+
+    private final Registry registry;
+    private final Refs refs;
+    private final PinPaths pins;
+    private final ProgramHandler programs;
+
+    PinHandler(Registry registry, Refs refs, ProgramHandler programs) {
+        this.registry = registry;
+        this.refs = refs;
+        this.pins = refs.pins();
+        this.programs = programs;
+    }
+
+    PinResponse pin(PinRequest req) {
+        Refs.require(req.hasObject(), req.getObject(), "object");
+        Registry.Kind kind = kindOf(req.getObject().getKind(), "object.kind");
+        Registry.Entry entry = refs.held(true, req.getObject(), kind, "object");
+        Path path = pins.own(req.getPath(), "path");
+        pins.createParents(path);
+        try {
+            entry.pinWhileOpen(path, () -> entry.object().pin(path.toString()));
+        } catch (KernelException.Exists e) {
+            pins.pruneEmptyParents(path);
+            throw RequestException.alreadyExists("PIN_EXISTS", path + " is already pinned; unpin it first"
+                    + " or choose another path");
+        } catch (RuntimeException e) {
+            pins.pruneEmptyParents(path);
+            throw e;
+        }
+        return PinResponse.newBuilder().setPath(path.toString()).setObject(ProtoConvert.ref(entry.key())).build();
+    }
+
+    /** The kind a request names; unspecified means a program, the one kind the agent holds today. */
+    private static Registry.Kind kindOf(dev.bpfagent.proto.v1.ObjectKind k, String field) {
+        return switch (k) {
+            case OBJECT_KIND_UNSPECIFIED, OBJECT_KIND_PROGRAM -> Registry.Kind.PROGRAM;
+            case UNRECOGNIZED -> throw RequestException.invalid(field, "unknown object kind number");
+            default -> throw RequestException.unimplemented(field, k + ": this agent holds only programs so far");
+        };
+    }
+
+    UnpinResponse unpin(UnpinRequest req) {
+        Path path = pins.own(req.getPath(), "path");
+        if (req.getExpectedKind() == dev.bpfagent.proto.v1.ObjectKind.UNRECOGNIZED) {
+            throw RequestException.invalid("expected_kind", "unknown object kind number");
+        }
+        Registry.Entry holder = registry.byPin(path);
+        if (req.getExpectedKind() != dev.bpfagent.proto.v1.ObjectKind.OBJECT_KIND_UNSPECIFIED && Files.exists(path)
+                && !Files.isDirectory(path)) {
+            ObjectKind actual = holder != null ? ObjectKind.PROGRAM : Pins.kindAt(path.toString());
+            if (ProtoConvert.kind(kindOfBpf(actual)) != req.getExpectedKind()) {
+                throw new WrongKindException(path.toString(), expectedBpf(req.getExpectedKind()), actual);
+            }
+        }
+        if (!pins.remove(path)) {
+            throw RequestException.notFound("PIN_NOT_FOUND", "nothing is pinned at " + path);
+        }
+        UnpinResponse.Builder out = UnpinResponse.newBuilder().setPath(path.toString());
+        if (holder != null) {
+            holder.forgetPin(path);
+            out.setObject(ProtoConvert.ref(holder.key()));
+        }
+        return out.build();
+    }
+
+    private static Registry.Kind kindOfBpf(ObjectKind k) {
+        return switch (k) {
+            case PROGRAM -> Registry.Kind.PROGRAM;
+            case MAP -> Registry.Kind.MAP;
+            case LINK -> Registry.Kind.LINK;
+            default -> Registry.Kind.CHAIN; // BTF or unknown: matches no kind a caller can name
+        };
+    }
+
+    private static ObjectKind expectedBpf(dev.bpfagent.proto.v1.ObjectKind k) {
+        return switch (k) {
+            case OBJECT_KIND_MAP -> ObjectKind.MAP;
+            case OBJECT_KIND_LINK -> ObjectKind.LINK;
+            case OBJECT_KIND_PROGRAM -> ObjectKind.PROGRAM;
+            default -> ObjectKind.OTHER;
+        };
+    }
+
+    GetPinnedResponse getPinned(GetPinnedRequest req) {
+        Path path = pins.any(req.getPath(), "path");
+        Registry.Kind kind = kindOf(req.getExpectedKind(), "expected_kind");
+        var expect = req.getProgram();
+        if (expect.getType() == dev.bpfagent.proto.v1.ProgramType.UNRECOGNIZED) {
+            throw RequestException.invalid("program.type", "unknown program type number");
+        }
+        Program p = openPinnedProgram(path);
+        try {
+            if (expect.getType() != dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_UNSPECIFIED
+                    && expect.getTypeValue() != p.type().value) {
+                throw RequestException.failedPrecondition("TYPE_MISMATCH", "the program pinned at " + path + " is "
+                        + p.type() + ", not " + expect.getType());
+            }
+            if (!expect.getName().isEmpty() && !expect.getName().equals(p.name())) {
+                throw RequestException.failedPrecondition("NAME_MISMATCH", "the program pinned at " + path
+                        + " is named '" + p.name() + "', not '" + expect.getName() + "'");
+            }
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
+        Registry.Entry entry = registry.add(kind, p, Caller.current(), Map.of(), Set.of());
+        if (path.startsWith(pins.root())) {
+            entry.recordPin(path);
+        }
+        return GetPinnedResponse.newBuilder().setProgram(programs.describe(entry, false)).build();
+    }
+
+    /** BPF_OBJ_GET of a program pin, with the errors a caller can act on. */
+    static Program openPinnedProgram(Path path) {
+        if (Files.isDirectory(path)) {
+            throw RequestException.failedPrecondition("IS_A_DIRECTORY", path + " is a directory, not a pin");
+        }
+        try {
+            return Program.fromPinned(path.toString());
+        } catch (KernelException.NotFound e) {
+            throw RequestException.notFound("PIN_NOT_FOUND", "nothing is pinned at " + path);
+        }
+    }
+
+    /**
+     * At start: hold again the programs a previous agent pinned under the agent's directory, so they are
+     * listed, closable by id, and their pins known. Pins of other objects are left alone.
+     *
+     * @return how many programs were adopted
+     */
+    int adoptPins() {
+        int adopted = 0;
+        List<Path> files;
+        try (var walk = Files.walk(pins.root())) {
+            files = walk.filter(Files::isRegularFile).sorted().toList();
+        } catch (IOException e) {
+            LOG.warning("cannot walk " + pins.root() + ": " + e.getMessage());
+            return 0;
+        }
+        for (Path pin : files) {
+            try {
+                var entry = registry.add(Registry.Kind.PROGRAM, Program.fromPinned(pin.toString()), Caller.ADOPTED,
+                        Map.of(), Set.of());
+                entry.recordPin(pin);
+                adopted++;
+            } catch (RuntimeException e) {
+                LOG.info("not adopting " + pin + ": " + e.getMessage());
+            }
+        }
+        return adopted;
+    }
+}

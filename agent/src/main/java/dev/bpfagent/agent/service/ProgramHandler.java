@@ -1,0 +1,284 @@
+package dev.bpfagent.agent.service;
+
+import com.google.protobuf.ByteString;
+import dev.bpfagent.agent.bpf.KernelObjects;
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.bpf.ProgramInfo;
+import dev.bpfagent.agent.bpf.ProgramSpec;
+import dev.bpfagent.agent.bpf.TestRun;
+import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.service.auth.Caller;
+import dev.bpfagent.agent.service.errors.RequestException;
+import dev.bpfagent.agent.service.state.Labels;
+import dev.bpfagent.agent.service.state.PinPaths;
+import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.proto.v1.CloseProgramRequest;
+import dev.bpfagent.proto.v1.CloseProgramResponse;
+import dev.bpfagent.proto.v1.GetProgramRequest;
+import dev.bpfagent.proto.v1.ListProgramsRequest;
+import dev.bpfagent.proto.v1.ListProgramsResponse;
+import dev.bpfagent.proto.v1.LoadProgramRequest;
+import dev.bpfagent.proto.v1.LoadProgramResponse;
+import dev.bpfagent.proto.v1.ObjectRef;
+import dev.bpfagent.proto.v1.TestRunProgramRequest;
+import dev.bpfagent.proto.v1.TestRunProgramResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.function.Predicate;
+
+/** The program resource: load, get, list, close, test-run. */
+final class ProgramHandler {
+    static final Registry.Kind KIND = Registry.Kind.PROGRAM;
+    static final int MAX_TEST_BUFFER = 16 * 1024 * 1024;
+    /** A test run holds a server thread for repeat x run time; at ~10-100 ns a run this is seconds. */
+    static final int MAX_TEST_REPEAT = 100_000_000;
+    static final int DEFAULT_PAGE = 100;
+    static final int MAX_PAGE = 1000;
+
+    private final Registry registry;
+    private final Refs refs;
+
+    ProgramHandler(Registry registry, Refs refs) {
+        this.registry = registry;
+        this.refs = refs;
+    }
+
+    LoadProgramResponse load(LoadProgramRequest req) {
+        if (req.getMapsCount() > 0) {
+            throw RequestException.unimplemented("maps", "this agent holds no maps yet; load programs that use"
+                    + " none (map references arrive with map support)");
+        }
+        Map<String, String> labels = Labels.check(req.getLabelsMap(), "labels");
+        int targetId = 0;
+        Set<Registry.Key> dependsOn = Set.of();
+        if (req.getAttachTarget().hasProgram()) {
+            ObjectRef t = req.getAttachTarget().getProgram();
+            Refs.require(true, t, "attach_target.program");
+            Refs.checkKind(t, KIND, "attach_target.program");
+            Registry.Entry held = t.getRefCase() == ObjectRef.RefCase.ID
+                    ? registry.find(new Registry.Key(KIND, Refs.id(t, "attach_target.program")))
+                    : refs.held(true, t, KIND, "attach_target.program");
+            targetId = held != null ? held.key().id() : t.getId();
+            dependsOn = held != null ? Set.of(held.key()) : Set.of();
+        }
+        ProgramSpec spec = ProtoConvert.spec(req, targetId);
+        Program.Loaded loaded = Program.load(spec);
+        Registry.Entry entry = registry.add(KIND, loaded.program(), Caller.current(), labels, dependsOn);
+        return LoadProgramResponse.newBuilder()
+                .setProgram(describe(entry, false))
+                .setVerifierLog(loaded.verifierLog())
+                .setVerifierLogTruncated(loaded.logTruncated())
+                .build();
+    }
+
+    /** The Program message of a held program, its kernel info read now. */
+    dev.bpfagent.proto.v1.Program describe(Registry.Entry e, boolean withLinks) {
+        Program p = e.object(Program.class);
+        ProgramInfo info = p.info();
+        return ProtoConvert.program(info, e, registry.dependents(e.key()),
+                withLinks ? Optional.of(KernelObjects.linksOfProgram(p.id())) : Optional.empty());
+    }
+
+    dev.bpfagent.proto.v1.Program get(GetProgramRequest req) {
+        Refs.require(req.hasProgram(), req.getProgram(), "program");
+        ObjectRef ref = req.getProgram();
+        Refs.checkKind(ref, KIND, "program");
+        if (ref.getRefCase() == ObjectRef.RefCase.PATH) {
+            Path path = refs.pins().any(ref.getPath(), "program.path");
+            Registry.Entry e = registry.byPin(path);
+            if (e != null && e.key().kind() == KIND) {
+                return describe(e, req.getWithLinks());
+            }
+            try (Program p = PinHandler.openPinnedProgram(path)) { // a pin the agent does not hold: look, let go
+                return ProtoConvert.program(p.info(), null, List.of(), req.getWithLinks()
+                        ? Optional.of(KernelObjects.linksOfProgram(p.id())) : Optional.empty());
+            }
+        }
+        int id = Refs.id(ref, "program");
+        Registry.Entry e = registry.find(new Registry.Key(KIND, id));
+        if (e != null) {
+            return describe(e, req.getWithLinks());
+        }
+        ProgramInfo info = Program.infoById(id).orElseThrow(() -> RequestException.notFound("PROGRAM_NOT_FOUND",
+                "the kernel has no program with id " + Integer.toUnsignedString(id)));
+        return ProtoConvert.program(info, null, List.of(),
+                req.getWithLinks() ? Optional.of(KernelObjects.linksOfProgram(id)) : Optional.empty());
+    }
+
+    ListProgramsResponse list(ListProgramsRequest req) {
+        int pageSize = req.getPageSize() == 0 ? DEFAULT_PAGE : req.getPageSize();
+        if (pageSize < 0 || pageSize > MAX_PAGE) {
+            throw RequestException.invalid("page_size", Integer.toUnsignedString(req.getPageSize())
+                    + " is above the limit of " + MAX_PAGE + " a page");
+        }
+        int after = PageToken.decode(req.getPageToken(), "page_token");
+        Map<String, String> selector = Labels.check(req.getLabelsMap(), "labels");
+        Optional<dev.bpfagent.agent.bpf.ProgramType> type = req.getType()
+                == dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_UNSPECIFIED
+                ? Optional.empty() : Optional.of(ProtoConvert.programType(req.getType(), "type"));
+        var owner = req.getOwner();
+        boolean heldFilters = !selector.isEmpty() || owner.hasUid() || !owner.getTlsSubject().isEmpty();
+        Predicate<Registry.Entry> agentFilter = e -> Labels.matches(e.labels(), selector)
+                && (!owner.hasUid() || (e.owner().transport() == Caller.Transport.UNIX && e.owner().uid() == owner.getUid()))
+                && (owner.getTlsSubject().isEmpty() || owner.getTlsSubject().equals(e.owner().tlsSubject()));
+
+        List<Candidate> page = new ArrayList<>(Math.min(pageSize, 256));
+        int last = after;
+        boolean more;
+        if (req.getIncludeKernel()) {
+            // Walk the kernel's ids from the token on: programs loaded meanwhile with lower ids are not
+            // listed, none is listed twice.
+            int id = after;
+            while (true) {
+                OptionalInt next = KernelObjects.nextProgramId(id);
+                if (next.isEmpty()) {
+                    more = false;
+                    break;
+                }
+                id = next.getAsInt();
+                if (page.size() == pageSize) {
+                    more = true;
+                    break;
+                }
+                Registry.Entry held = registry.find(new Registry.Key(KIND, id));
+                if (held == null && heldFilters) {
+                    continue;
+                }
+                if (held != null && !agentFilter.test(held)) {
+                    continue;
+                }
+                Optional<ProgramInfo> info = held != null ? infoOf(held) : Program.infoById(id);
+                if (info.isPresent() && matchesType(info.get(), type)) {
+                    page.add(new Candidate(info.get(), held));
+                    last = id;
+                }
+            }
+        } else {
+            more = false;
+            int from = after;
+            fill:
+            while (true) {
+                List<Registry.Entry> batch = registry.page(KIND, from, pageSize + 1, agentFilter);
+                for (Registry.Entry e : batch) {
+                    if (page.size() == pageSize) {
+                        more = true;
+                        break fill;
+                    }
+                    from = e.key().id();
+                    Optional<ProgramInfo> info = infoOf(e);
+                    if (info.isPresent() && matchesType(info.get(), type)) {
+                        page.add(new Candidate(info.get(), e));
+                        last = from;
+                    }
+                }
+                if (batch.size() <= pageSize) {
+                    break;
+                }
+            }
+        }
+        Map<Integer, List<Integer>> links = req.getWithLinks() ? KernelObjects.linksByProgram() : Map.of();
+        ListProgramsResponse.Builder out = ListProgramsResponse.newBuilder();
+        for (Candidate c : page) {
+            out.addPrograms(ProtoConvert.program(c.info, c.held,
+                    c.held == null ? List.of() : registry.dependents(c.held.key()),
+                    req.getWithLinks() ? Optional.of(links.getOrDefault(c.info.id(), List.of())) : Optional.empty()));
+        }
+        if (more) {
+            out.setNextPageToken(PageToken.encode(last));
+        }
+        return out.build();
+    }
+
+    private record Candidate(ProgramInfo info, Registry.Entry held) {
+    }
+
+    private static boolean matchesType(ProgramInfo info, Optional<dev.bpfagent.agent.bpf.ProgramType> type) {
+        return type.isEmpty() || info.typeNumber() == type.get().value;
+    }
+
+    /** A held program's info, or empty when it was closed while the list ran. */
+    private static Optional<ProgramInfo> infoOf(Registry.Entry e) {
+        try {
+            return Optional.of(e.object(Program.class).info());
+        } catch (KernelException.Closed | KernelException.NotFound gone) {
+            return Optional.empty();
+        }
+    }
+
+    CloseProgramResponse close(CloseProgramRequest req) {
+        PinPaths pins = refs.pins();
+        Registry.Entry target = refs.held(req.hasProgram(), req.getProgram(), KIND, "program");
+        List<Registry.Entry> order = registry.beginClose(target.key(), req.getCascade());
+        CloseProgramResponse.Builder out = CloseProgramResponse.newBuilder();
+        if (!req.getKeepPins()) {
+            // Pins first, every entry still held: a pin that cannot be removed fails the close with
+            // nothing closed, and the close can be retried.
+            try {
+                for (Registry.Entry e : order) {
+                    for (Path pin : e.pins()) {
+                        if (pins.remove(pin)) {
+                            out.addUnpinnedPaths(pin.toString());
+                        }
+                        e.forgetPin(pin);
+                    }
+                }
+            } catch (RuntimeException ex) {
+                registry.abortClose(order);
+                throw ex;
+            }
+        }
+        for (Registry.Entry e : order) {
+            registry.remove(e);
+            e.object().close();
+            out.addClosed(ProtoConvert.ref(e.key()));
+        }
+        return out.setUnloaded(!Program.existsInKernel(target.key().id())).build();
+    }
+
+    TestRunProgramResponse testRun(TestRunProgramRequest req) {
+        Registry.Entry entry = refs.held(req.hasProgram(), req.getProgram(), KIND, "program");
+        Program program = entry.object(Program.class);
+        checkSize("data_in", req.getDataIn().size());
+        checkSize("data_size_out", req.getDataSizeOut());
+        checkSize("ctx_in", req.getCtxIn().size());
+        checkSize("ctx_size_out", req.getCtxSizeOut());
+        if (Integer.toUnsignedLong(req.getRepeat()) > MAX_TEST_REPEAT) {
+            throw RequestException.invalid("repeat", Integer.toUnsignedString(req.getRepeat())
+                    + " runs is above the agent's limit of " + MAX_TEST_REPEAT + "; run in batches");
+        }
+        TestRun.Input in = new TestRun.Input(req.getDataIn().toByteArray(), req.getDataSizeOut(),
+                req.getCtxIn().toByteArray(), req.getCtxSizeOut(), req.getRepeat(), req.getFlags(), req.getCpu(),
+                req.getBatchSize());
+        TestRun.Result r;
+        try {
+            r = program.testRun(in);
+        } catch (KernelException.NoSpace e) {
+            throw e.withContext("the output did not fit: raise data_size_out or ctx_size_out");
+        } catch (KernelException.InvalidArgument e) {
+            throw e.withContext("the kernel refused this input for a " + program.type() + " program:"
+                    + " packet types need data_in (at least an Ethernet header, 14 bytes); ctx_in must be the"
+                    + " type's context struct or empty; flags and cpu must be ones the type supports");
+        } catch (KernelException.NotSupported e) {
+            throw e.withContext("this kernel cannot test-run " + program.type() + " programs");
+        }
+        return TestRunProgramResponse.newBuilder()
+                .setRetval(r.retval())
+                .setDataOut(ByteString.copyFrom(r.dataOut()))
+                .setCtxOut(ByteString.copyFrom(r.ctxOut()))
+                .setDurationNs(r.durationNs())
+                .setDataSizeOut(r.dataSizeOut())
+                .build();
+    }
+
+    private static void checkSize(String field, int size) {
+        if (Integer.toUnsignedLong(size) > MAX_TEST_BUFFER) {
+            throw RequestException.invalid(field, Integer.toUnsignedString(size) + " bytes is larger than "
+                    + MAX_TEST_BUFFER);
+        }
+    }
+}
