@@ -5,24 +5,31 @@ import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
 import dev.bpfagent.proto.v1.*;
+import io.grpc.Channel;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * The asynchronous form of {@link BpfClient}: the same calls, answered as CompletableFutures that fail
- * with {@link BpfAgentException}.
+ * The asynchronous form of {@link BpfClient}: every call it has, answered as CompletableFutures that
+ * fail with {@link BpfAgentException}. Requests are built by the same code as the blocking client's.
  */
 public final class AsyncBpfClient {
     private final BpfClient owner;
     private final BpfServiceGrpc.BpfServiceFutureStub stub;
+    private final HealthGrpc.HealthFutureStub health;
     private final long deadlineMillis;
     private final String target;
 
-    AsyncBpfClient(BpfClient owner, BpfServiceGrpc.BpfServiceFutureStub stub, long deadlineMillis, String target) {
+    AsyncBpfClient(BpfClient owner, Channel channel, long deadlineMillis, String target) {
         this.owner = owner;
-        this.stub = stub;
+        this.stub = BpfServiceGrpc.newFutureStub(channel);
+        this.health = HealthGrpc.newFutureStub(channel);
         this.deadlineMillis = deadlineMillis;
         this.target = target;
     }
@@ -51,52 +58,110 @@ public final class AsyncBpfClient {
         return out;
     }
 
+    // ---- programs ----
+
     public CompletableFuture<ProgramHandle> load(LoadOptions options) {
-        return adapt(stub().loadProgram(BpfClient.request(options)),
+        return adapt(stub().loadProgram(options.request()),
                 r -> new ProgramHandle(owner, r.getProgram(), r.getVerifierLog()));
     }
 
-    public CompletableFuture<TestRunResult> testRun(int programId, TestRunOptions options) {
-        return adapt(stub().testRunProgram(BpfClient.request(programId, options)), BpfClient::result);
+    public CompletableFuture<ProgramHandle> simpleProgram(ProgramType type, byte[] bytecode, String name) {
+        return load(LoadOptions.builder(type, bytecode).name(name).build());
     }
 
+    public CompletableFuture<Program> program(int programId) {
+        return program(programId, false);
+    }
+
+    public CompletableFuture<Program> program(int programId, boolean withLinks) {
+        return adapt(stub().getProgram(Requests.get(programId, withLinks)), r -> r);
+    }
+
+    /** Completes with false when the kernel has no such program. */
+    public CompletableFuture<Boolean> programExists(int programId) {
+        return program(programId).handle((p, t) -> {
+            if (t == null) {
+                return true;
+            }
+            if (Requests.isNotFound(t)) {
+                return false;
+            }
+            throw Errors.map(t, target);
+        });
+    }
+
+    public CompletableFuture<Boolean> programAttached(int programId) {
+        return program(programId, true).thenApply(p -> p.getLinks().getLinkIdsCount() > 0);
+    }
+
+    public CompletableFuture<ListProgramsResponse> listPrograms(ListProgramsRequest request) {
+        return adapt(stub().listPrograms(request), r -> r);
+    }
+
+    public CompletableFuture<List<Program>> listPrograms(boolean includeKernel) {
+        return listAll(Requests.list(includeKernel));
+    }
+
+    /** Every program the request matches, page after page. */
+    public CompletableFuture<List<Program>> listAll(ListProgramsRequest request) {
+        return collect(request, new ArrayList<>());
+    }
+
+    private CompletableFuture<List<Program>> collect(ListProgramsRequest request, List<Program> into) {
+        return listPrograms(request).thenCompose(page -> {
+            into.addAll(page.getProgramsList());
+            return page.getNextPageToken().isEmpty() ? CompletableFuture.completedFuture(into)
+                    : collect(request.toBuilder().setPageToken(page.getNextPageToken()).build(), into);
+        });
+    }
+
+    public CompletableFuture<TestRunResult> testRun(int programId, TestRunOptions options) {
+        return adapt(stub().testRunProgram(Requests.testRun(programId, options)), Requests::result);
+    }
+
+    public CompletableFuture<CloseProgramResponse> closeProgram(int programId, boolean keepPins) {
+        return closeProgram(Requests.close(programId, keepPins));
+    }
+
+    public CompletableFuture<CloseProgramResponse> closeProgram(CloseProgramRequest request) {
+        return adapt(stub().closeProgram(request), r -> r);
+    }
+
+    // ---- pins ----
+
     public CompletableFuture<String> pin(int programId, String path) {
-        return adapt(stub().pinProgram(PinProgramRequest.newBuilder().setProgramId(programId).setPath(path).build()),
-                PinProgramResponse::getPath);
+        return pin(Requests.program(programId), path).thenApply(PinResponse::getPath);
+    }
+
+    public CompletableFuture<PinResponse> pin(ObjectRef object, String path) {
+        return adapt(stub().pin(Requests.pin(object, path)), r -> r);
     }
 
     public CompletableFuture<ProgramHandle> getPinned(String path) {
-        return adapt(stub().getPinnedProgram(GetPinnedProgramRequest.newBuilder().setPath(path).build()),
+        return getPinned(path, ProgramType.PROGRAM_TYPE_UNSPECIFIED, "");
+    }
+
+    public CompletableFuture<ProgramHandle> getPinned(String path, ProgramType expectedType, String expectedName) {
+        return adapt(stub().getPinned(Requests.getPinned(path, expectedType, expectedName)),
                 r -> new ProgramHandle(owner, r.getProgram(), ""));
     }
 
     public CompletableFuture<String> unpin(String path) {
-        return adapt(stub().unpinProgram(UnpinProgramRequest.newBuilder().setPath(path).build()),
-                UnpinProgramResponse::getPath);
+        return adapt(stub().unpin(Requests.unpin(path)), UnpinResponse::getPath);
     }
 
-    public CompletableFuture<CloseProgramResponse> closeProgram(int programId, boolean keepPins) {
-        return adapt(stub().closeProgram(
-                CloseProgramRequest.newBuilder().setProgramId(programId).setKeepPins(keepPins).build()), r -> r);
+    // ---- the agent ----
+
+    public CompletableFuture<Boolean> setRunStats(boolean enabled) {
+        return adapt(stub().setRunStats(Requests.runStats(enabled)), SetRunStatsResponse::getEnabled);
     }
 
-    public CompletableFuture<Boolean> programExists(int programId) {
-        return adapt(stub().programExists(ProgramExistsRequest.newBuilder().setProgramId(programId).build()),
-                ProgramExistsResponse::getExists);
+    public CompletableFuture<GetAgentInfoResponse> agentInfo() {
+        return adapt(stub().getAgentInfo(GetAgentInfoRequest.getDefaultInstance()), r -> r);
     }
 
-    public CompletableFuture<Boolean> programAttached(int programId) {
-        return adapt(stub().programAttached(ProgramAttachedRequest.newBuilder().setProgramId(programId).build()),
-                ProgramAttachedResponse::getAttached);
-    }
-
-    public CompletableFuture<ProgramInfo> programInfo(int programId) {
-        return adapt(stub().getProgramInfo(GetProgramInfoRequest.newBuilder().setProgramId(programId).build()),
-                GetProgramInfoResponse::getInfo);
-    }
-
-    public CompletableFuture<List<ProgramInfo>> listPrograms(boolean includeKernel) {
-        return adapt(stub().listPrograms(ListProgramsRequest.newBuilder().setIncludeKernel(includeKernel).build()),
-                ListProgramsResponse::getProgramsList);
+    public CompletableFuture<HealthCheckResponse.ServingStatus> health() {
+        return adapt(health.withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)
+                .check(HealthCheckRequest.newBuilder().setService("").build()), HealthCheckResponse::getStatus);
     }
 }

@@ -1,12 +1,12 @@
 package dev.bpfagent.client;
 
-import com.google.protobuf.ByteString;
 import dev.bpfagent.proto.v1.*;
 import io.grpc.Channel;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import java.io.File;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -43,7 +43,7 @@ public final class BpfClient implements AutoCloseable {
         this.stub = BpfServiceGrpc.newBlockingStub(channel);
         this.deadlineMillis = deadlineMillis;
         this.target = connection != null ? connection.target() : String.valueOf(channel.authority());
-        this.async = new AsyncBpfClient(this, BpfServiceGrpc.newFutureStub(channel), deadlineMillis, target);
+        this.async = new AsyncBpfClient(this, channel, deadlineMillis, target);
     }
 
     /** Connects to "unix:PATH" or "HOST:PORT" (plaintext); calls time out after 60 s. */
@@ -90,34 +90,11 @@ public final class BpfClient implements AutoCloseable {
         return channel;
     }
 
-    // ---- load ----
-
-    static LoadProgramRequest request(LoadOptions o) {
-        return LoadProgramRequest.newBuilder()
-                .setType(o.type())
-                .setInstructions(ByteString.copyFrom(o.instructions()))
-                .setLicense(o.license())
-                .setName(o.name())
-                .setLogLevel(o.logLevel())
-                .setLogSize(o.logSize())
-                .setKernVersion(o.kernVersion())
-                .setProgFlags(o.progFlags())
-                .setExpectedAttachType(o.expectedAttachType())
-                .setAttachBtfId(o.attachBtfId())
-                .setAttachBtfObjId(o.attachBtfObjId())
-                .setAttachProgId(o.attachProgId())
-                .setProgBtf(ByteString.copyFrom(o.progBtf()))
-                .setProgIfindex(o.progIfindex())
-                .setFuncInfo(ByteString.copyFrom(o.funcInfo()))
-                .setFuncInfoRecSize(o.funcInfoRecSize())
-                .setLineInfo(ByteString.copyFrom(o.lineInfo()))
-                .setLineInfoRecSize(o.lineInfoRecSize())
-                .build();
-    }
+    // ---- programs ----
 
     /** BPF_PROG_LOAD through the agent. A rejection throws {@link BpfAgentException.VerifierRejected}. */
     public ProgramHandle load(LoadOptions options) {
-        LoadProgramResponse r = Errors.call(target, () -> stub().loadProgram(request(options)));
+        LoadProgramResponse r = Errors.call(target, () -> stub().loadProgram(options.request()));
         return new ProgramHandle(this, r.getProgram(), r.getVerifierLog());
     }
 
@@ -126,37 +103,79 @@ public final class BpfClient implements AutoCloseable {
         return load(LoadOptions.builder(type, bytecode).name(name).build());
     }
 
-    // ---- run ----
-
-    static TestRunProgramRequest request(int programId, TestRunOptions o) {
-        return TestRunProgramRequest.newBuilder()
-                .setProgramId(programId)
-                .setDataIn(ByteString.copyFrom(o.data()))
-                .setDataSizeOut(o.dataSizeOut())
-                .setCtxIn(ByteString.copyFrom(o.ctx()))
-                .setCtxSizeOut(o.ctxSizeOut())
-                .setRepeat(o.repeat())
-                .setFlags(o.flags())
-                .setCpu(o.cpu())
-                .setBatchSize(o.batchSize())
-                .build();
+    /** A program's kernel info and the agent's view of it; NotFound when the kernel has no such program. */
+    public Program program(int programId) {
+        return program(programId, false);
     }
 
-    static TestRunResult result(TestRunProgramResponse r) {
-        return new TestRunResult(r.getRetval(), r.getDataOut().toByteArray(), r.getCtxOut().toByteArray(),
-                r.getDurationNs(), r.getDataSizeOut());
+    /** As {@link #program(int)}; withLinks also finds its BPF links (Program.links). */
+    public Program program(int programId, boolean withLinks) {
+        return Errors.call(target, () -> stub().getProgram(Requests.get(programId, withLinks)));
+    }
+
+    /** The seed's program-exists?: is a program with this id loaded in the kernel? */
+    public boolean programExists(int programId) {
+        try {
+            program(programId);
+            return true;
+        } catch (BpfAgentException.NotFound e) {
+            return false;
+        }
+    }
+
+    /** The seed's program-attached?: does the kernel have a BPF link for this program? */
+    public boolean programAttached(int programId) {
+        return program(programId, true).getLinks().getLinkIdsCount() > 0;
+    }
+
+    /** One page of programs, as the request filters them. */
+    public ListProgramsResponse listPrograms(ListProgramsRequest request) {
+        return Errors.call(target, () -> stub().listPrograms(request));
+    }
+
+    /** Every program the agent holds (with includeKernel, every program in the kernel), all pages. */
+    public List<Program> listPrograms(boolean includeKernel) {
+        return listAll(Requests.list(includeKernel));
+    }
+
+    /** Every program the request matches, following next_page_token to the last page. */
+    public List<Program> listAll(ListProgramsRequest request) {
+        List<Program> out = new ArrayList<>();
+        ListProgramsRequest next = request;
+        while (true) {
+            ListProgramsResponse page = listPrograms(next);
+            out.addAll(page.getProgramsList());
+            if (page.getNextPageToken().isEmpty()) {
+                return out;
+            }
+            next = next.toBuilder().setPageToken(page.getNextPageToken()).build();
+        }
     }
 
     public TestRunResult testRun(int programId, TestRunOptions options) {
-        return result(Errors.call(target, () -> stub().testRunProgram(request(programId, options))));
+        return Requests.result(Errors.call(target, () -> stub().testRunProgram(Requests.testRun(programId, options))));
+    }
+
+    /** Closes a program; keepPins leaves the agent's pins (and so the program) in the kernel. */
+    public CloseProgramResponse closeProgram(int programId, boolean keepPins) {
+        return closeProgram(Requests.close(programId, keepPins));
+    }
+
+    /** CloseProgram with every option (cascade to dependents, a program named by its pin). */
+    public CloseProgramResponse closeProgram(CloseProgramRequest request) {
+        return Errors.call(target, () -> stub().closeProgram(request));
     }
 
     // ---- pins ----
 
-    /** Pins under the agent's bpffs directory ("team/prog" or an absolute path inside it). */
+    /** Pins a program under the agent's bpffs directory ("team/prog" or an absolute path inside it). */
     public String pin(int programId, String path) {
-        return Errors.call(target, () -> stub().pinProgram(
-                PinProgramRequest.newBuilder().setProgramId(programId).setPath(path).build())).getPath();
+        return pin(Requests.program(programId), path).getPath();
+    }
+
+    /** Pins any object the agent holds. */
+    public PinResponse pin(ObjectRef object, String path) {
+        return Errors.call(target, () -> stub().pin(Requests.pin(object, path)));
     }
 
     /** Opens a program pinned anywhere in bpffs; the agent then holds it. */
@@ -166,51 +185,21 @@ public final class BpfClient implements AutoCloseable {
 
     /** As {@link #getPinned(String)}, failing unless the program has this type and name (empty: any). */
     public ProgramHandle getPinned(String path, ProgramType expectedType, String expectedName) {
-        GetPinnedProgramResponse r = Errors.call(target, () -> stub().getPinnedProgram(GetPinnedProgramRequest.newBuilder()
-                .setPath(path).setExpectedType(expectedType).setExpectedName(expectedName).build()));
+        GetPinnedResponse r = Errors.call(target, () -> stub().getPinned(
+                Requests.getPinned(path, expectedType, expectedName)));
         return new ProgramHandle(this, r.getProgram(), "");
     }
 
     /** Removes one of the agent's pins; returns the absolute path removed. */
     public String unpin(String path) {
-        return Errors.call(target, () -> stub().unpinProgram(UnpinProgramRequest.newBuilder().setPath(path).build()))
-                .getPath();
+        return Errors.call(target, () -> stub().unpin(Requests.unpin(path))).getPath();
     }
 
-    // ---- lifecycle and queries ----
-
-    public CloseProgramResponse closeProgram(int programId, boolean keepPins) {
-        return Errors.call(target, () -> stub().closeProgram(
-                CloseProgramRequest.newBuilder().setProgramId(programId).setKeepPins(keepPins).build()));
-    }
-
-    /** Is a program with this id loaded in the kernel? */
-    public boolean programExists(int programId) {
-        return Errors.call(target, () -> stub().programExists(
-                ProgramExistsRequest.newBuilder().setProgramId(programId).build())).getExists();
-    }
-
-    /** Does the kernel have a BPF link for this program? */
-    public boolean programAttached(int programId) {
-        return Errors.call(target, () -> stub().programAttached(
-                ProgramAttachedRequest.newBuilder().setProgramId(programId).build())).getAttached();
-    }
-
-    public ProgramInfo programInfo(int programId) {
-        return Errors.call(target, () -> stub().getProgramInfo(
-                GetProgramInfoRequest.newBuilder().setProgramId(programId).build())).getInfo();
-    }
-
-    /** Programs the agent holds; with includeKernel, every program in the kernel. */
-    public List<ProgramInfo> listPrograms(boolean includeKernel) {
-        return Errors.call(target, () -> stub().listPrograms(
-                ListProgramsRequest.newBuilder().setIncludeKernel(includeKernel).build())).getProgramsList();
-    }
+    // ---- the agent ----
 
     /** Turns the kernel's run_cnt / run_time_ns accounting on or off. */
     public boolean setRunStats(boolean enabled) {
-        return Errors.call(target, () -> stub().setRunStats(SetRunStatsRequest.newBuilder().setEnabled(enabled).build()))
-                .getEnabled();
+        return Errors.call(target, () -> stub().setRunStats(Requests.runStats(enabled))).getEnabled();
     }
 
     public GetAgentInfoResponse agentInfo() {

@@ -2,7 +2,7 @@ package dev.bpfagent.client;
 
 import dev.bpfagent.proto.v1.CloseProgramResponse;
 import dev.bpfagent.proto.v1.GetAgentInfoResponse;
-import dev.bpfagent.proto.v1.ProgramInfo;
+import dev.bpfagent.proto.v1.Program;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,11 +48,11 @@ public final class Cli {
                 }
                 case "list" -> {
                     boolean all = args.size() > 1 && args.get(1).equals("--all");
-                    for (ProgramInfo p : c.listPrograms(all)) {
+                    for (Program p : c.listPrograms(all)) {
                         out.println(line(p));
                     }
                 }
-                case "show" -> out.print(c.programInfo(id(args)));
+                case "show" -> out.print(c.program(id(args), true));
                 case "close" -> {
                     CloseProgramResponse r = c.closeProgram(id(args), false);
                     out.println("closed" + (r.getUnloaded() ? ", unloaded" : ", still loaded (held elsewhere)")
@@ -93,10 +93,13 @@ public final class Cli {
         }
     }
 
-    static String line(ProgramInfo p) {
-        return String.format("%6d  %-22s %-16s tag %s%s%s", p.getId(),
-                p.getType().name().replace("PROGRAM_TYPE_", "").toLowerCase(java.util.Locale.ROOT), p.getName(),
-                p.getTag(), p.getHeldByAgent() ? "  held" : "",
-                p.getPinnedPathsCount() > 0 ? "  pinned " + String.join(",", p.getPinnedPathsList()) : "");
+    static String line(Program p) {
+        var k = p.getKernel();
+        var a = p.getAgent();
+        return String.format("%6d  %-22s %-16s tag %s%s%s%s", p.getId(),
+                k.getType().name().replace("PROGRAM_TYPE_", "").toLowerCase(java.util.Locale.ROOT), k.getName(),
+                k.getTag(), a.getHeld() ? "  held" : "",
+                a.getPinnedPathsCount() > 0 ? "  pinned " + String.join(",", a.getPinnedPathsList()) : "",
+                a.getLabelsCount() > 0 ? "  labels " + new java.util.TreeMap<>(a.getLabelsMap()) : "");
     }
 }

@@ -1,10 +1,9 @@
 package dev.bpfagent.client;
 
 import dev.bpfagent.proto.v1.Program;
-import dev.bpfagent.proto.v1.ProgramInfo;
 import dev.bpfagent.proto.v1.ProgramType;
-import io.grpc.Status;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A program the agent holds on this client's behalf. {@link #close()} asks the agent to close it
@@ -29,26 +28,36 @@ public final class ProgramHandle implements AutoCloseable {
     }
 
     public ProgramType type() {
-        return program.getType();
+        return program.getKernel().getType();
     }
 
     public String name() {
-        return program.getName();
+        return program.getKernel().getName();
     }
 
     /** The kernel's tag, 16 hex digits. */
     public String tag() {
-        return program.getTag();
+        return program.getKernel().getTag();
+    }
+
+    /** The program as the agent described it when the handle was made. */
+    public Program program() {
+        return program;
     }
 
     /** The agent's pins of this program when the handle was made. */
     public List<String> pinnedPaths() {
-        return program.getPinnedPathsList();
+        return program.getAgent().getPinnedPathsList();
     }
 
     /** Who loaded it through the agent (pid/uid/gid on the Unix socket, the address on TCP). */
     public dev.bpfagent.proto.v1.Caller owner() {
-        return program.getOwner();
+        return program.getAgent().getOwner();
+    }
+
+    /** The labels it was loaded with. */
+    public Map<String, String> labels() {
+        return program.getAgent().getLabelsMap();
     }
 
     /** The verifier's log from the load, when a log level was asked for; else empty. */
@@ -70,8 +79,9 @@ public final class ProgramHandle implements AutoCloseable {
         return client.pin(id(), path);
     }
 
-    public ProgramInfo info() {
-        return client.programInfo(id());
+    /** The program now: kernel info (run counts...) and the agent's view (pins, dependents...). */
+    public Program info() {
+        return client.program(id());
     }
 
     /** Asked of the kernel. */
@@ -88,20 +98,21 @@ public final class ProgramHandle implements AutoCloseable {
         return closed;
     }
 
-    /** Closes the program and removes the agent's pins of it. */
+    /**
+     * Closes the program and removes the agent's pins of it. Marked closed once the agent said so (or
+     * said it no longer holds it), so a close that failed can be tried again.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
-        closed = true;
         try {
             client.closeProgram(id(), false);
-        } catch (BpfAgentException e) {
-            if (e.code() != Status.Code.NOT_FOUND) { // closed by someone else already: fine
-                throw e;
-            }
+        } catch (BpfAgentException.NotFound e) {
+            // closed by someone else already: fine
         }
+        closed = true;
     }
 
     @Override

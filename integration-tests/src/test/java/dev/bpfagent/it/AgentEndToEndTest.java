@@ -15,7 +15,7 @@ import dev.bpfagent.client.TestRunOptions;
 import dev.bpfagent.client.TestRunResult;
 import dev.bpfagent.client.XdpAction;
 import dev.bpfagent.proto.v1.CloseProgramResponse;
-import dev.bpfagent.proto.v1.ProgramInfo;
+import dev.bpfagent.proto.v1.Program;
 import dev.bpfagent.proto.v1.ProgramType;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckResponse;
@@ -125,7 +125,7 @@ class AgentEndToEndTest {
         assertTrue(e.verifierLog().contains("R0 !read_ok"), e.verifierLog());
         assertTrue(e.getMessage().contains("R0 !read_ok"), e.getMessage());
         assertEquals(before, countKernelPrograms(name));
-        assertTrue(uds.listPrograms(false).stream().noneMatch(i -> i.getName().equals(name)));
+        assertTrue(uds.listPrograms(false).stream().noneMatch(i -> i.getKernel().getName().equals(name)));
     }
 
     @Test
@@ -139,7 +139,7 @@ class AgentEndToEndTest {
     }
 
     static int countKernelPrograms(String name) {
-        return (int) uds.listPrograms(true).stream().filter(i -> i.getName().equals(name)).count();
+        return (int) uds.listPrograms(true).stream().filter(i -> i.getKernel().getName().equals(name)).count();
     }
 
     @Test
@@ -177,7 +177,7 @@ class AgentEndToEndTest {
             ProgramHandle again = second.getPinned(path, ProgramType.PROGRAM_TYPE_XDP, "xdp_drop_udp");
             assertEquals(p.id(), again.id());
             assertEquals(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNIX,
-                    second.programInfo(p.id()).getOwner().getTransport(), "the loader stays the owner");
+                    second.program(p.id()).getAgent().getOwner().getTransport(), "the loader stays the owner");
             assertEquals(XdpAction.DROP.value(), again.testRun(TestPackets.udp().build()).retval());
             // the wrong expectations are refused
             var wrongType = assertThrows(BpfAgentException.class,
@@ -203,7 +203,7 @@ class AgentEndToEndTest {
             assertEquals(path, uds.unpin(path));
             assertFalse(Files.exists(Path.of(path)));
             assertTrue(p.exists());
-            assertTrue(p.info().getPinnedPathsList().isEmpty());
+            assertTrue(p.info().getAgent().getPinnedPathsList().isEmpty());
             assertThrows(BpfAgentException.NotFound.class, () -> uds.unpin(path));
         }
     }
@@ -227,30 +227,36 @@ class AgentEndToEndTest {
     @Test
     void infoListExistsAndAttachedComeFromTheKernel() {
         try (ProgramHandle p = loadXdp(uds)) {
-            ProgramInfo info = p.info();
+            Program info = p.info();
+            var k = info.getKernel();
             assertEquals(p.id(), info.getId());
-            assertEquals(ProgramType.PROGRAM_TYPE_XDP, info.getType());
-            assertEquals("xdp_drop_udp", info.getName());
-            assertEquals(p.tag(), info.getTag());
-            assertEquals(13 * 8, info.getXlatedProgLen());
-            assertTrue(info.getGplCompatible());
-            assertTrue(info.getHeldByAgent());
-            assertTrue(info.getLoadTimeNs() > 0);
+            assertEquals(ProgramType.PROGRAM_TYPE_XDP, k.getType());
+            assertEquals("xdp_drop_udp", k.getName());
+            assertEquals(p.tag(), k.getTag());
+            assertEquals(13 * 8, k.getXlatedProgLen());
+            assertTrue(k.getGplCompatible());
+            assertTrue(k.getLoadTimeNs() > 0);
+            assertTrue(info.getAgent().getHeld());
+            assertFalse(info.hasLinks(), "links are found only when asked for");
             // The kernel vouched for who loaded it over the Unix socket: this test process.
-            assertEquals(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNIX, info.getOwner().getTransport());
-            assertEquals(ProcessHandle.current().pid(), info.getOwner().getPid());
-            assertEquals(0, info.getOwner().getUid());
+            var owner = info.getAgent().getOwner();
+            assertEquals(dev.bpfagent.proto.v1.Caller.Transport.TRANSPORT_UNIX, owner.getTransport());
+            assertEquals(ProcessHandle.current().pid(), owner.getPid());
+            assertEquals(0, owner.getUid());
 
             assertTrue(uds.listPrograms(false).stream().anyMatch(i -> i.getId() == p.id()));
-            List<ProgramInfo> all = uds.listPrograms(true);
+            List<Program> all = uds.listPrograms(true);
             assertTrue(all.size() >= uds.listPrograms(false).size());
-            assertTrue(all.stream().anyMatch(i -> i.getId() == p.id() && i.getHeldByAgent()));
+            assertTrue(all.stream().anyMatch(i -> i.getId() == p.id() && i.getAgent().getHeld()));
+            assertTrue(all.stream().anyMatch(i -> !i.getAgent().getHeld()) || all.size() == uds.listPrograms(false).size());
 
             assertTrue(p.exists());
             assertFalse(p.attached(), "nothing attached it");
+            assertTrue(uds.program(p.id(), true).hasLinks());
         }
         assertFalse(uds.programExists(Integer.MAX_VALUE - 7));
-        assertThrows(BpfAgentException.NotFound.class, () -> uds.programInfo(Integer.MAX_VALUE - 7));
+        var e = assertThrows(BpfAgentException.NotFound.class, () -> uds.program(Integer.MAX_VALUE - 7));
+        assertEquals("PROGRAM_NOT_FOUND", e.reason());
     }
 
     @Test
@@ -259,7 +265,7 @@ class AgentEndToEndTest {
             assertTrue(uds.setRunStats(true));
             try {
                 p.testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(100));
-                ProgramInfo info = p.info();
+                var info = p.info().getKernel();
                 assertTrue(info.getRunCnt() >= 100, "run_cnt " + info.getRunCnt());
                 assertTrue(info.getRunTimeNs() > 0);
             } finally {
@@ -286,8 +292,8 @@ class AgentEndToEndTest {
     void programBtfIsLoadedAttachedToTheProgramAndFreedWithIt() {
         int btfId;
         try (ProgramHandle p = uds.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
-                .name("with_btf").progBtf(Btf.intFunction()).funcInfo(Btf.funcInfoAtZero(), 0).build())) {
-            btfId = p.info().getBtfId();
+                .name("with_btf").btf(Btf.intFunction()).funcInfo(Btf.funcInfoAtZero(), 0).build())) {
+            btfId = p.info().getKernel().getBtfId();
             assertTrue(btfId > 0, "the kernel attached our BTF to the program");
             assertTrue(btfExists(btfId));
         }

@@ -53,8 +53,8 @@ class AgentLifecycleTest {
                 var adopted = c.listPrograms(false);
                 assertEquals(1, adopted.size(), "the pinned program is held again at start: " + adopted);
                 assertEquals(pinnedId, adopted.get(0).getId());
-                assertEquals(List.of(pin.toString()), adopted.get(0).getPinnedPathsList());
-                assertEquals("pinned before this agent started", adopted.get(0).getOwner().getAddress());
+                assertEquals(List.of(pin.toString()), adopted.get(0).getAgent().getPinnedPathsList());
+                assertEquals("pinned before this agent started", adopted.get(0).getAgent().getOwner().getAddress());
                 ProgramHandle b = c.getPinned("kept/prog");
                 assertEquals(pinnedId, b.id());
                 b.close(); // unpins and frees it

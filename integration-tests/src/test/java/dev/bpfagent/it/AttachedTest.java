@@ -2,6 +2,7 @@ package dev.bpfagent.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.bpfagent.agent.bpf.ProgramFds;
 import dev.bpfagent.agent.bpf.AttachType;
 import dev.bpfagent.agent.bpf.Program;
 import dev.bpfagent.agent.kernel.Bpf;
@@ -45,7 +46,7 @@ class AttachedTest {
             int ifindex = Integer.parseInt(Files.readString(Path.of("/sys/class/net/" + veth + "/ifindex")).strip());
             assertFalse(c.programAttached(p.id()));
             try (Program mine = Program.fromId(p.id());
-                 Fd link = Bpf.linkCreate(mine.fd(), ifindex, AttachType.XDP.value, 0)) {
+                 Fd link = Bpf.linkCreate(ProgramFds.fd(mine), ifindex, AttachType.XDP.value, 0)) {
                 var r = c.programAttached(p.id());
                 assertTrue(r, "an XDP link on " + veth + " exists");
                 assertTrue(p.attached());
@@ -54,7 +55,7 @@ class AttachedTest {
                 Bpf.objPin(link, linkPin.toString());
                 var e = assertThrows(dev.bpfagent.client.BpfAgentException.class, () -> c.getPinned(linkPin.toString()));
                 assertEquals(io.grpc.Status.Code.FAILED_PRECONDITION, e.code(), e.getMessage());
-                assertEquals("NOT_A_PROGRAM", e.reason());
+                assertEquals("KIND_MISMATCH", e.reason());
                 assertEquals(1, c.agentInfo().getProgramsHeld());
                 Files.delete(linkPin);
             }

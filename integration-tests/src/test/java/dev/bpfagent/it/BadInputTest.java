@@ -82,6 +82,10 @@ class BadInputTest {
                 .setInstructions(ByteString.copyFrom(Asm.returnImm(2)));
     }
 
+    static ObjectRef prog(int id) {
+        return ObjectRef.newBuilder().setId(id).build();
+    }
+
     @Test
     void loadProgramFields() {
         assertField(failure(() -> stub.loadProgram(validLoad().clearType().build())), "type");
@@ -92,77 +96,123 @@ class BadInputTest {
         assertField(failure(() -> stub.loadProgram(validLoad().setName("has space").build())), "name");
         assertField(failure(() -> stub.loadProgram(validLoad().setName("a_name_far_too_long").build())), "name");
         assertField(failure(() -> stub.loadProgram(validLoad().setLicense("GPL\0x").build())), "license");
-        assertField(failure(() -> stub.loadProgram(validLoad().setLogLevel(99).build())), "log_level");
-        assertField(failure(() -> stub.loadProgram(validLoad().setLogSize(1 << 30).build())), "log_size");
-        assertField(failure(() -> stub.loadProgram(validLoad().setLogSize(-5).build())), "log_size");
-        assertField(failure(() -> stub.loadProgram(validLoad().setLogLevel(-1).build())), "log_level");
+        assertField(failure(() -> stub.loadProgram(validLoad().setLog(VerifierLogOptions.newBuilder().setLevel(99)).build())),
+                "log.level");
+        assertField(failure(() -> stub.loadProgram(validLoad().setLog(VerifierLogOptions.newBuilder().setSize(1 << 30)).build())),
+                "log.size");
+        assertField(failure(() -> stub.loadProgram(validLoad().setLog(VerifierLogOptions.newBuilder().setSize(-5)).build())),
+                "log.size");
+        assertField(failure(() -> stub.loadProgram(validLoad().setLog(VerifierLogOptions.newBuilder().setLevel(-1)).build())),
+                "log.level");
         assertField(failure(() -> stub.loadProgram(validLoad().setExpectedAttachTypeValue(5000).build())),
                 "expected_attach_type");
-        assertField(failure(() -> stub.loadProgram(validLoad().setAttachBtfObjId(1).setAttachProgId(1).build())),
-                "attach_prog_id");
-        assertField(failure(() -> stub.loadProgram(validLoad().setFuncInfo(ByteString.copyFrom(new byte[12]))
-                .setProgBtf(ByteString.copyFrom(Btf.intFunction())).build())), "func_info");
-        assertField(failure(() -> stub.loadProgram(validLoad().setFuncInfo(ByteString.copyFrom(new byte[8])).build())),
-                "prog_btf");
-        assertField(failure(() -> stub.loadProgram(validLoad().setLineInfoRecSize(-1)
-                .setLineInfo(ByteString.copyFrom(new byte[16])).build())), "line_info_rec_size");
+        assertField(failure(() -> stub.loadProgram(validLoad().setAttachTarget(AttachTarget.newBuilder()
+                .setKernelBtfObjId(1)).build())), "attach_target.btf_id");
+        assertField(failure(() -> stub.loadProgram(validLoad().setAttachTarget(AttachTarget.newBuilder().setBtfId(1)
+                .setProgram(ObjectRef.getDefaultInstance())).build())), "attach_target.program");
+        assertField(failure(() -> stub.loadProgram(validLoad().setAttachTarget(AttachTarget.newBuilder().setBtfId(1)
+                .setProgram(ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(3))).build())),
+                "attach_target.program.kind");
+        assertField(failure(() -> stub.loadProgram(validLoad().setBtf(ProgramBtf.newBuilder()
+                .setFuncInfo(ByteString.copyFrom(new byte[12])).setBtf(ByteString.copyFrom(Btf.intFunction()))).build())),
+                "btf.func_info");
+        assertField(failure(() -> stub.loadProgram(validLoad().setBtf(ProgramBtf.newBuilder()
+                .setFuncInfo(ByteString.copyFrom(new byte[8]))).build())), "btf.btf");
+        assertField(failure(() -> stub.loadProgram(validLoad().setBtf(ProgramBtf.newBuilder().setLineInfoRecSize(-1)
+                .setLineInfo(ByteString.copyFrom(new byte[16]))).build())), "btf.line_info_rec_size");
+        assertField(failure(() -> stub.loadProgram(validLoad().putLabels("bad key", "v").build())), "labels");
+        assertField(failure(() -> stub.loadProgram(validLoad().putLabels("k", "v".repeat(300)).build())), "labels");
+        // Map references have their place in the request; this agent says plainly it has no maps yet.
+        Failure maps = failure(() -> stub.loadProgram(validLoad().addMaps(MapReference.newBuilder()
+                .setMap(ObjectRef.newBuilder().setId(1))).build()));
+        assertEquals(Status.Code.UNIMPLEMENTED, maps.code());
+        assertEquals("maps", maps.badRequest().getFieldViolations(0).getField());
     }
 
     @Test
     void kernelRefusalsKeepTheErrno() {
-        // An attach_prog_id that does not exist: the kernel's ENOENT, as NOT_FOUND with the errno.
-        Failure f = failure(() -> stub.loadProgram(validLoad().setAttachProgId(Integer.MAX_VALUE - 3).build()));
+        // An attach target program that does not exist: the kernel's ENOENT, as NOT_FOUND with the errno.
+        Failure f = failure(() -> stub.loadProgram(validLoad().setAttachTarget(AttachTarget.newBuilder().setBtfId(1)
+                .setProgram(prog(Integer.MAX_VALUE - 3))).build()));
         assertEquals(Status.Code.NOT_FOUND, f.code());
         assertEquals("ENOENT", f.info().getReason());
         assertEquals("2", f.info().getMetadataOrThrow("errno"));
-        assertTrue(f.message().contains("attach_prog_id " + (Integer.MAX_VALUE - 3) + ": the kernel has no program"),
+        assertTrue(f.message().contains("attach_target.program " + (Integer.MAX_VALUE - 3) + ": the kernel has no program"),
                 f.message());
         // Garbage BTF: the kernel's EINVAL with its BTF log in the message.
-        Failure btf = failure(() -> stub.loadProgram(validLoad().setProgBtf(ByteString.copyFrom(new byte[64])).build()));
+        Failure btf = failure(() -> stub.loadProgram(validLoad().setBtf(ProgramBtf.newBuilder()
+                .setBtf(ByteString.copyFrom(new byte[64]))).build()));
         assertEquals(Status.Code.INVALID_ARGUMENT, btf.code());
         assertEquals("BPF_BTF_LOAD", btf.info().getMetadataOrThrow("syscall"));
     }
 
     @Test
-    void programIdFields() {
-        assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.getDefaultInstance())), "program_id");
-        assertField(failure(() -> stub.pinProgram(PinProgramRequest.newBuilder().setPath("x").build())), "program_id");
-        assertField(failure(() -> stub.closeProgram(CloseProgramRequest.getDefaultInstance())), "program_id");
-        assertField(failure(() -> stub.programExists(ProgramExistsRequest.getDefaultInstance())), "program_id");
-        assertField(failure(() -> stub.programAttached(ProgramAttachedRequest.getDefaultInstance())), "program_id");
-        assertField(failure(() -> stub.getProgramInfo(GetProgramInfoRequest.getDefaultInstance())), "program_id");
+    void objectRefFields() {
+        assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.getDefaultInstance())), "program");
+        assertField(failure(() -> stub.pin(PinRequest.newBuilder().setPath("x").build())), "object");
+        assertField(failure(() -> stub.closeProgram(CloseProgramRequest.getDefaultInstance())), "program");
+        assertField(failure(() -> stub.getProgram(GetProgramRequest.getDefaultInstance())), "program");
+        assertField(failure(() -> stub.getProgram(GetProgramRequest.newBuilder().setProgram(prog(0)).build())),
+                "program.id");
+        assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgram(
+                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_LINK).setId(5)).build())), "program.kind");
+        assertField(failure(() -> stub.getProgram(GetProgramRequest.newBuilder().setProgram(
+                ObjectRef.newBuilder().setKindValue(77).setId(5)).build())), "program.kind");
+        assertField(failure(() -> stub.closeProgram(CloseProgramRequest.newBuilder().setProgram(
+                ObjectRef.newBuilder().setPath("/etc/passwd")).build())), "program.path");
 
-        Failure unknown = failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(999999).build()));
+        Failure unknown = failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgram(prog(999999)).build()));
         assertEquals(Status.Code.NOT_FOUND, unknown.code());
         assertEquals("PROGRAM_NOT_HELD", unknown.info().getReason());
+        Failure noPin = failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgram(
+                ObjectRef.newBuilder().setPath("no/such/pin")).build()));
+        assertEquals(Status.Code.NOT_FOUND, noPin.code());
+        assertEquals("PIN_NOT_HELD", noPin.info().getReason());
+        // Kinds the agent does not hold yet: said plainly, naming the field.
+        Failure mapPin = failure(() -> stub.pin(PinRequest.newBuilder().setPath("x").setObject(
+                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(1)).build()));
+        assertEquals(Status.Code.UNIMPLEMENTED, mapPin.code());
+    }
+
+    @Test
+    void listFields() {
+        assertField(failure(() -> stub.listPrograms(ListProgramsRequest.newBuilder().setPageSize(5000).build())),
+                "page_size");
+        assertField(failure(() -> stub.listPrograms(ListProgramsRequest.newBuilder().setPageToken("garbage!").build())),
+                "page_token");
+        assertField(failure(() -> stub.listPrograms(ListProgramsRequest.newBuilder().setTypeValue(999).build())),
+                "type");
+        assertField(failure(() -> stub.listPrograms(ListProgramsRequest.newBuilder().putLabels("", "x").build())),
+                "labels");
     }
 
     @Test
     void testRunFields() {
         int id = stub.loadProgram(validLoad().build()).getProgram().getId();
         try {
-            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id)
+            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgram(prog(id))
                     .setDataSizeOut(1 << 30).build())), "data_size_out");
-            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id)
+            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgram(prog(id))
                     .setCtxSizeOut(1 << 30).build())), "ctx_size_out");
             // uint32 fields above 2^31 arrive as negative Java ints: still refused, by name
-            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id)
+            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgram(prog(id))
                     .setDataSizeOut(-1).build())), "data_size_out");
-            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id)
+            assertField(failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgram(prog(id))
                     .setRepeat(-1).build())), "repeat");
             // XDP needs data: the kernel says EINVAL.
-            Failure noData = failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id).build()));
+            Failure noData = failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgram(prog(id))
+                    .build()));
             assertEquals(Status.Code.INVALID_ARGUMENT, noData.code());
             assertEquals("EINVAL", noData.info().getReason());
             assertEquals("BPF_PROG_TEST_RUN", noData.info().getMetadataOrThrow("syscall"));
             // An output buffer too small for the packet: ENOSPC, RESOURCE_EXHAUSTED, and what to do.
-            Failure small = failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgramId(id)
+            Failure small = failure(() -> stub.testRunProgram(TestRunProgramRequest.newBuilder().setProgram(prog(id))
                     .setDataIn(ByteString.copyFrom(dev.bpfagent.client.TestPackets.tcp().build()))
                     .setDataSizeOut(4).build()));
             assertEquals(Status.Code.RESOURCE_EXHAUSTED, small.code());
             assertTrue(small.message().contains("data_size_out"), small.message());
         } finally {
-            stub.closeProgram(CloseProgramRequest.newBuilder().setProgramId(id).build());
+            stub.closeProgram(CloseProgramRequest.newBuilder().setProgram(prog(id)).build());
         }
     }
 
@@ -171,31 +221,38 @@ class BadInputTest {
         int id = stub.loadProgram(validLoad().build()).getProgram().getId();
         try {
             for (String bad : new String[] {"", "../escape", "a/../../b", "/sys/fs/bpf/elsewhere", "/etc/passwd", "a\0b"}) {
-                assertField(failure(() -> stub.pinProgram(PinProgramRequest.newBuilder().setProgramId(id).setPath(bad)
+                assertField(failure(() -> stub.pin(PinRequest.newBuilder().setObject(prog(id)).setPath(bad)
                         .build())), "path");
             }
-            assertField(failure(() -> stub.unpinProgram(UnpinProgramRequest.newBuilder().setPath("/sys/fs/bpf/x").build())),
+            assertField(failure(() -> stub.unpin(UnpinRequest.newBuilder().setPath("/sys/fs/bpf/x").build())), "path");
+            assertField(failure(() -> stub.getPinned(GetPinnedRequest.newBuilder().setPath("/etc/passwd").build())),
                     "path");
-            assertField(failure(() -> stub.getPinnedProgram(GetPinnedProgramRequest.newBuilder().setPath("/etc/passwd")
-                    .build())), "path");
+            assertField(failure(() -> stub.getPinned(GetPinnedRequest.newBuilder().setPath("p")
+                    .setProgram(ProgramExpectation.newBuilder().setTypeValue(999)).build())), "program.type");
             // a pin where a directory is needed
-            String first = stub.pinProgram(PinProgramRequest.newBuilder().setProgramId(id).setPath("blocker").build())
-                    .getPath();
-            Failure blocked = failure(() -> stub.pinProgram(PinProgramRequest.newBuilder().setProgramId(id)
+            String first = stub.pin(PinRequest.newBuilder().setObject(prog(id)).setPath("blocker").build()).getPath();
+            Failure blocked = failure(() -> stub.pin(PinRequest.newBuilder().setObject(prog(id))
                     .setPath("blocker/below").build()));
             assertEquals(Status.Code.FAILED_PRECONDITION, blocked.code(), blocked.message());
             assertEquals("PIN_PATH_BLOCKED", blocked.info().getReason());
-            stub.unpinProgram(UnpinProgramRequest.newBuilder().setPath(first).build());
+            // a program pin unpinned as a map: refused, the pin stays
+            Failure wrongKind = failure(() -> stub.unpin(UnpinRequest.newBuilder().setPath(first)
+                    .setExpectedKind(ObjectKind.OBJECT_KIND_MAP).build()));
+            assertEquals(Status.Code.FAILED_PRECONDITION, wrongKind.code());
+            assertEquals("KIND_MISMATCH", wrongKind.info().getReason());
+            UnpinResponse un = stub.unpin(UnpinRequest.newBuilder().setPath(first)
+                    .setExpectedKind(ObjectKind.OBJECT_KIND_PROGRAM).build());
+            assertEquals(id, un.getObject().getId());
+            assertEquals(ObjectKind.OBJECT_KIND_PROGRAM, un.getObject().getKind());
             // a path component longer than NAME_MAX
-            Failure tooLong = failure(() -> stub.pinProgram(PinProgramRequest.newBuilder().setProgramId(id)
+            Failure tooLong = failure(() -> stub.pin(PinRequest.newBuilder().setObject(prog(id))
                     .setPath("x".repeat(300)).build()));
             assertEquals(Status.Code.INVALID_ARGUMENT, tooLong.code(), tooLong.message());
-            Failure missing = failure(() -> stub.getPinnedProgram(GetPinnedProgramRequest.newBuilder()
-                    .setPath("no/such/pin").build()));
+            Failure missing = failure(() -> stub.getPinned(GetPinnedRequest.newBuilder().setPath("no/such/pin").build()));
             assertEquals(Status.Code.NOT_FOUND, missing.code());
             assertEquals("PIN_NOT_FOUND", missing.info().getReason());
         } finally {
-            stub.closeProgram(CloseProgramRequest.newBuilder().setProgramId(id).build());
+            stub.closeProgram(CloseProgramRequest.newBuilder().setProgram(prog(id)).build());
         }
     }
 }

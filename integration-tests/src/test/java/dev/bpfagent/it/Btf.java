@@ -21,6 +21,15 @@ final class Btf {
      * enough BTF for one func_info record naming the program's entry.
      */
     static byte[] intFunction() {
+        return function(0);
+    }
+
+    /** As {@link #intFunction()}, with "prog" a global function (BTF_FUNC_GLOBAL), as freplace targets are. */
+    static byte[] globalIntFunction() {
+        return function(1);
+    }
+
+    private static byte[] function(int linkage) {
         byte[] strings = "\0int\0prog\0".getBytes(StandardCharsets.US_ASCII);
         int typeLen = 16 + 12 + 12;
         ByteBuffer b = ByteBuffer.allocate(24 + typeLen + strings.length).order(ByteOrder.LITTLE_ENDIAN);
@@ -28,7 +37,7 @@ final class Btf {
         b.putInt(0).putInt(typeLen).putInt(typeLen).putInt(strings.length);
         b.putInt(1).putInt(BTF_KIND_INT << 24).putInt(4).putInt((BTF_INT_SIGNED << 24) | 32); // [1] int
         b.putInt(0).putInt(BTF_KIND_FUNC_PROTO << 24).putInt(1);                           // [2] int (void)
-        b.putInt(5).putInt(BTF_KIND_FUNC << 24).putInt(2);                                 // [3] prog
+        b.putInt(5).putInt((BTF_KIND_FUNC << 24) | linkage).putInt(2);                     // [3] prog
         b.put(strings);
         return b.array();
     }

@@ -2,6 +2,7 @@ package dev.bpfagent.it;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.bpfagent.agent.bpf.ProgramFds;
 import dev.bpfagent.agent.bpf.KernelObjects;
 import dev.bpfagent.agent.bpf.Program;
 import dev.bpfagent.agent.bpf.ProgramSpec;
@@ -44,7 +45,7 @@ class KernelLayerTest {
     void loadTestRunAndCloseInProcess() {
         Program.Loaded loaded = Program.load(xdp("inproc", 0, 0));
         Program p = loaded.program();
-        int fd = p.fd().number();
+        int fd = ProgramFds.fd(p).number();
         assertEquals(Optional.of("anon_inode:bpf-prog"), fdTarget(fd));
         assertTrue(KernelObjects.programIds().contains(p.id()));
         TestRun.Result r = p.testRun(TestRun.Input.ofData(TestPackets.udp().build()));
@@ -60,11 +61,11 @@ class KernelLayerTest {
     @Test
     void closeWaitsForTheCallThatHoldsTheFd() {
         Program p = Program.load(xdp("held", 0, 0)).program();
-        int fd = p.fd().number();
-        Fd.Held held = p.fd().hold();
+        int fd = ProgramFds.fd(p).number();
+        Fd.Held held = ProgramFds.fd(p).hold();
         p.close();
         assertEquals(Optional.of("anon_inode:bpf-prog"), fdTarget(fd), "still open while held");
-        assertThrows(KernelException.class, () -> p.fd().hold(), "no new holders after close");
+        assertThrows(KernelException.class, () -> ProgramFds.fd(p).hold(), "no new holders after close");
         held.close();
         assertNotEquals(Optional.of("anon_inode:bpf-prog"), fdTarget(fd), "closed when the holder let go");
     }
@@ -120,7 +121,7 @@ class KernelLayerTest {
             PerfEvent.disable(ev);
             // SET_BPF with an XDP program is refused: the kernel checks the program type.
             try (Program p = Program.load(xdp("perfprog", 0, 0)).program()) {
-                KernelException e = assertThrows(KernelException.class, () -> PerfEvent.setBpf(ev, p.fd()));
+                KernelException e = assertThrows(KernelException.class, () -> PerfEvent.setBpf(ev, ProgramFds.fd(p)));
                 assertEquals(Errno.EINVAL, e.errno());
             }
         }

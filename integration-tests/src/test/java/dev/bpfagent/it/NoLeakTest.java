@@ -42,7 +42,7 @@ class NoLeakTest {
             long fdsAfter = openFds(agent.process);
             // Asked of the kernel, not the agent: no program of ours is loaded any more.
             assertEquals(List.of(), c.listPrograms(true).stream()
-                    .filter(i -> i.getName().equals(NAME)).map(i -> i.getId()).toList());
+                    .filter(i -> i.getKernel().getName().equals(NAME)).map(i -> i.getId()).toList());
             assertEquals(0, c.agentInfo().getProgramsHeld());
             assertTrue(fdsAfter <= fdsBefore + 2, "agent fds grew from " + fdsBefore + " to " + fdsAfter);
             try (Stream<Path> s = Files.list(agent.bpffsDir)) {
@@ -59,10 +59,10 @@ class NoLeakTest {
                 () -> c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.invalid()).logLevel(2).logSize(128).build()));
         // bad BTF: the BTF fd opened for the load must be closed
         assertThrows(BpfAgentException.class, () -> c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP,
-                Asm.returnImm(2)).progBtf(new byte[100]).build()));
+                Asm.returnImm(2)).btf(new byte[100]).build()));
         // a bad attach target id
         assertThrows(BpfAgentException.NotFound.class, () -> c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP,
-                Asm.returnImm(2)).attachProgId(Integer.MAX_VALUE - 1).build()));
+                Asm.returnImm(2)).attachProgram(Integer.MAX_VALUE - 1, 1).build()));
         ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.xdpDropUdp()).name(NAME).build());
         String pin = p.pin("leak/a/b");
         assertThrows(BpfAgentException.AlreadyExists.class, () -> p.pin("leak/a/b"));
@@ -70,7 +70,7 @@ class NoLeakTest {
         assertEquals(p.id(), c.getPinned(pin).id());
         // getPinned of a directory: not a program
         var dir = assertThrows(BpfAgentException.class, () -> c.getPinned("leak/a"));
-        assertEquals("NOT_A_PROGRAM", dir.reason());
+        assertEquals("IS_A_DIRECTORY", dir.reason());
         assertThrows(BpfAgentException.class,
                 () -> c.getPinned(pin, ProgramType.PROGRAM_TYPE_KPROBE, ""));
         assertThrows(BpfAgentException.class, () -> p.testRun(new TestRunOptions(TestPackets.udp().build(), 4, null,

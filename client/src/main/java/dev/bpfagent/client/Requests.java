@@ -1,0 +1,70 @@
+package dev.bpfagent.client;
+
+import com.google.protobuf.ByteString;
+import dev.bpfagent.proto.v1.*;
+
+/**
+ * The requests both clients send and the results they make of the answers, in one place: the
+ * blocking and the async client differ only in how they wait.
+ */
+final class Requests {
+    private Requests() {
+    }
+
+    static ObjectRef program(int id) {
+        return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_PROGRAM).setId(id).build();
+    }
+
+    static GetProgramRequest get(int id, boolean withLinks) {
+        return GetProgramRequest.newBuilder().setProgram(program(id)).setWithLinks(withLinks).build();
+    }
+
+    static ListProgramsRequest list(boolean includeKernel) {
+        return ListProgramsRequest.newBuilder().setIncludeKernel(includeKernel).setPageSize(1000).build();
+    }
+
+    static TestRunProgramRequest testRun(int programId, TestRunOptions o) {
+        return TestRunProgramRequest.newBuilder()
+                .setProgram(program(programId))
+                .setDataIn(ByteString.copyFrom(o.data()))
+                .setDataSizeOut(o.dataSizeOut())
+                .setCtxIn(ByteString.copyFrom(o.ctx()))
+                .setCtxSizeOut(o.ctxSizeOut())
+                .setRepeat(o.repeat())
+                .setFlags(o.flags())
+                .setCpu(o.cpu())
+                .setBatchSize(o.batchSize())
+                .build();
+    }
+
+    static TestRunResult result(TestRunProgramResponse r) {
+        return new TestRunResult(r.getRetval(), r.getDataOut().toByteArray(), r.getCtxOut().toByteArray(),
+                r.getDurationNs(), r.getDataSizeOut());
+    }
+
+    static PinRequest pin(ObjectRef object, String path) {
+        return PinRequest.newBuilder().setObject(object).setPath(path).build();
+    }
+
+    static UnpinRequest unpin(String path) {
+        return UnpinRequest.newBuilder().setPath(path).build();
+    }
+
+    static GetPinnedRequest getPinned(String path, ProgramType expectedType, String expectedName) {
+        return GetPinnedRequest.newBuilder().setPath(path).setExpectedKind(ObjectKind.OBJECT_KIND_PROGRAM)
+                .setProgram(ProgramExpectation.newBuilder().setType(expectedType).setName(expectedName)).build();
+    }
+
+    static CloseProgramRequest close(int id, boolean keepPins) {
+        return CloseProgramRequest.newBuilder().setProgram(program(id)).setKeepPins(keepPins).build();
+    }
+
+    static SetRunStatsRequest runStats(boolean enabled) {
+        return SetRunStatsRequest.newBuilder().setEnabled(enabled).build();
+    }
+
+    /** NOT_FOUND answers a "does it exist?" question: false, not an error. */
+    static boolean isNotFound(Throwable t) {
+        return Errors.map(t) instanceof BpfAgentException.NotFound;
+    }
+}
