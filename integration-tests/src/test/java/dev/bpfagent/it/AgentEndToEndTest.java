@@ -283,6 +283,9 @@ class AgentEndToEndTest {
                     .get(30, TimeUnit.SECONDS);
             assertEquals(XdpAction.DROP.value(), r.retval());
         }
+        assertFalse(uds.async().programExists(p.id()).get(30, TimeUnit.SECONDS));
+        assertEquals(HealthCheckResponse.ServingStatus.SERVING, uds.async().health().get(30, TimeUnit.SECONDS));
+        assertTrue(uds.async().agentInfo().get(30, TimeUnit.SECONDS).getKernelRelease().length() > 0);
         var failed = uds.async().testRun(p.id(), TestRunOptions.ofData(TestPackets.udp().build()));
         var e = assertThrows(java.util.concurrent.ExecutionException.class, () -> failed.get(30, TimeUnit.SECONDS));
         assertInstanceOf(BpfAgentException.NotFound.class, e.getCause());

@@ -76,8 +76,9 @@ final class PinHandler {
         if (req.getExpectedKind() != dev.bpfagent.proto.v1.ObjectKind.OBJECT_KIND_UNSPECIFIED && Files.exists(path)
                 && !Files.isDirectory(path)) {
             ObjectKind actual = holder != null ? ObjectKind.PROGRAM : Pins.kindAt(path.toString());
-            if (ProtoConvert.kind(kindOfBpf(actual)) != req.getExpectedKind()) {
-                throw new WrongKindException(path.toString(), expectedBpf(req.getExpectedKind()), actual);
+            ObjectKind expected = bpfKind(req.getExpectedKind());
+            if (actual != expected) {
+                throw new WrongKindException(path.toString(), expected, actual);
             }
         }
         if (!pins.remove(path)) {
@@ -91,16 +92,8 @@ final class PinHandler {
         return out.build();
     }
 
-    private static Registry.Kind kindOfBpf(ObjectKind k) {
-        return switch (k) {
-            case PROGRAM -> Registry.Kind.PROGRAM;
-            case MAP -> Registry.Kind.MAP;
-            case LINK -> Registry.Kind.LINK;
-            default -> Registry.Kind.CHAIN; // BTF or unknown: matches no kind a caller can name
-        };
-    }
-
-    private static ObjectKind expectedBpf(dev.bpfagent.proto.v1.ObjectKind k) {
+    /** The kernel object kind a pin of this requested kind holds (chains are not kernel objects: none). */
+    private static ObjectKind bpfKind(dev.bpfagent.proto.v1.ObjectKind k) {
         return switch (k) {
             case OBJECT_KIND_MAP -> ObjectKind.MAP;
             case OBJECT_KIND_LINK -> ObjectKind.LINK;

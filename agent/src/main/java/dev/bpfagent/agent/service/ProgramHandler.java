@@ -182,10 +182,11 @@ final class ProgramHandler {
             }
         }
         Map<Integer, List<Integer>> links = req.getWithLinks() ? KernelObjects.linksByProgram() : Map.of();
+        Map<Registry.Key, List<Registry.Key>> dependents = registry.dependentsIndex();
         ListProgramsResponse.Builder out = ListProgramsResponse.newBuilder();
         for (Candidate c : page) {
             out.addPrograms(ProtoConvert.program(c.info, c.held,
-                    c.held == null ? List.of() : registry.dependents(c.held.key()),
+                    c.held == null ? List.of() : dependents.getOrDefault(c.held.key(), List.of()),
                     req.getWithLinks() ? Optional.of(links.getOrDefault(c.info.id(), List.of())) : Optional.empty()));
         }
         if (more) {

@@ -222,6 +222,17 @@ public final class Registry {
         return out;
     }
 
+    /** Every held object's direct dependents, in one pass (for pages of many objects). */
+    public Map<Key, List<Key>> dependentsIndex() {
+        Map<Key, List<Key>> out = new java.util.HashMap<>();
+        for (Entry e : entries.values()) {
+            for (Key d : e.dependsOn) {
+                out.computeIfAbsent(d, k -> new ArrayList<>()).add(e.key);
+            }
+        }
+        return out;
+    }
+
     /**
      * Up to limit entries of a kind with ids above afterId (unsigned), in id order, that match.
      */
