@@ -11,6 +11,7 @@ import dev.bpfagent.agent.service.transport.CallLogInterceptor;
 import dev.bpfagent.agent.service.transport.CallerInterceptor;
 import dev.bpfagent.agent.service.transport.ErrorInterceptor;
 import dev.bpfagent.agent.service.transport.PeerCredentialsNegotiator;
+import dev.bpfagent.agent.service.transport.RequestParsing;
 import dev.bpfagent.proto.v1.BpfServiceGrpc;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -164,12 +165,13 @@ public final class Agent implements AutoCloseable {
 
     /**
      * The service with the interceptors every call passes, in order: the caller is read, the call is
-     * logged, errors become statuses, the authorizer decides, then the handler runs. (Interceptors
-     * run last-added first.)
+     * logged, errors become statuses, the request's bytes are parsed (a failure is the client's), the
+     * authorizer decides, then the handler runs. (Interceptors run last-added first.)
      */
     public static io.grpc.ServerServiceDefinition intercepted(io.grpc.BindableService service, Authorizer authorizer) {
-        return ServerInterceptors.intercept(service, new AuthorizationInterceptor(authorizer),
-                new ErrorInterceptor(), new CallLogInterceptor(), new CallerInterceptor());
+        var typed = ServerInterceptors.intercept(service, new AuthorizationInterceptor(authorizer));
+        return ServerInterceptors.intercept(RequestParsing.guard(typed), new ErrorInterceptor(),
+                new CallLogInterceptor(), new CallerInterceptor());
     }
 
     /** What both servers share: event loops, executors, message size, the services. */

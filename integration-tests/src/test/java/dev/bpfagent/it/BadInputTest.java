@@ -248,11 +248,65 @@ class BadInputTest {
             Failure tooLong = failure(() -> stub.pin(PinRequest.newBuilder().setObject(prog(id))
                     .setPath("x".repeat(300)).build()));
             assertEquals(Status.Code.INVALID_ARGUMENT, tooLong.code(), tooLong.message());
+            // names bpffs refuses, names too long, paths through a pin: each a precise code, never INTERNAL
+            assertField(failure(() -> stub.pin(PinRequest.newBuilder().setObject(prog(id)).setPath("a.b").build())),
+                    "path");
+            assertField(failure(() -> stub.unpin(UnpinRequest.newBuilder().setPath("fuzz.none").build())), "path");
+            String fourByte = new String(Character.toChars(0x1F600)).repeat(250);
+            assertField(failure(() -> stub.unpin(UnpinRequest.newBuilder().setPath(fourByte).build())), "path");
+            String blocker = stub.pin(PinRequest.newBuilder().setObject(prog(id)).setPath("blocker2").build()).getPath();
+            Failure below = failure(() -> stub.unpin(UnpinRequest.newBuilder().setPath("blocker2/below").build()));
+            assertEquals(Status.Code.FAILED_PRECONDITION, below.code(), below.message());
+            assertEquals("PIN_PATH_BLOCKED", below.info().getReason());
+            stub.unpin(UnpinRequest.newBuilder().setPath(blocker).build());
             Failure missing = failure(() -> stub.getPinned(GetPinnedRequest.newBuilder().setPath("no/such/pin").build()));
             assertEquals(Status.Code.NOT_FOUND, missing.code());
             assertEquals("PIN_NOT_FOUND", missing.info().getReason());
         } finally {
             stub.closeProgram(CloseProgramRequest.newBuilder().setProgram(prog(id)).build());
         }
+    }
+
+    @Test
+    void bytesThatDoNotParseAreInvalidArgumentOnEveryMethod() throws Exception {
+        byte[][] garbage = {
+                {(byte) 0x08, (byte) 0xff, (byte) 0xff},                   // a truncated varint
+                {(byte) 0x12, (byte) 0x40, 1, 2, 3},                        // a length past the end
+                {(byte) 0x0d, 1},                                           // a fixed32 cut short
+                {(byte) 0x22, 2, (byte) 0xc3, (byte) 0x28},                 // field 4 (a string in many requests): bad UTF-8
+                {(byte) 0x07},                                              // wire type 7 does not exist
+                nestedGroups(100_000),                                      // unknown groups nested 100,000 deep
+                java.nio.file.Files.readAllBytes(java.nio.file.Path.of("/bin/true")), // an ELF file
+        };
+        for (var m : RawCalls.methods()) {
+            for (byte[] g : garbage) {
+                try {
+                    RawCalls.call(conn.channel(), m, g); // unknown fields are legal: some of these parse
+                } catch (StatusRuntimeException e) {
+                    Failure f = failure(() -> { throw e; }); // never UNKNOWN, always an ErrorInfo
+                    assertNotEquals(Status.Code.INTERNAL, f.code(), m.getFullMethodName() + ": " + f.message());
+                    if (f.info().getReason().equals("MALFORMED_REQUEST")) {
+                        assertEquals(Status.Code.INVALID_ARGUMENT, f.code());
+                        assertTrue(f.info().getMetadataOrThrow("message_type").startsWith("bpfagent.v1."),
+                                f.info().toString());
+                    }
+                }
+            }
+            // The clearest case names the type: a truncated varint in the first field.
+            Failure f = failure(() -> RawCalls.call(conn.channel(), m, new byte[] {(byte) 0x08, (byte) 0xff}));
+            assertEquals(Status.Code.INVALID_ARGUMENT, f.code(), m.getFullMethodName() + ": " + f.message());
+            assertEquals("MALFORMED_REQUEST", f.info().getReason());
+            assertTrue(f.message().contains("bpfagent.v1."), f.message());
+        }
+        assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, io.grpc.health.v1.HealthGrpc
+                .newBlockingStub(conn.channel()).check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance())
+                .getStatus());
+    }
+
+    /** Field 1 as a start-group tag, depth times, never ended. */
+    static byte[] nestedGroups(int depth) {
+        byte[] b = new byte[depth];
+        java.util.Arrays.fill(b, (byte) 0x0b);
+        return b;
     }
 }

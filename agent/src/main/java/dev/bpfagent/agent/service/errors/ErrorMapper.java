@@ -37,6 +37,10 @@ public final class ErrorMapper {
         if (t instanceof RequestException re) {
             return withField(re.code(), re.reason(), re.field(), re.getMessage(), re.metadata());
         }
+        if (t instanceof MalformedRequestException mr) {
+            return build(Status.Code.INVALID_ARGUMENT, mr.getMessage(), info("MALFORMED_REQUEST")
+                    .putMetadata("message_type", mr.messageType()).build());
+        }
         if (t instanceof InvalidSpecException ise) {
             return withField(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", ise.field(), ise.getMessage(), Map.of());
         }
@@ -95,7 +99,9 @@ public final class ErrorMapper {
             case EBUSY, ENOTEMPTY, EROFS, EXDEV -> Status.Code.FAILED_PRECONDITION;
             case EOPNOTSUPP, ENOTSUPP, ENOSYS -> Status.Code.UNIMPLEMENTED;
             case EAGAIN, EINTR, ETIMEDOUT -> Status.Code.UNAVAILABLE;
-            default -> Status.Code.INTERNAL;
+            // Any other errno (EIO, one this agent has no name for): the kernel refused in this
+            // system's state. Not the agent's bug, so not INTERNAL; the errno travels in ErrorInfo.
+            default -> Status.Code.FAILED_PRECONDITION;
         };
     }
 

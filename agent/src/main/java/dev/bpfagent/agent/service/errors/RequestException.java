@@ -45,6 +45,11 @@ public final class RequestException extends RuntimeException {
         return new RequestException(Status.Code.PERMISSION_DENIED, reason, null, message);
     }
 
+    /** Any code, with a reason and optionally the request field at fault. */
+    public static RequestException of(Status.Code code, String reason, String field, String message) {
+        return new RequestException(code, reason, field, message);
+    }
+
     /** UNIMPLEMENTED naming the request field whose feature this agent does not have yet. */
     public static RequestException unimplemented(String field, String message) {
         return new RequestException(Status.Code.UNIMPLEMENTED, "NOT_IMPLEMENTED", field, field + ": " + message);

@@ -4,6 +4,7 @@ import dev.bpfagent.agent.bpf.Host;
 import dev.bpfagent.agent.service.errors.RequestException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -43,6 +44,7 @@ public final class PinPaths {
             throw RequestException.invalid(field, "'" + path + "' is outside the agent's bpffs directory " + root
                     + "; give a path relative to it, e.g. \"myteam/my_prog\"");
         }
+        checkBpffsNames(abs, root, path, field);
         return abs;
     }
 
@@ -50,12 +52,14 @@ public final class PinPaths {
     public Path any(String path, String field) {
         Path p = check(path, field);
         if (!p.isAbsolute()) {
-            return root.resolve(p);
+            Path abs = root.resolve(p);
+            checkBpffsNames(abs, root, path, field);
+            return abs;
         }
         List<Path> bpffs = Host.bpffsMounts();
-        if (bpffs.stream().noneMatch(m -> p.startsWith(m) && !p.equals(m))) {
-            throw RequestException.invalid(field, "'" + path + "' is not inside a bpffs mount " + bpffs);
-        }
+        Path mount = bpffs.stream().filter(m -> p.startsWith(m) && !p.equals(m)).findFirst().orElseThrow(
+                () -> RequestException.invalid(field, "'" + path + "' is not inside a bpffs mount " + bpffs));
+        checkBpffsNames(p, mount, path, field);
         return p;
     }
 
@@ -73,8 +77,64 @@ public final class PinPaths {
             if (part.equals("..") || part.equals(".")) {
                 throw RequestException.invalid(field, "'" + path + "' has a '" + part + "' component; give a plain path");
             }
+            if (part.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > NAME_MAX) {
+                throw RequestException.invalid(field, "'" + part + "' is longer than NAME_MAX (" + NAME_MAX + " bytes)");
+            }
         }
         return Path.of(path).normalize();
+    }
+
+    /** The longest name of one path component (bytes). */
+    static final int NAME_MAX = 255;
+
+    /**
+     * bpffs refuses names with a '.' (EPERM: its own files may carry dots), so a pin path below a bpffs
+     * directory may not have one; checked on the part below base, which is in bpffs.
+     */
+    private static void checkBpffsNames(Path path, Path base, String given, String field) {
+        for (Path part : base.relativize(path)) {
+            if (part.toString().indexOf('.') >= 0) {
+                throw RequestException.invalid(field, "'" + given + "': bpffs does not allow '.' in names ('"
+                        + part + "'); use letters, digits, '_' or '-'");
+            }
+        }
+    }
+
+    /**
+     * What a failed filesystem call on a pin path means to the caller: a precise code, with the path.
+     * The JDK reports the errno only as its text, so the text is read.
+     */
+    static RequestException fsFailure(String what, Path path, IOException e) {
+        String reason = e instanceof FileSystemException fse && fse.getReason() != null ? fse.getReason() : "";
+        String msg = "cannot " + what + " " + path + ": " + (reason.isEmpty() ? e.toString() : reason);
+        if (e instanceof NoSuchFileException) {
+            return RequestException.notFound("PIN_NOT_FOUND", msg);
+        }
+        if (e instanceof java.nio.file.NotDirectoryException || reason.equals("Not a directory")) {
+            return RequestException.failedPrecondition("PIN_PATH_BLOCKED", msg + " (a component is a pin, not a"
+                    + " directory)");
+        }
+        if (e instanceof java.nio.file.AccessDeniedException || reason.equals("Operation not permitted")
+                || reason.equals("Permission denied")) {
+            return RequestException.permissionDenied("EPERM", msg);
+        }
+        if (reason.equals("File name too long")) {
+            return RequestException.invalid("path", msg);
+        }
+        if (e instanceof java.nio.file.DirectoryNotEmptyException || reason.equals("Directory not empty")) {
+            return RequestException.failedPrecondition("IS_A_DIRECTORY", msg);
+        }
+        if (reason.equals("No space left on device") || reason.equals("Disk quota exceeded")) {
+            return RequestException.of(io.grpc.Status.Code.RESOURCE_EXHAUSTED, "ENOSPC", null, msg);
+        }
+        if (reason.equals("Read-only file system")) {
+            return RequestException.failedPrecondition("EROFS", msg);
+        }
+        if (e instanceof java.nio.file.FileSystemLoopException || reason.startsWith("Too many levels")) {
+            return RequestException.failedPrecondition("ELOOP", msg);
+        }
+        // Anything else the filesystem says is about the host, not the request and not a bug here.
+        return RequestException.failedPrecondition("FILESYSTEM_ERROR", msg);
     }
 
     /** Creates the directories between root and the pin's parent. */
@@ -84,10 +144,8 @@ public final class PinPaths {
         } catch (java.nio.file.FileAlreadyExistsException e) {
             throw RequestException.failedPrecondition("PIN_PATH_BLOCKED", "cannot pin at " + pin + ": "
                     + e.getFile() + " is a pin, not a directory");
-        } catch (java.nio.file.FileSystemException e) {
-            throw RequestException.invalid("path", "cannot create " + pin.getParent() + ": " + e.getReason());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + pin.getParent(), e);
+            throw fsFailure("create", pin.getParent(), e);
         }
     }
 
@@ -105,7 +163,7 @@ public final class PinPaths {
         } catch (NoSuchFileException e) {
             return false;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove pin " + pin, e);
+            throw fsFailure("remove the pin", pin, e);
         }
         pruneEmptyParents(pin);
         return true;

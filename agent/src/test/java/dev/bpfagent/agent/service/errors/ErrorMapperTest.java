@@ -53,7 +53,8 @@ class ErrorMapperTest {
         assertEquals("EEXIST", detail(s, ErrorInfo.class).getReason());
         var unknown = ErrorMapper.toStatus(new KernelException("BPF_OBJ_PIN", 4242));
         assertEquals("ERRNO_4242", detail(unknown, ErrorInfo.class).getReason());
-        assertEquals(Status.Code.INTERNAL.value(), unknown.getCode());
+        assertEquals(Status.Code.FAILED_PRECONDITION.value(), unknown.getCode());
+        assertEquals("4242", detail(unknown, ErrorInfo.class).getMetadataOrThrow("errno"));
     }
 
     @Test

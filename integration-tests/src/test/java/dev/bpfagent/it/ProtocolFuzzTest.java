@@ -1,0 +1,214 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Message;
+import dev.bpfagent.client.AgentChannels;
+import dev.bpfagent.client.BpfClient;
+import dev.bpfagent.proto.v1.*;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckResponse;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Raw bytes against every method of a running agent: valid requests mutated, truncated, spliced, and
+ * plain garbage, from a fixed seed, on several threads, bounded in count and time. No answer may be
+ * UNKNOWN or INTERNAL, and afterwards the agent must still serve with the same fds, threads, kernel
+ * programs and pins as before.
+ */
+class ProtocolFuzzTest {
+    static final long SEED = 0x5eed_b0f5L;
+    static final int INPUTS = 12_000;
+    static final int THREADS = 4;
+    static final long BUDGET_NANOS = TimeUnit.SECONDS.toNanos(60);
+
+    static Map<String, List<byte[]>> seeds() {
+        ObjectRef missing = ObjectRef.newBuilder().setId(999_999).build();
+        Map<String, Message[]> typed = Map.of(
+                "LoadProgram", new Message[] {LoadProgramRequest.newBuilder().setType(ProgramType.PROGRAM_TYPE_XDP)
+                        .setInstructions(ByteString.copyFrom(Asm.invalid())).setName("fuzz").putLabels("k", "v")
+                        .setLog(VerifierLogOptions.newBuilder().setLevel(1)).build()},
+                "GetProgram", new Message[] {GetProgramRequest.newBuilder().setProgram(missing).setWithLinks(true).build()},
+                "ListPrograms", new Message[] {ListProgramsRequest.newBuilder().setPageSize(3).putLabels("a", "b").build()},
+                "CloseProgram", new Message[] {CloseProgramRequest.newBuilder().setProgram(missing).setCascade(true).build()},
+                "TestRunProgram", new Message[] {TestRunProgramRequest.newBuilder().setProgram(missing)
+                        .setDataIn(ByteString.copyFrom(new byte[64])).setRepeat(3).build()},
+                "Pin", new Message[] {PinRequest.newBuilder().setObject(missing).setPath("fuzz/p").build()},
+                "Unpin", new Message[] {UnpinRequest.newBuilder().setPath("fuzz/none").build()},
+                "GetPinned", new Message[] {GetPinnedRequest.newBuilder().setPath("fuzz/none").build()},
+                "SetRunStats", new Message[] {SetRunStatsRequest.newBuilder().setEnabled(false).build()},
+                "GetAgentInfo", new Message[] {GetAgentInfoRequest.getDefaultInstance()});
+        return typed.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
+                e -> Stream.of(e.getValue()).map(Message::toByteArray).toList()));
+    }
+
+    static byte[] mutate(Random r, byte[] seed, byte[] other) {
+        byte[] b = seed.clone();
+        switch (r.nextInt(7)) {
+            case 0 -> { // flip bits
+                for (int i = 0, n = 1 + r.nextInt(4); i < n && b.length > 0; i++) {
+                    b[r.nextInt(b.length)] ^= (byte) (1 << r.nextInt(8));
+                }
+            }
+            case 1 -> b = java.util.Arrays.copyOf(b, b.length == 0 ? 0 : r.nextInt(b.length)); // truncate
+            case 2 -> { // splice with another request
+                byte[] out = new byte[r.nextInt(b.length + 1) + r.nextInt(other.length + 1)];
+                int cut = Math.min(b.length, out.length);
+                System.arraycopy(b, 0, out, 0, cut);
+                System.arraycopy(other, 0, out, cut, Math.min(other.length, out.length - cut));
+                b = out;
+            }
+            case 3 -> { // random bytes
+                b = new byte[r.nextInt(200)];
+                r.nextBytes(b);
+            }
+            case 4 -> { // overwrite a byte with an edge value
+                if (b.length > 0) {
+                    byte[] edge = {0, (byte) 0x80, (byte) 0xff, 0x7f, 0x0b, 0x0c, 0x0f};
+                    b[r.nextInt(b.length)] = edge[r.nextInt(edge.length)];
+                }
+            }
+            case 5 -> { // repeat a slice (repeated fields, duplicated fields)
+                if (b.length > 1) {
+                    int from = r.nextInt(b.length), len = 1 + r.nextInt(b.length - from);
+                    byte[] out = new byte[b.length + len];
+                    System.arraycopy(b, 0, out, 0, b.length);
+                    System.arraycopy(b, from, out, b.length, len);
+                    b = out;
+                }
+            }
+            default -> { } // the valid request itself
+        }
+        return b;
+    }
+
+    static long count(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.count();
+        }
+    }
+
+    static int threads(Process p) throws IOException {
+        for (String l : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
+            if (l.startsWith("Threads:")) {
+                return Integer.parseInt(l.substring(8).strip());
+            }
+        }
+        throw new IllegalStateException("no Threads line");
+    }
+
+    static List<String> pins(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.map(Path::toString).sorted().toList();
+        }
+    }
+
+    @Test
+    void garbageNeverBreaksTheAgent() throws Exception {
+        Kernel.assumeRoot();
+        var methods = RawCalls.methods();
+        Map<String, List<byte[]>> seeds = seeds();
+        assertEquals(methods.size(), seeds.size(), "a seed for every method");
+        List<byte[]> allSeeds = seeds.values().stream().flatMap(List::stream).toList();
+        try (AgentProcess agent = AgentProcess.start();
+             AgentChannels.Connection conn = AgentChannels.connect(agent.unixTarget());
+             BpfClient c = BpfClient.over(conn.channel())) {
+            run(conn, methods, seeds, allSeeds, 500, new Random(SEED - 1)); // warm up: pools, connections
+            long fds = count(Path.of("/proc/" + agent.process.pid() + "/fd"));
+            int threads = threads(agent.process);
+            Set<Integer> kernelBefore = Set.copyOf(c.listPrograms(true).stream().map(Program::getId).toList());
+            List<String> pinsBefore = pins(agent.bpffsDir);
+
+            Result r = run(conn, methods, seeds, allSeeds, INPUTS, new Random(SEED));
+            System.out.printf("fuzz: %d inputs in %d ms, %d answered OK, %d refused; bad answers: %d%n",
+                    r.sent, r.millis, r.ok, r.refused, r.bad.size());
+            assertEquals(List.of(), r.bad.stream().limit(20).toList());
+            assertTrue(r.sent >= 10_000 || r.millis >= 55_000, "ran " + r.sent + " inputs");
+
+            // A mutation may by chance be a valid load: what the fuzz made is closed, and counted.
+            int made = 0;
+            for (Program p : c.listPrograms(false)) {
+                c.closeProgram(p.getId(), false);
+                made++;
+            }
+            c.setRunStats(false);
+            System.out.println("fuzz: programs loaded by valid mutations, now closed: " + made);
+
+            assertEquals(HealthCheckResponse.ServingStatus.SERVING, c.health());
+            assertEquals(kernelBefore, Set.copyOf(c.listPrograms(true).stream().map(Program::getId).toList()));
+            assertEquals(pinsBefore, pins(agent.bpffsDir));
+            long fdsAfter = count(Path.of("/proc/" + agent.process.pid() + "/fd"));
+            assertTrue(fdsAfter <= fds + 2, "agent fds " + fds + " -> " + fdsAfter);
+            int threadsAfter = threads(agent.process);
+            assertTrue(threadsAfter <= threads + 2, "agent threads " + threads + " -> " + threadsAfter);
+        }
+    }
+
+    record Result(int sent, int ok, int refused, long millis, List<String> bad) {
+    }
+
+    static Result run(AgentChannels.Connection conn, List<MethodDescriptor<byte[], byte[]>> methods,
+                      Map<String, List<byte[]>> seeds, List<byte[]> allSeeds, int inputs, Random master)
+            throws Exception {
+        AtomicInteger sent = new AtomicInteger();
+        AtomicInteger ok = new AtomicInteger();
+        AtomicInteger refused = new AtomicInteger();
+        ConcurrentLinkedQueue<String> bad = new ConcurrentLinkedQueue<>();
+        long start = System.nanoTime();
+        ExecutorService pool = Executors.newFixedThreadPool(THREADS);
+        try {
+            List<Future<?>> work = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                Random r = new Random(master.nextLong());
+                work.add(pool.submit(() -> {
+                    while (sent.get() < inputs && System.nanoTime() - start < BUDGET_NANOS) {
+                        sent.incrementAndGet();
+                        var m = methods.get(r.nextInt(methods.size()));
+                        String name = m.getFullMethodName().substring(m.getFullMethodName().indexOf('/') + 1);
+                        List<byte[]> own = seeds.get(name);
+                        byte[] input = mutate(r, own.get(r.nextInt(own.size())), allSeeds.get(r.nextInt(allSeeds.size())));
+                        try {
+                            RawCalls.call(conn.channel(), m, input);
+                            ok.incrementAndGet();
+                        } catch (StatusRuntimeException e) {
+                            refused.incrementAndGet();
+                            Status.Code code = e.getStatus().getCode();
+                            if (code == Status.Code.UNKNOWN || code == Status.Code.INTERNAL
+                                    || io.grpc.protobuf.StatusProto.fromThrowable(e) == null) {
+                                bad.add(name + " " + java.util.HexFormat.of().formatHex(input) + " -> " + code + ": "
+                                        + e.getStatus().getDescription());
+                            }
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : work) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        return new Result(sent.get(), ok.get(), refused.get(), (System.nanoTime() - start) / 1_000_000,
+                List.copyOf(bad));
+    }
+}
