@@ -60,9 +60,42 @@ public final class AsyncBpfClient {
 
     // ---- programs ----
 
+    /** Fails with VerifierRejected carrying the whole log, fetched before the future completes. */
     public CompletableFuture<ProgramHandle> load(LoadOptions options) {
-        return adapt(stub().loadProgram(options.request()),
+        CompletableFuture<ProgramHandle> loaded = adapt(stub().loadProgram(options.request()),
                 r -> new ProgramHandle(owner, r.getProgram(), r.getVerifierLog()));
+        return loaded.handle((p, t) -> {
+            if (t == null) {
+                return CompletableFuture.completedFuture(p);
+            }
+            Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null
+                    ? t.getCause() : t;
+            if (!Requests.needsWholeLog(cause)) {
+                return CompletableFuture.<ProgramHandle>failedFuture(cause);
+            }
+            var rejected = (BpfAgentException.VerifierRejected) cause;
+            return verifierLog(rejected.logId()).handle((log, fetch) -> {
+                if (fetch != null) {
+                    rejected.addSuppressed(fetch);
+                    throw new java.util.concurrent.CompletionException(rejected);
+                }
+                throw new java.util.concurrent.CompletionException(rejected.withWholeLog(log));
+            }).thenApply(x -> (ProgramHandle) x);
+        }).thenCompose(f -> f);
+    }
+
+    /** The whole log of a rejected load, fetched page by page. */
+    public CompletableFuture<String> verifierLog(String logId) {
+        return logFrom(logId, new java.io.ByteArrayOutputStream());
+    }
+
+    private CompletableFuture<String> logFrom(String logId, java.io.ByteArrayOutputStream into) {
+        return adapt(stub().getVerifierLog(Requests.logPage(logId, into.size())), r -> r).thenCompose(page -> {
+            into.writeBytes(page.getData().toByteArray());
+            return into.size() >= page.getSize() || page.getData().isEmpty()
+                    ? CompletableFuture.completedFuture(into.toString(java.nio.charset.StandardCharsets.UTF_8))
+                    : logFrom(logId, into);
+        });
     }
 
     public CompletableFuture<ProgramHandle> simpleProgram(ProgramType type, byte[] bytecode, String name) {

@@ -50,22 +50,57 @@ public class BpfAgentException extends RuntimeException {
         }
     }
 
-    /** The verifier refused the program; {@link #verifierLog()} says why. */
+    /**
+     * The verifier refused the program; {@link #verifierReason()} says why in a line, {@link #verifierLog()} in
+     * full. The client's load calls fetch the whole log (GetVerifierLog) before throwing this, so
+     * {@link #isWholeLog()} is false only when that fetch failed, or for a status mapped by hand.
+     */
     public static final class VerifierRejected extends BpfAgentException {
         private static final long serialVersionUID = 1L;
         private final String verifierLog;
         private final boolean truncated;
+        private final boolean wholeLog;
+        private final String logId;
+        private final String reasonLine;
 
-        VerifierRejected(int errno, String message, String verifierLog, boolean truncated, Throwable cause) {
+        VerifierRejected(int errno, String message, String verifierLog, boolean truncated, boolean wholeLog,
+                         String logId, String reasonLine, Throwable cause) {
             super(Status.Code.INVALID_ARGUMENT, "VERIFIER_REJECTED", errno, null, message, cause);
             this.verifierLog = verifierLog;
             this.truncated = truncated;
+            this.wholeLog = wholeLog;
+            this.logId = logId;
+            this.reasonLine = reasonLine;
         }
 
+        /** The same rejection with the whole log in place of its end. */
+        VerifierRejected withWholeLog(String log) {
+            VerifierRejected r = new VerifierRejected(errno(), getMessage(), log, truncated, true, logId, reasonLine,
+                    getCause());
+            r.setStackTrace(getStackTrace());
+            return r;
+        }
+
+        /** The verifier's log: whole when {@link #isWholeLog()}, else its last lines. */
         public String verifierLog() {
             return verifierLog;
         }
 
+        public boolean isWholeLog() {
+            return wholeLog;
+        }
+
+        /** The verifier's reason: the log's last meaningful line. ({@link #reason()} is VERIFIER_REJECTED.) */
+        public String verifierReason() {
+            return reasonLine;
+        }
+
+        /** Names the whole log in GetVerifierLog (for 10 minutes); empty when the agent kept none. */
+        public String logId() {
+            return logId;
+        }
+
+        /** The verifier wrote more than the agent's 16 MiB buffer: the log is its first 16 MiB. */
         public boolean truncated() {
             return truncated;
         }

@@ -94,8 +94,36 @@ public final class BpfClient implements AutoCloseable {
 
     /** BPF_PROG_LOAD through the agent. A rejection throws {@link BpfAgentException.VerifierRejected}. */
     public ProgramHandle load(LoadOptions options) {
-        LoadProgramResponse r = Errors.call(target, () -> stub().loadProgram(options.request()));
+        LoadProgramResponse r;
+        try {
+            r = Errors.call(target, () -> stub().loadProgram(options.request()));
+        } catch (BpfAgentException.VerifierRejected e) {
+            throw Requests.needsWholeLog(e) ? withWholeLog(e) : e;
+        }
         return new ProgramHandle(this, r.getProgram(), r.getVerifierLog());
+    }
+
+    /** The rejection with its whole log, fetched in pages; as it was if the fetch fails. */
+    private BpfAgentException.VerifierRejected withWholeLog(BpfAgentException.VerifierRejected e) {
+        try {
+            return e.withWholeLog(verifierLog(e.logId()));
+        } catch (BpfAgentException fetch) {
+            e.addSuppressed(fetch);
+            return e;
+        }
+    }
+
+    /** The whole log of a rejected load (VerifierRejected.logId()), fetched page by page. */
+    public String verifierLog(String logId) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        while (true) {
+            long offset = out.size();
+            GetVerifierLogResponse page = Errors.call(target, () -> stub().getVerifierLog(Requests.logPage(logId, offset)));
+            out.writeBytes(page.getData().toByteArray());
+            if (out.size() >= page.getSize() || page.getData().isEmpty()) {
+                return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+            }
+        }
     }
 
     /** The seed's create-simple-program: a type, raw bytecode and a name, license GPL. */

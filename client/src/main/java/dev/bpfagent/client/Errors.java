@@ -63,7 +63,8 @@ public final class Errors {
                     + " user open its socket?)";
         }
         if (log != null) {
-            return new BpfAgentException.VerifierRejected(errno, message, log.getLog(), log.getTruncated(), t);
+            return new BpfAgentException.VerifierRejected(errno, message, log.getLog(), log.getTruncated(),
+                    !log.getTailOnly(), log.getLogId(), log.getReason(), t);
         }
         return switch (status.getCode()) {
             case INVALID_ARGUMENT -> new BpfAgentException.InvalidArgument(reason, errno, field, message, t);

@@ -63,6 +63,15 @@ final class Requests {
         return SetRunStatsRequest.newBuilder().setEnabled(enabled).build();
     }
 
+    static GetVerifierLogRequest logPage(String logId, long offset) {
+        return GetVerifierLogRequest.newBuilder().setLogId(logId).setOffset(offset).build();
+    }
+
+    /** A rejection whose status carried only the log's end, and an id to fetch all of it. */
+    static boolean needsWholeLog(Throwable t) {
+        return t instanceof BpfAgentException.VerifierRejected v && !v.isWholeLog() && !v.logId().isEmpty();
+    }
+
     /** NOT_FOUND answers a "does it exist?" question: false, not an error. */
     static boolean isNotFound(Throwable t) {
         return Errors.map(t) instanceof BpfAgentException.NotFound;

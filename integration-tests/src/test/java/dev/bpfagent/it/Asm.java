@@ -20,6 +20,7 @@ public final class Asm {
     Asm ldxW(int dst, int src, int off) { return insn(0x61, dst, src, off, 0); }
     Asm ldxH(int dst, int src, int off) { return insn(0x69, dst, src, off, 0); }
     Asm ldxB(int dst, int src, int off) { return insn(0x71, dst, src, off, 0); }
+    Asm ldxDw(int dst, int src, int off) { return insn(0x79, dst, src, off, 0); }
     Asm movReg(int dst, int src) { return insn(0xbf, dst, src, 0, 0); }
     public Asm movImm(int dst, int imm) { return insn(0xb7, dst, 0, 0, imm); }
     Asm addImm(int dst, int imm) { return insn(0x07, dst, 0, 0, imm); }

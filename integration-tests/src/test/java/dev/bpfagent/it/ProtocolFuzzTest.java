@@ -43,20 +43,22 @@ class ProtocolFuzzTest {
 
     static Map<String, List<byte[]>> seeds() {
         ObjectRef missing = ObjectRef.newBuilder().setId(999_999).build();
-        Map<String, Message[]> typed = Map.of(
-                "LoadProgram", new Message[] {LoadProgramRequest.newBuilder().setType(ProgramType.PROGRAM_TYPE_XDP)
+        Map<String, Message[]> typed = Map.ofEntries(
+                Map.entry("LoadProgram", new Message[] {LoadProgramRequest.newBuilder().setType(ProgramType.PROGRAM_TYPE_XDP)
                         .setInstructions(ByteString.copyFrom(Asm.invalid())).setName("fuzz").putLabels("k", "v")
-                        .setLog(VerifierLogOptions.newBuilder().setLevel(1)).build()},
-                "GetProgram", new Message[] {GetProgramRequest.newBuilder().setProgram(missing).setWithLinks(true).build()},
-                "ListPrograms", new Message[] {ListProgramsRequest.newBuilder().setPageSize(3).putLabels("a", "b").build()},
-                "CloseProgram", new Message[] {CloseProgramRequest.newBuilder().setProgram(missing).setCascade(true).build()},
-                "TestRunProgram", new Message[] {TestRunProgramRequest.newBuilder().setProgram(missing)
-                        .setDataIn(ByteString.copyFrom(new byte[64])).setRepeat(3).build()},
-                "Pin", new Message[] {PinRequest.newBuilder().setObject(missing).setPath("fuzz/p").build()},
-                "Unpin", new Message[] {UnpinRequest.newBuilder().setPath("fuzz/none").build()},
-                "GetPinned", new Message[] {GetPinnedRequest.newBuilder().setPath("fuzz/none").build()},
-                "SetRunStats", new Message[] {SetRunStatsRequest.newBuilder().setEnabled(false).build()},
-                "GetAgentInfo", new Message[] {GetAgentInfoRequest.getDefaultInstance()});
+                        .setLog(VerifierLogOptions.newBuilder().setLevel(1)).build()}),
+                Map.entry("GetProgram", new Message[] {GetProgramRequest.newBuilder().setProgram(missing).setWithLinks(true).build()}),
+                Map.entry("ListPrograms", new Message[] {ListProgramsRequest.newBuilder().setPageSize(3).putLabels("a", "b").build()}),
+                Map.entry("CloseProgram", new Message[] {CloseProgramRequest.newBuilder().setProgram(missing).setCascade(true).build()}),
+                Map.entry("TestRunProgram", new Message[] {TestRunProgramRequest.newBuilder().setProgram(missing)
+                        .setDataIn(ByteString.copyFrom(new byte[64])).setRepeat(3).build()}),
+                Map.entry("Pin", new Message[] {PinRequest.newBuilder().setObject(missing).setPath("fuzz/p").build()}),
+                Map.entry("Unpin", new Message[] {UnpinRequest.newBuilder().setPath("fuzz/none").build()}),
+                Map.entry("GetPinned", new Message[] {GetPinnedRequest.newBuilder().setPath("fuzz/none").build()}),
+                Map.entry("SetRunStats", new Message[] {SetRunStatsRequest.newBuilder().setEnabled(false).build()}),
+                Map.entry("GetAgentInfo", new Message[] {GetAgentInfoRequest.getDefaultInstance()}),
+                Map.entry("GetVerifierLog", new Message[] {GetVerifierLogRequest.newBuilder()
+                        .setLogId("00000000-0000-0000-0000-000000000000").setOffset(5).setMaxBytes(100).build()}));
         return typed.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
                 e -> Stream.of(e.getValue()).map(Message::toByteArray).toList()));
     }

@@ -10,13 +10,24 @@ public final class VerifierException extends KernelException {
 
     private final String log;
     private final boolean truncated;
+    private final String programName;
 
     public VerifierException(int errno, String programName, String log, boolean truncated) {
         super("the verifier rejected program" + (programName.isEmpty() ? "" : " '" + programName + "'")
-                + " (" + Errno.of(errno) + "): " + lastLine(log) + (truncated ? " (log truncated)" : "")
-                + "; the whole log is in the VerifierLog detail", BpfCmd.BPF_PROG_LOAD.name(), errno);
+                + " (" + Errno.of(errno) + "): " + lastLine(log) + (truncated ? " (log truncated)" : ""),
+                BpfCmd.BPF_PROG_LOAD.name(), errno);
         this.log = log;
         this.truncated = truncated;
+        this.programName = programName;
+    }
+
+    /** The verifier's reason: the log's last meaningful line. */
+    public String reason() {
+        return lastLine(log);
+    }
+
+    public String programName() {
+        return programName;
     }
 
     private static String lastLine(String log) {

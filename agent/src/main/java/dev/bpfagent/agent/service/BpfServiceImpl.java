@@ -2,6 +2,7 @@ package dev.bpfagent.agent.service;
 
 import dev.bpfagent.agent.service.state.PinPaths;
 import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.agent.service.state.VerifierLogs;
 import dev.bpfagent.proto.v1.*;
 import io.grpc.stub.StreamObserver;
 
@@ -19,7 +20,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     public BpfServiceImpl(Registry registry, PinPaths pins, String version) {
         this.registry = registry;
         Refs refs = new Refs(registry, pins);
-        this.programs = new ProgramHandler(registry, refs);
+        this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
         this.pinCalls = new PinHandler(registry, refs, programs);
         this.agent = new AgentHandler(registry, pins, version);
     }
@@ -47,6 +48,11 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     @Override
     public void closeProgram(CloseProgramRequest req, StreamObserver<CloseProgramResponse> out) {
         reply(out, programs.close(req));
+    }
+
+    @Override
+    public void getVerifierLog(GetVerifierLogRequest req, StreamObserver<GetVerifierLogResponse> out) {
+        reply(out, programs.verifierLog(req));
     }
 
     @Override

@@ -6,7 +6,12 @@ import dev.bpfagent.agent.bpf.Program;
 import dev.bpfagent.agent.bpf.ProgramInfo;
 import dev.bpfagent.agent.bpf.ProgramSpec;
 import dev.bpfagent.agent.bpf.TestRun;
+import dev.bpfagent.agent.bpf.VerifierException;
 import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.service.errors.VerifierRejection;
+import dev.bpfagent.agent.service.state.VerifierLogs;
+import dev.bpfagent.proto.v1.GetVerifierLogRequest;
+import dev.bpfagent.proto.v1.GetVerifierLogResponse;
 import dev.bpfagent.agent.service.auth.Caller;
 import dev.bpfagent.agent.service.errors.RequestException;
 import dev.bpfagent.agent.service.state.Labels;
@@ -40,12 +45,17 @@ final class ProgramHandler {
     static final int DEFAULT_PAGE = 100;
     static final int MAX_PAGE = 1000;
 
+    /** The largest page of GetVerifierLog: well inside gRPC's default 4 MiB message limit. */
+    static final int MAX_LOG_PAGE = 1024 * 1024;
+
     private final Registry registry;
     private final Refs refs;
+    private final VerifierLogs logs;
 
-    ProgramHandler(Registry registry, Refs refs) {
+    ProgramHandler(Registry registry, Refs refs, VerifierLogs logs) {
         this.registry = registry;
         this.refs = refs;
+        this.logs = logs;
     }
 
     LoadProgramResponse load(LoadProgramRequest req) {
@@ -67,12 +77,39 @@ final class ProgramHandler {
             dependsOn = held != null ? Set.of(held.key()) : Set.of();
         }
         ProgramSpec spec = ProtoConvert.spec(req, targetId);
-        Program.Loaded loaded = Program.load(spec);
+        Program.Loaded loaded;
+        try {
+            loaded = Program.load(spec);
+        } catch (VerifierException rejected) {
+            throw new VerifierRejection(rejected, logs.put(rejected.log(), rejected.truncated()));
+        }
         Registry.Entry entry = registry.add(KIND, loaded.program(), Caller.current(), labels, dependsOn);
         return LoadProgramResponse.newBuilder()
                 .setProgram(describe(entry, false))
                 .setVerifierLog(loaded.verifierLog())
                 .setVerifierLogTruncated(loaded.logTruncated())
+                .build();
+    }
+
+    GetVerifierLogResponse verifierLog(GetVerifierLogRequest req) {
+        if (req.getLogId().isEmpty()) {
+            throw RequestException.invalid("log_id", "is required (VerifierLog.log_id of a rejected load)");
+        }
+        VerifierLogs.Log log = logs.get(req.getLogId()).orElseThrow(() -> RequestException.notFound("LOG_NOT_FOUND",
+                "no verifier log " + req.getLogId() + ": logs are kept 10 minutes (64 MiB at most)"));
+        long size = log.bytes().length;
+        if (req.getOffset() < 0 || req.getOffset() > size) {
+            throw RequestException.invalid("offset", Long.toUnsignedString(req.getOffset()) + " is past the log's end ("
+                    + size + " bytes)");
+        }
+        long max = req.getMaxBytes() == 0 ? MAX_LOG_PAGE : Math.min(Integer.toUnsignedLong(req.getMaxBytes()), MAX_LOG_PAGE);
+        int from = (int) req.getOffset();
+        int len = (int) Math.min(max, size - from);
+        return GetVerifierLogResponse.newBuilder()
+                .setData(ByteString.copyFrom(log.bytes(), from, len))
+                .setOffset(from)
+                .setSize(size)
+                .setTruncated(log.truncated())
                 .build();
     }
 

@@ -44,14 +44,11 @@ public final class ErrorMapper {
         if (t instanceof InvalidSpecException ise) {
             return withField(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", ise.field(), ise.getMessage(), Map.of());
         }
+        if (t instanceof VerifierRejection vr) {
+            return verifier(vr.rejection(), vr.logId());
+        }
         if (t instanceof VerifierException ve) {
-            ErrorInfo info = kernelInfo(ve, "VERIFIER_REJECTED");
-            return com.google.rpc.Status.newBuilder()
-                    .setCode(Status.Code.INVALID_ARGUMENT.value())
-                    .setMessage(ve.getMessage())
-                    .addDetails(Any.pack(info))
-                    .addDetails(Any.pack(VerifierLog.newBuilder().setLog(ve.log()).setTruncated(ve.truncated()).build()))
-                    .build();
+            return verifier(ve, "");
         }
         if (t instanceof WrongKindException wk) {
             return build(Status.Code.FAILED_PRECONDITION, wk.getMessage(), info("KIND_MISMATCH")
@@ -67,6 +64,54 @@ public final class ErrorMapper {
         LOG.log(Level.WARNING, "unexpected error in a call", t);
         return build(Status.Code.INTERNAL, "internal error in the agent: " + t + " (see the agent's log)",
                 info("INTERNAL").build());
+    }
+
+    /** The most of a log's end a status carries: trailers are capped at 8 KiB by default clients. */
+    static final int LOG_TAIL_BYTES = 4096;
+    /** The reason line is cut to this many characters (it travels in the status message too). */
+    static final int REASON_CHARS = 512;
+
+    private static com.google.rpc.Status verifier(VerifierException ve, String logId) {
+        String log = ve.log();
+        String tail = tail(log, LOG_TAIL_BYTES);
+        String reason = ve.reason().length() > REASON_CHARS ? ve.reason().substring(0, REASON_CHARS) + "..." : ve.reason();
+        ErrorInfo.Builder info = kernelInfo(ve, "VERIFIER_REJECTED").toBuilder()
+                .putMetadata("verifier_log_bytes", Integer.toString(log.getBytes(java.nio.charset.StandardCharsets.UTF_8).length));
+        if (!logId.isEmpty()) {
+            info.putMetadata("verifier_log_id", logId);
+        }
+        String message = "the verifier rejected program" + (ve.programName().isEmpty() ? "" : " '" + ve.programName() + "'")
+                + " (" + ve.errno() + "): " + reason + (ve.truncated() ? " (log truncated at 16 MiB)" : "")
+                + (logId.isEmpty() ? "" : "; the log's end is in the VerifierLog detail, all of it from GetVerifierLog");
+        return com.google.rpc.Status.newBuilder()
+                .setCode(Status.Code.INVALID_ARGUMENT.value())
+                .setMessage(message)
+                .addDetails(Any.pack(info.build()))
+                .addDetails(Any.pack(VerifierLog.newBuilder().setLog(tail).setTruncated(ve.truncated())
+                        .setTailOnly(tail.length() < log.length())
+                        .setSize(log.getBytes(java.nio.charset.StandardCharsets.UTF_8).length)
+                        .setLogId(logId).setReason(reason).build()))
+                .build();
+    }
+
+    /** The last whole lines of log within maxBytes (UTF-8), or all of it when it fits. */
+    static String tail(String log, int maxBytes) {
+        byte[] b = log.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (b.length <= maxBytes) {
+            return log;
+        }
+        int cut = b.length - maxBytes;
+        int start = cut;
+        while (start < b.length && b[start - 1] != '\n') {
+            start++; // from a line's beginning, which is also a character's
+        }
+        if (start == b.length) { // one line longer than maxBytes: cut at a character's beginning
+            start = cut;
+            while (start < b.length && (b[start] & 0xC0) == 0x80) {
+                start++;
+            }
+        }
+        return new String(b, start, b.length - start, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** A status whose ErrorInfo has the reason and metadata, plus a BadRequest when a field is named. */
