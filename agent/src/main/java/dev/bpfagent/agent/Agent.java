@@ -6,9 +6,11 @@ import dev.bpfagent.agent.service.auth.AuthorizationInterceptor;
 import dev.bpfagent.agent.service.auth.Authorizer;
 import dev.bpfagent.agent.service.state.PinPaths;
 import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.agent.service.transport.Admission;
 import dev.bpfagent.agent.service.transport.CallExecutors;
 import dev.bpfagent.agent.service.transport.CallLogInterceptor;
 import dev.bpfagent.agent.service.transport.CallerInterceptor;
+import dev.bpfagent.agent.service.transport.Deadlines;
 import dev.bpfagent.agent.service.transport.ErrorInterceptor;
 import dev.bpfagent.agent.service.transport.PeerCredentialsNegotiator;
 import dev.bpfagent.agent.service.transport.RequestParsing;
@@ -64,12 +66,13 @@ public final class Agent implements AutoCloseable {
      * Calls with unbounded kernel work run here, not on the event loops (see CallExecutors): a test run
      * or a large load blocks in bpf(2). Bounded, so a flood of calls queues instead of spawning threads.
      */
-    private final ExecutorService callExecutor = Executors.newFixedThreadPool(
-            Math.max(8, 4 * Runtime.getRuntime().availableProcessors()), r -> {
+    static final int POOL_THREADS = Math.max(8, 4 * Runtime.getRuntime().availableProcessors());
+    private final ExecutorService callExecutor = Executors.newFixedThreadPool(POOL_THREADS, r -> {
                 Thread t = new Thread(r, "bpf-agent-call");
                 t.setDaemon(true);
                 return t;
             });
+    private final Admission admission;
     private BpfServiceImpl service;
     private int tcpPort = -1;
     /** Set once this agent bound the socket: only then is the socket file ours to remove. */
@@ -84,6 +87,7 @@ public final class Agent implements AutoCloseable {
     public Agent(AgentConfig config, Authorizer authorizer) {
         this.config = config;
         this.authorizer = authorizer;
+        this.admission = new Admission(POOL_THREADS + config.maxQueuedCalls());
     }
 
     public static String version() {
@@ -119,7 +123,7 @@ public final class Agent implements AutoCloseable {
         if (adopted > 0) {
             LOG.info("holding " + adopted + " program(s) pinned under " + pins.root() + " by an earlier agent");
         }
-        var bound = intercepted(service, authorizer);
+        var bound = ServerInterceptors.intercept(intercepted(service, authorizer), admission);
 
         prepareSocket(config.socket());
         Optional<GroupPrincipal> group = config.socketGroup().isPresent()
@@ -165,11 +169,12 @@ public final class Agent implements AutoCloseable {
 
     /**
      * The service with the interceptors every call passes, in order: the caller is read, the call is
-     * logged, errors become statuses, the request's bytes are parsed (a failure is the client's), the
-     * authorizer decides, then the handler runs. (Interceptors run last-added first.)
+     * logged, errors become statuses, the request's bytes are parsed (a failure is the client's), a
+     * call its client already gave up on stops, the authorizer decides, then the handler runs.
+     * (Interceptors run last-added first.)
      */
     public static io.grpc.ServerServiceDefinition intercepted(io.grpc.BindableService service, Authorizer authorizer) {
-        var typed = ServerInterceptors.intercept(service, new AuthorizationInterceptor(authorizer));
+        var typed = ServerInterceptors.intercept(service, new AuthorizationInterceptor(authorizer), new Deadlines());
         return ServerInterceptors.intercept(RequestParsing.guard(typed), new ErrorInterceptor(),
                 new CallLogInterceptor(), new CallerInterceptor());
     }
@@ -180,7 +185,7 @@ public final class Agent implements AutoCloseable {
                 .workerEventLoopGroup(workers)
                 .maxInboundMessageSize(MAX_MESSAGE)
                 .directExecutor()
-                .callExecutor(new CallExecutors(callExecutor))
+                .callExecutor(new CallExecutors(callExecutor, admission))
                 .addService(bpfService)
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())

@@ -14,9 +14,14 @@ import java.util.Optional;
  * @param tlsCert PEM certificate chain for TCP; with tlsKey, turns TLS on
  * @param tlsClientCa PEM CA certificate(s): TCP clients must present a certificate signed by one (mutual TLS)
  * @param bpffsDir where the agent pins, inside bpffs
+ * @param maxQueuedCalls how many loads, test runs and lists may wait for a worker thread; more are
+ *        refused with RESOURCE_EXHAUSTED (and a retry delay)
  */
 public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<TcpAddress> tcp,
-                          Optional<Path> tlsCert, Optional<Path> tlsKey, Optional<Path> tlsClientCa, Path bpffsDir) {
+                          Optional<Path> tlsCert, Optional<Path> tlsKey, Optional<Path> tlsClientCa, Path bpffsDir,
+                          int maxQueuedCalls) {
+
+    public static final int DEFAULT_MAX_QUEUED_CALLS = 64;
 
     public static final Path DEFAULT_SOCKET = Path.of("/run/bpf-agent/agent.sock");
     public static final Path DEFAULT_BPFFS_DIR = Path.of("/sys/fs/bpf/bpf-agent");
@@ -41,6 +46,8 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
               --tls-key FILE      PEM PKCS#8 private key for TCP
               --tls-client-ca F   require TCP clients to present a certificate signed by this CA (mTLS)
               --bpffs-dir PATH    the agent's directory in bpffs (default /sys/fs/bpf/bpf-agent)
+              --max-queued-calls N  loads, test runs and lists waiting for a worker beyond which
+                                  calls are refused with RESOURCE_EXHAUSTED (default 64)
               --help              this text
             TCP on a non-loopback address needs TLS; give it --tls-client-ca too, or anyone who reaches
             the port may load programs as root.""";
@@ -53,6 +60,7 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
         Optional<Path> key = Optional.empty();
         Optional<Path> clientCa = Optional.empty();
         Path bpffs = DEFAULT_BPFFS_DIR;
+        int maxQueued = DEFAULT_MAX_QUEUED_CALLS;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -63,6 +71,7 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
                 case "--tls-key" -> key = Optional.of(Path.of(value(args, ++i, a)));
                 case "--tls-client-ca" -> clientCa = Optional.of(Path.of(value(args, ++i, a)));
                 case "--bpffs-dir" -> bpffs = Path.of(value(args, ++i, a));
+                case "--max-queued-calls" -> maxQueued = count(value(args, ++i, a), a);
                 default -> throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
             }
         }
@@ -79,7 +88,7 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
         if (!bpffs.isAbsolute()) {
             throw new IllegalArgumentException("--bpffs-dir must be an absolute path");
         }
-        return new AgentConfig(socket.toAbsolutePath(), group, tcp, cert, key, clientCa, bpffs);
+        return new AgentConfig(socket.toAbsolutePath(), group, tcp, cert, key, clientCa, bpffs, maxQueued);
     }
 
     private static String value(String[] args, int i, String option) {
@@ -87,6 +96,18 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
             throw new IllegalArgumentException(option + " needs a value\n" + USAGE);
         }
         return args[i];
+    }
+
+    private static int count(String s, String option) {
+        try {
+            int n = Integer.parseInt(s);
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new IllegalArgumentException(option + ": '" + s + "' is not a count (0 or more)");
     }
 
     static TcpAddress tcpAddress(String s) {

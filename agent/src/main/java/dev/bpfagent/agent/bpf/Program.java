@@ -175,10 +175,39 @@ public final class Program implements BpfObject {
         }
     }
 
+    /** BPF_PROG_TEST_RUN, all of in.repeat() runs in one call. */
     public TestRun.Result testRun(TestRun.Input in) {
         Bpf.TestRunResult r = Bpf.progTestRun(fd, in.dataIn(), in.effectiveDataSizeOut(), in.ctxIn(), in.ctxSizeOut(),
                 in.repeat(), in.flags(), in.cpu(), in.batchSize());
         return new TestRun.Result(r.retval(), r.data_out(), r.ctx_out(), r.duration(), r.data_size_out());
+    }
+
+    /**
+     * BPF_PROG_TEST_RUN that can be stopped: the runs are made in batches of about
+     * {@link TestRun#BATCH_NANOS} (sized from the previous batch's measured time), and cancelled is
+     * asked before each. The result is the last batch's output with the mean duration of all runs.
+     *
+     * @throws java.util.concurrent.CancellationException when cancelled said so before the runs were done
+     */
+    public TestRun.Result testRun(TestRun.Input in, java.util.function.BooleanSupplier cancelled) {
+        long total = Math.max(1, Integer.toUnsignedLong(in.repeat()));
+        long done = 0;
+        long weighted = 0;
+        long batch = Math.min(total, TestRun.FIRST_BATCH);
+        TestRun.Result last = null;
+        while (done < total) {
+            if (cancelled.getAsBoolean()) {
+                throw new java.util.concurrent.CancellationException("test run stopped after " + done + " of " + total
+                        + " runs: the caller gave up");
+            }
+            int n = (int) Math.min(batch, total - done);
+            last = testRun(in.withRepeat(n));
+            weighted += (long) last.durationNs() * n;
+            done += n;
+            batch = Math.max(1, TestRun.BATCH_NANOS / Math.max(1, Integer.toUnsignedLong(last.durationNs())));
+        }
+        return new TestRun.Result(last.retval(), last.dataOut(), last.ctxOut(), (int) (weighted / done),
+                last.dataSizeOut());
     }
 
     @Override

@@ -19,6 +19,11 @@ public final class TestRun {
             ctxIn = ctxIn == null ? new byte[0] : ctxIn;
         }
 
+        /** The same input with another repeat count. */
+        public Input withRepeat(int n) {
+            return new Input(dataIn, dataSizeOut, ctxIn, ctxSizeOut, n, flags, cpu, batchSize);
+        }
+
         public static Input ofData(byte[] data) {
             return new Input(data, 0, null, 0, 1, 0, 0, 0);
         }
@@ -27,6 +32,11 @@ public final class TestRun {
             return dataSizeOut > 0 ? dataSizeOut : (dataIn.length == 0 ? 0 : dataIn.length + DEFAULT_HEADROOM);
         }
     }
+
+    /** A cancellable run's first batch, which measures how long one run takes. */
+    static final long FIRST_BATCH = 64;
+    /** How long a cancellable run's later batches take: a cancel waits at most about this long. */
+    static final long BATCH_NANOS = 50_000_000;
 
     /** Room for programs that grow the packet (bpf_xdp_adjust_head/tail), when no output size is given. */
     public static final int DEFAULT_HEADROOM = 256;

@@ -27,6 +27,8 @@ import dev.bpfagent.proto.v1.LoadProgramResponse;
 import dev.bpfagent.proto.v1.ObjectRef;
 import dev.bpfagent.proto.v1.TestRunProgramRequest;
 import dev.bpfagent.proto.v1.TestRunProgramResponse;
+import dev.bpfagent.agent.service.transport.Deadlines;
+import io.grpc.Context;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -77,11 +79,18 @@ final class ProgramHandler {
             dependsOn = held != null ? Set.of(held.key()) : Set.of();
         }
         ProgramSpec spec = ProtoConvert.spec(req, targetId);
+        Context call = Context.current();
         Program.Loaded loaded;
         try {
             loaded = Program.load(spec);
         } catch (VerifierException rejected) {
             throw new VerifierRejection(rejected, logs.put(rejected.log(), rejected.truncated()));
+        }
+        if (call.isCancelled()) {
+            // The client gave up while the verifier worked: nobody will learn this program's id, so
+            // nothing of it may stay.
+            loaded.program().close();
+            throw Deadlines.statusOf(call).asRuntimeException();
         }
         Registry.Entry entry = registry.add(KIND, loaded.program(), Caller.current(), labels, dependsOn);
         return LoadProgramResponse.newBuilder()
@@ -293,8 +302,11 @@ final class ProgramHandler {
                 req.getCtxIn().toByteArray(), req.getCtxSizeOut(), req.getRepeat(), req.getFlags(), req.getCpu(),
                 req.getBatchSize());
         TestRun.Result r;
+        Context call = Context.current();
         try {
-            r = program.testRun(in);
+            r = program.testRun(in, call::isCancelled);
+        } catch (java.util.concurrent.CancellationException e) {
+            throw Deadlines.statusOf(call).withDescription(e.getMessage()).asRuntimeException();
         } catch (KernelException.NoSpace e) {
             throw e.withContext("the output did not fit: raise data_size_out or ctx_size_out");
         } catch (KernelException.InvalidArgument e) {

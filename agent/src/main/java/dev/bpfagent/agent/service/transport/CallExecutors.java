@@ -23,9 +23,11 @@ public final class CallExecutors implements ServerCallExecutorSupplier {
             BpfServiceGrpc.getListProgramsMethod());
 
     private final Executor pool;
+    private final Admission admission;
 
-    public CallExecutors(Executor pool) {
+    public CallExecutors(Executor pool, Admission admission) {
         this.pool = pool;
+        this.admission = admission;
     }
 
     @Override
@@ -33,7 +35,8 @@ public final class CallExecutors implements ServerCallExecutorSupplier {
         String method = call.getMethodDescriptor().getFullMethodName();
         for (MethodDescriptor<?, ?> m : UNBOUNDED) {
             if (m.getFullMethodName().equals(method)) {
-                return pool;
+                // Over the bound: stay on the event loop, where Admission refuses the call at once.
+                return admission.tryAdmit(call) ? pool : null;
             }
         }
         return null; // the server's direct executor: the event loop

@@ -1,7 +1,6 @@
 package dev.bpfagent.agent.service.transport;
 
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.*;
 
 import dev.bpfagent.proto.v1.BpfServiceGrpc;
 import io.grpc.Attributes;
@@ -14,11 +13,17 @@ import org.junit.jupiter.api.Test;
 
 class CallExecutorsTest {
     static <Q, R> ServerCall<Q, R> callOf(MethodDescriptor<Q, R> method) {
+        return callOf(method, new java.util.ArrayList<>(), new java.util.ArrayList<>());
+    }
+
+    /** A call that records how it was closed. */
+    static <Q, R> ServerCall<Q, R> callOf(MethodDescriptor<Q, R> method, java.util.List<Status> closed,
+                                          java.util.List<Metadata> trailersOut) {
         return new ServerCall<>() {
             @Override public void request(int n) { }
             @Override public void sendHeaders(Metadata headers) { }
             @Override public void sendMessage(R message) { }
-            @Override public void close(Status status, Metadata trailers) { }
+            @Override public void close(Status status, Metadata trailers) { closed.add(status); trailersOut.add(trailers); }
             @Override public boolean isCancelled() { return false; }
             @Override public Attributes getAttributes() { return Attributes.EMPTY; }
             @Override public MethodDescriptor<Q, R> getMethodDescriptor() { return method; }
@@ -28,11 +33,42 @@ class CallExecutorsTest {
     @Test
     void unboundedKernelWorkGoesToThePool() {
         Executor pool = Runnable::run;
-        CallExecutors ex = new CallExecutors(pool);
+        CallExecutors ex = new CallExecutors(pool, new Admission(100));
         assertSame(pool, ex.getExecutor(callOf(BpfServiceGrpc.getLoadProgramMethod()), new Metadata()));
         assertSame(pool, ex.getExecutor(callOf(BpfServiceGrpc.getTestRunProgramMethod()), new Metadata()));
         assertSame(pool, ex.getExecutor(callOf(BpfServiceGrpc.getListProgramsMethod()), new Metadata()));
         assertNull(ex.getExecutor(callOf(BpfServiceGrpc.getPinMethod()), new Metadata()));
         assertNull(ex.getExecutor(callOf(BpfServiceGrpc.getGetAgentInfoMethod()), new Metadata()));
+    }
+
+    @Test
+    void callsOverTheBoundStayOnTheLoopAndAreRefusedWithARetryDelay() {
+        Executor pool = Runnable::run;
+        Admission admission = new Admission(1);
+        CallExecutors ex = new CallExecutors(pool, admission);
+        var first = callOf(BpfServiceGrpc.getTestRunProgramMethod());
+        assertSame(pool, ex.getExecutor(first, new Metadata()));
+        java.util.List<Status> closed = new java.util.ArrayList<>();
+        java.util.List<Metadata> trailers = new java.util.ArrayList<>();
+        var second = callOf(BpfServiceGrpc.getLoadProgramMethod(), closed, trailers);
+        assertNull(ex.getExecutor(second, new Metadata()), "refused calls are answered on the event loop");
+        boolean[] handlerRan = {false};
+        admission.interceptCall(second, new Metadata(), (c, h) -> {
+            handlerRan[0] = true;
+            return new ServerCall.Listener<>() { };
+        });
+        assertFalse(handlerRan[0]);
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, closed.get(0).getCode());
+        var rich = io.grpc.protobuf.StatusProto.fromStatusAndTrailers(closed.get(0), trailers.get(0));
+        assertTrue(rich.getDetailsList().stream().anyMatch(a -> a.is(com.google.rpc.RetryInfo.class)));
+        assertEquals(1, admission.inPool());
+
+        // The admitted call gives its place back when it closes.
+        admission.interceptCall(first, new Metadata(), (c, h) -> {
+            c.close(Status.OK, new Metadata());
+            return new ServerCall.Listener<>() { };
+        });
+        assertEquals(0, admission.inPool());
+        assertSame(pool, ex.getExecutor(callOf(BpfServiceGrpc.getLoadProgramMethod()), new Metadata()));
     }
 }
