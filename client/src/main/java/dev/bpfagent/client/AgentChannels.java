@@ -3,19 +3,33 @@ package dev.bpfagent.client;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioDomainSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.File;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 
 /**
- * Channels to an agent. Targets: {@code unix:/run/bpf-agent/agent.sock} (the default; Linux, netty's
- * native epoll), or {@code HOST:PORT} over TCP (plaintext, or TLS when a trust certificate is given).
+ * Channels to an agent. Targets: {@code unix:/run/bpf-agent/agent.sock} (the default), or
+ * {@code HOST:PORT} over TCP (plaintext, or TLS when a trust certificate is given).
+ *
+ * <p>Transports: netty's native epoll where it loads (Linux x86_64 and aarch64); elsewhere — macOS,
+ * other architectures, {@code -Dio.netty.transport.noNative=true}, JVMs that may not load native code
+ * — netty's NIO transport, whose Unix sockets are the JDK's own (JDK 16+). Either way the event-loop
+ * threads are daemon threads: a client that is never closed does not keep its JVM alive.
  */
 public final class AgentChannels {
     /** Where the agent listens by default. */
@@ -69,6 +83,22 @@ public final class AgentChannels {
         }
     }
 
+    /**
+     * Whether this JVM uses netty's native epoll transport: false where its native library is missing
+     * or not allowed (then NIO is used). Asked once per connection; netty caches the answer.
+     */
+    public static boolean nativeTransport() {
+        try {
+            return Epoll.isAvailable();
+        } catch (LinkageError e) {
+            return false; // the epoll classes themselves are missing from the classpath
+        }
+    }
+
+    private static IoHandlerFactory nioFactory() {
+        return NioIoHandler.newFactory();
+    }
+
     /** Plaintext: a Unix socket ("unix:PATH") or TCP ("HOST:PORT", meant for loopback). */
     public static Connection connect(String target) {
         return connect(target, null);
@@ -91,7 +121,9 @@ public final class AgentChannels {
         if (target == null || target.isBlank()) {
             throw new IllegalArgumentException("target is required: unix:/path/to/agent.sock or host:port");
         }
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        boolean epoll = nativeTransport();
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("bpf-agent-client", true),
+                epoll ? EpollIoHandler.newFactory() : nioFactory());
         try {
             NettyChannelBuilder b;
             if (target.startsWith("unix:")) {
@@ -100,11 +132,12 @@ public final class AgentChannels {
                 while (path.startsWith("//")) {
                     path = path.substring(1); // unix:///run/x -> /run/x
                 }
-                b = NettyChannelBuilder.forAddress(new DomainSocketAddress(path))
-                        .channelType(EpollDomainSocketChannel.class)
-                        .usePlaintext();
+                SocketAddress address = epoll ? new DomainSocketAddress(path) : UnixDomainSocketAddress.of(path);
+                Class<? extends Channel> type = epoll ? EpollDomainSocketChannel.class : NioDomainSocketChannel.class;
+                b = NettyChannelBuilder.forAddress(address).channelType(type).usePlaintext();
             } else {
-                b = NettyChannelBuilder.forTarget(target).channelType(EpollSocketChannel.class);
+                b = NettyChannelBuilder.forTarget(target)
+                        .channelType(epoll ? EpollSocketChannel.class : NioSocketChannel.class);
                 if (trustCertPem != null) {
                     var ssl = GrpcSslContexts.forClient().trustManager(trustCertPem);
                     if (clientCertPem != null) {

@@ -6,9 +6,8 @@ import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
 import dev.bpfagent.proto.v1.*;
 import io.grpc.Channel;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse;
-import io.grpc.health.v1.HealthGrpc;
+import io.grpc.CallOptions;
+import io.grpc.stub.ClientCalls;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -22,14 +21,14 @@ import java.util.function.Function;
 public final class AsyncBpfClient {
     private final BpfClient owner;
     private final BpfServiceGrpc.BpfServiceFutureStub stub;
-    private final HealthGrpc.HealthFutureStub health;
+    private final Channel channel;
     private final long deadlineMillis;
     private final String target;
 
     AsyncBpfClient(BpfClient owner, Channel channel, long deadlineMillis, String target) {
         this.owner = owner;
         this.stub = BpfServiceGrpc.newFutureStub(channel);
-        this.health = HealthGrpc.newFutureStub(channel);
+        this.channel = channel;
         this.deadlineMillis = deadlineMillis;
         this.target = target;
     }
@@ -193,8 +192,9 @@ public final class AsyncBpfClient {
         return adapt(stub().getAgentInfo(GetAgentInfoRequest.getDefaultInstance()), r -> r);
     }
 
-    public CompletableFuture<HealthCheckResponse.ServingStatus> health() {
-        return adapt(health.withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)
-                .check(HealthCheckRequest.newBuilder().setService("").build()), HealthCheckResponse::getStatus);
+    public CompletableFuture<Health.Status> health() {
+        return adapt(ClientCalls.futureUnaryCall(channel.newCall(Health.CHECK,
+                CallOptions.DEFAULT.withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)), Health.request("")),
+                Health::response);
     }
 }

@@ -2,9 +2,8 @@ package dev.bpfagent.client;
 
 import dev.bpfagent.proto.v1.*;
 import io.grpc.Channel;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse;
-import io.grpc.health.v1.HealthGrpc;
+import io.grpc.CallOptions;
+import io.grpc.stub.ClientCalls;
 import java.io.File;
 import java.util.ArrayList;
 import java.util.List;
@@ -234,11 +233,10 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().getAgentInfo(GetAgentInfoRequest.getDefaultInstance()));
     }
 
-    /** The standard gRPC health check of the agent ("" = the whole server). */
-    public HealthCheckResponse.ServingStatus health() {
-        return Errors.call(target, () -> HealthGrpc.newBlockingStub(channel)
-                .withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS)
-                .check(HealthCheckRequest.newBuilder().setService("").build())).getStatus();
+    /** The standard gRPC health check of the agent (the whole server). */
+    public Health.Status health() {
+        return Health.response(Errors.call(target, () -> ClientCalls.blockingUnaryCall(channel, Health.CHECK,
+                CallOptions.DEFAULT.withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS), Health.request(""))));
     }
 
     /** Closes the channel this client made (not the programs: those live in the agent until closed). */

@@ -44,7 +44,8 @@ public final class Cli {
                 case "info" -> {
                     GetAgentInfoResponse i = c.agentInfo();
                     out.println("agent " + i.getAgentVersion() + ", kernel " + i.getKernelRelease() + ", bpffs "
-                            + i.getBpffsDir() + ", programs held " + i.getProgramsHeld());
+                            + i.getBpffsDir() + ", programs held " + i.getProgramsHeld() + "; client transport "
+                            + (AgentChannels.nativeTransport() ? "epoll" : "nio"));
                 }
                 case "list" -> {
                     boolean all = args.size() > 1 && args.get(1).equals("--all");

@@ -18,7 +18,6 @@ import dev.bpfagent.proto.v1.CloseProgramResponse;
 import dev.bpfagent.proto.v1.Program;
 import dev.bpfagent.proto.v1.ProgramType;
 import io.grpc.Status;
-import io.grpc.health.v1.HealthCheckResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -77,7 +76,7 @@ class AgentEndToEndTest {
     @ParameterizedTest
     @MethodSource("transports")
     void healthServiceAnswersServing(String transport) {
-        assertEquals(HealthCheckResponse.ServingStatus.SERVING, client(transport).health());
+        assertEquals(dev.bpfagent.client.Health.Status.SERVING, client(transport).health());
     }
 
     @ParameterizedTest
@@ -284,7 +283,7 @@ class AgentEndToEndTest {
             assertEquals(XdpAction.DROP.value(), r.retval());
         }
         assertFalse(uds.async().programExists(p.id()).get(30, TimeUnit.SECONDS));
-        assertEquals(HealthCheckResponse.ServingStatus.SERVING, uds.async().health().get(30, TimeUnit.SECONDS));
+        assertEquals(dev.bpfagent.client.Health.Status.SERVING, uds.async().health().get(30, TimeUnit.SECONDS));
         assertTrue(uds.async().agentInfo().get(30, TimeUnit.SECONDS).getKernelRelease().length() > 0);
         var failed = uds.async().testRun(p.id(), TestRunOptions.ofData(TestPackets.udp().build()));
         var e = assertThrows(java.util.concurrent.ExecutionException.class, () -> failed.get(30, TimeUnit.SECONDS));

@@ -67,13 +67,11 @@ class AgentLifecycleTest {
     @Test
     void aSecondAgentOnTheSameSocketRefusesToStart() throws Exception {
         try (AgentProcess agent = AgentProcess.start()) {
-            Process second = new ProcessBuilder(System.getProperty("bpfagent.java", "java"),
+            var second = Processes.run(60, List.of(System.getProperty("bpfagent.java", "java"),
                     "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", AgentProcess.jar().toString(),
-                    "--socket", agent.socket.toString(), "--bpffs-dir", agent.bpffsDir.toString())
-                    .redirectErrorStream(true).start();
-            assertTrue(second.waitFor(60, TimeUnit.SECONDS));
-            String out = new String(second.getInputStream().readAllBytes());
-            assertEquals(1, second.exitValue(), out);
+                    "--socket", agent.socket.toString(), "--bpffs-dir", agent.bpffsDir.toString()));
+            String out = second.output();
+            assertEquals(1, second.exit(), out);
             assertTrue(out.contains("another agent is serving on"), out);
             try (BpfClient c = BpfClient.connect(agent.unixTarget())) {
                 assertEquals(0, c.agentInfo().getProgramsHeld(), "the first agent still serves");
@@ -101,14 +99,12 @@ class AgentLifecycleTest {
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(runuser), "needs runuser to drop to nobody");
         Path dir = Files.createTempDirectory("bpf-agent-nobody");
         try {
-            Process p = new ProcessBuilder(runuser.toString(), "-u", "nobody", "--",
+            var p = Processes.run(60, List.of(runuser.toString(), "-u", "nobody", "--",
                     System.getProperty("bpfagent.java", "java"), "--enable-native-access=ALL-UNNAMED",
                     "--sun-misc-unsafe-memory-access=allow", "-jar", AgentProcess.jar().toString(),
-                    "--socket", dir.resolve("agent.sock").toString(), "--bpffs-dir", "/sys/fs/bpf/bpf-agent-nobody")
-                    .redirectErrorStream(true).start();
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            String out = new String(p.getInputStream().readAllBytes());
-            assertEquals(1, p.exitValue(), out);
+                    "--socket", dir.resolve("agent.sock").toString(), "--bpffs-dir", "/sys/fs/bpf/bpf-agent-nobody"));
+            String out = p.output();
+            assertEquals(1, p.exit(), out);
             assertTrue(out.contains("lacks CAP_BPF"), out);
             assertFalse(Files.exists(Path.of("/sys/fs/bpf/bpf-agent-nobody")), "created nothing in bpffs");
         } finally {
@@ -118,11 +114,10 @@ class AgentLifecycleTest {
 
     @Test
     void badCommandLineExitsWithUsage() throws Exception {
-        Process p = new ProcessBuilder(System.getProperty("bpfagent.java", "java"), "-jar",
-                AgentProcess.jar().toString(), "--tcp", "0.0.0.0:1234").redirectErrorStream(true).start();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(2, p.exitValue(), out);
+        var p = Processes.run(60, List.of(System.getProperty("bpfagent.java", "java"), "-jar",
+                AgentProcess.jar().toString(), "--tcp", "0.0.0.0:1234"));
+        String out = p.output();
+        assertEquals(2, p.exit(), out);
         assertTrue(out.contains("not a loopback address"), out);
     }
 
@@ -142,7 +137,7 @@ class AgentLifecycleTest {
             try (AgentProcess agent = AgentProcess.start("--tls-cert", certs.serverCert().toString(),
                     "--tls-key", certs.serverKey().toString())) {
                 try (BpfClient tls = BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile())) {
-                    assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, tls.health());
+                    assertEquals(dev.bpfagent.client.Health.Status.SERVING, tls.health());
                     try (ProgramHandle p = tls.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.xdpDropUdp())
                             .build())) {
                         assertEquals(1, p.testRun(dev.bpfagent.client.TestPackets.udp().build()).retval());
@@ -164,7 +159,7 @@ class AgentLifecycleTest {
                     "--tls-key", certs.serverKey().toString(), "--tls-client-ca", certs.ca().toString())) {
                 try (BpfClient ok = BpfClient.connectTls(agent.tcpTarget, certs.ca().toFile(),
                         certs.clientCert().toFile(), certs.clientKey().toFile())) {
-                    assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, ok.health());
+                    assertEquals(dev.bpfagent.client.Health.Status.SERVING, ok.health());
                     try (ProgramHandle p = ok.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
                             .build())) {
                         assertEquals("CN=client", p.owner().getTlsSubject(), "the owner is the certificate's subject");
@@ -175,7 +170,7 @@ class AgentLifecycleTest {
                         certs.strangerCert().toFile(), certs.strangerKey().toFile()));
                 // The Unix socket is unaffected: its file mode is its access control.
                 try (BpfClient local = BpfClient.connect(agent.unixTarget())) {
-                    assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, local.health());
+                    assertEquals(dev.bpfagent.client.Health.Status.SERVING, local.health());
                 }
             }
         } finally {

@@ -54,23 +54,37 @@ public final class AgentProcess implements AutoCloseable {
                 "--bpffs-dir", bpffs.toString()));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).redirectError(dir.resolve("agent.err").toFile()).start();
+        // Lines are read on their own thread, so the deadline holds even when the agent prints nothing.
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while ((line = out.readLine()) != null) {
-            Matcher m = READY.matcher(line);
-            if (m.find()) {
-                Thread drain = new Thread(() -> out.lines().forEach(l -> { }), "agent-stdout");
-                drain.setDaemon(true);
-                drain.start();
-                return new AgentProcess(dir, bpffs, p, m.group(2));
+        java.util.concurrent.BlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
+        Thread reader = new Thread(() -> {
+            try {
+                String l;
+                while ((l = out.readLine()) != null) {
+                    lines.add(l);
+                }
+            } catch (IOException e) {
+                // the agent is gone: the wait below ends on its deadline or on the process' exit
             }
-            if (System.nanoTime() > deadline) {
+        }, "agent-stdout");
+        reader.setDaemon(true);
+        reader.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            String line = lines.poll(200, TimeUnit.MILLISECONDS);
+            if (line != null) {
+                Matcher m = READY.matcher(line);
+                if (m.find()) {
+                    return new AgentProcess(dir, bpffs, p, m.group(2));
+                }
+            } else if (!p.isAlive() && lines.isEmpty()) {
                 break;
             }
         }
         p.destroyForcibly();
-        throw new IllegalStateException("the agent did not start: " + Files.readString(dir.resolve("agent.err")));
+        p.waitFor(10, TimeUnit.SECONDS);
+        throw new IllegalStateException("the agent did not start within 60 s (exit " + (p.isAlive() ? "none" : p.exitValue())
+                + "): " + Files.readString(dir.resolve("agent.err")));
     }
 
     public String unixTarget() {

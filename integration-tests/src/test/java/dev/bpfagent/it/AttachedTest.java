@@ -24,13 +24,11 @@ import org.junit.jupiter.api.Test;
  */
 class AttachedTest {
     static int run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-        if (p.exitValue() != 0) {
-            System.err.println(String.join(" ", cmd) + ": " + out);
+        var r = Processes.run(30, java.util.List.of(cmd));
+        if (r.exit() != 0) {
+            System.err.println(String.join(" ", cmd) + ": " + r.output());
         }
-        return p.exitValue();
+        return r.exit();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.bpfagent.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -49,14 +50,13 @@ final class Certs {
         String[] cmd = new String[args.length + 1];
         cmd[0] = "openssl";
         System.arraycopy(args, 0, cmd, 1, args.length);
-        Process p;
+        Processes.Result r;
         try {
-            p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+            r = Processes.run(60, new ProcessBuilder(cmd).directory(dir.toFile()));
         } catch (IOException e) {
             Assumptions.abort("needs the openssl command to make test certificates: " + e.getMessage());
             return;
         }
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + ": " + out);
+        assertEquals(0, r.exit(), String.join(" ", cmd) + ": " + r.output());
     }
 }

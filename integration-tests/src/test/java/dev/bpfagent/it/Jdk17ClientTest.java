@@ -31,18 +31,16 @@ class Jdk17ClientTest {
         try (AgentProcess agent = AgentProcess.start(); BpfClient c = BpfClient.connect(agent.unixTarget());
              ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
                      .name("seen_by_17").build())) {
-            Process proc = new ProcessBuilder(JAVA17.toString(), "-cp", cp, "dev.bpfagent.client.Cli",
-                    "--target", agent.unixTarget(), "list").redirectErrorStream(true).start();
-            String out = new String(proc.getInputStream().readAllBytes());
-            assertTrue(proc.waitFor(120, TimeUnit.SECONDS));
-            assertEquals(0, proc.exitValue(), out);
+            var proc = Processes.run(120, java.util.List.of(JAVA17.toString(), "-cp", cp, "dev.bpfagent.client.Cli",
+                    "--target", agent.unixTarget(), "list"));
+            String out = proc.output();
+            assertEquals(0, proc.exit(), out);
             assertTrue(out.contains(" seen_by_17 ") && out.contains(Integer.toString(p.id())), out);
 
-            Process bad = new ProcessBuilder(JAVA17.toString(), "-cp", cp, "dev.bpfagent.client.Cli",
-                    "--target", agent.unixTarget(), "close", "999999999").redirectErrorStream(true).start();
-            String badOut = new String(bad.getInputStream().readAllBytes());
-            assertTrue(bad.waitFor(120, TimeUnit.SECONDS));
-            assertEquals(1, bad.exitValue(), badOut);
+            var bad = Processes.run(120, java.util.List.of(JAVA17.toString(), "-cp", cp, "dev.bpfagent.client.Cli",
+                    "--target", agent.unixTarget(), "close", "999999999"));
+            String badOut = bad.output();
+            assertEquals(1, bad.exit(), badOut);
             assertTrue(badOut.contains("NOT_FOUND"), badOut);
         }
     }

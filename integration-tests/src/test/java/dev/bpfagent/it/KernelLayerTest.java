@@ -128,11 +128,28 @@ class KernelLayerTest {
     }
 
     @Test
-    void bpffsIsMountedWhenMissingAndNeverTwice() {
-        Mounts.ensure(Mounts.BPFFS, "bpf");
-        assertTrue(Mounts.isMounted(Mounts.BPFFS, "bpf"));
-        long mounts = Mounts.current().stream().filter(m -> m.target().equals(Mounts.BPFFS)).count();
-        assertFalse(Mounts.ensure(Mounts.BPFFS, "bpf"), "already mounted: nothing to do");
-        assertEquals(mounts, Mounts.current().stream().filter(m -> m.target().equals(Mounts.BPFFS)).count());
+    void bpffsIsMountedWhenMissingAndNeverTwice() throws Exception {
+        // A place of this test's own with no bpffs: ensure() must really mount one there.
+        Path target = Files.createTempDirectory("bpf-agent-mount");
+        try {
+            assertFalse(Mounts.isMounted(target, "bpf"));
+            assertTrue(Mounts.ensure(target, "bpf"), "nothing was mounted: ensure must mount");
+            assertTrue(Mounts.isMounted(target, "bpf"));
+            // It is a real bpffs: a program pins there.
+            try (Program p = Program.load(xdp("mounted", 0, 0)).program()) {
+                p.pin(target.resolve("p").toString());
+                assertTrue(Files.exists(target.resolve("p")));
+                Files.delete(target.resolve("p"));
+            }
+            long mounts = Mounts.current().stream().filter(m -> m.target().equals(target)).count();
+            assertFalse(Mounts.ensure(target, "bpf"), "already mounted: nothing to do");
+            assertEquals(mounts, Mounts.current().stream().filter(m -> m.target().equals(target)).count());
+        } finally {
+            // The test made this mount, so the test removes it (the agent itself never unmounts).
+            if (Mounts.isMounted(target, "bpf")) {
+                assertEquals(0, Processes.run(30, java.util.List.of("umount", target.toString())).exit());
+            }
+            Files.deleteIfExists(target);
+        }
     }
 }

@@ -56,13 +56,10 @@ class NonRootClientTest {
     }
 
     static String runAsNobody(String classpath, String target) throws Exception {
-        Process p = new ProcessBuilder(RUNUSER.toString(), "-u", "nobody", "--",
+        return Processes.run(120, List.of(RUNUSER.toString(), "-u", "nobody", "--",
                 System.getProperty("bpfagent.java", "java"), "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-cp", classpath, NonRootClientMain.class.getName(), target)
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-        return "exit=" + p.exitValue() + "\n" + out;
+                "--sun-misc-unsafe-memory-access=allow", "-cp", classpath, NonRootClientMain.class.getName(), target))
+                .toString();
     }
 
     @Test

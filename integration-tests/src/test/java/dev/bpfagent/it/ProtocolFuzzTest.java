@@ -10,7 +10,6 @@ import dev.bpfagent.proto.v1.*;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.health.v1.HealthCheckResponse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -155,7 +154,7 @@ class ProtocolFuzzTest {
             c.setRunStats(false);
             System.out.println("fuzz: programs loaded by valid mutations, now closed: " + made);
 
-            assertEquals(HealthCheckResponse.ServingStatus.SERVING, c.health());
+            assertEquals(dev.bpfagent.client.Health.Status.SERVING, c.health());
             assertEquals(kernelBefore, Set.copyOf(c.listPrograms(true).stream().map(Program::getId).toList()));
             assertEquals(pinsBefore, pins(agent.bpffsDir));
             long fdsAfter = count(Path.of("/proc/" + agent.process.pid() + "/fd"));
