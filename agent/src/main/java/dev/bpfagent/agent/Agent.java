@@ -78,6 +78,8 @@ public final class Agent implements AutoCloseable {
     /** Set once this agent bound the socket: only then is the socket file ours to remove. */
     private boolean socketBound;
     private boolean closed;
+    /** flock on the agent's bpffs directory, held while it runs: a second agent there refuses to start. */
+    private AutoCloseable bpffsLock;
 
     public Agent(AgentConfig config) {
         this(config, Authorizer.ALLOW_ALL);
@@ -116,8 +118,15 @@ public final class Agent implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warning("tracefs is not available (" + e.getMessage() + "); tracepoint attach will fail");
         }
+        prepareSocket(config.socket()); // first: a live agent on this socket is the plainest refusal
         PinPaths pins = new PinPaths(config.bpffsDir());
         pins.createRoot();
+        try {
+            bpffsLock = Host.lockDirectory(pins.root());
+        } catch (dev.bpfagent.agent.errno.KernelException e) {
+            throw new IllegalStateException("another agent uses the bpffs directory " + pins.root()
+                    + " (it holds its lock); stop it, or give this one --bpffs-dir with another path", e);
+        }
         service = new BpfServiceImpl(registry, pins, version());
         int adopted = service.adoptPins();
         if (adopted > 0) {
@@ -125,24 +134,34 @@ public final class Agent implements AutoCloseable {
         }
         var bound = ServerInterceptors.intercept(intercepted(service, authorizer), admission);
 
-        prepareSocket(config.socket());
         Optional<GroupPrincipal> group = config.socketGroup().isPresent()
                 ? Optional.of(groupNamed(config.socketGroup().get())) : Optional.empty();
         if (group.isPresent()) {
             Files.getFileAttributeView(config.socket().getParent(), PosixFileAttributeView.class)
                     .setGroup(group.get());
         }
-        Server uds = common(NettyServerBuilder.forAddress(new DomainSocketAddress(config.socket().toString()),
-                        PeerCredentialsNegotiator.credentials())
-                .channelType(EpollServerDomainSocketChannel.class), bound)
-                .build()
-                .start();
-        socketBound = true;
-        servers.add(uds);
-        // 0660: root and the socket's group may call the agent; the directory is 0750.
-        Files.setPosixFilePermissions(config.socket(), PosixFilePermissions.fromString("rw-rw----"));
-        if (group.isPresent()) {
-            Files.getFileAttributeView(config.socket(), PosixFileAttributeView.class).setGroup(group.get());
+        // The socket is bound in a private (0700) directory, given its mode (0660: root and the socket's
+        // group may call the agent) and group there, and only then renamed into place: no connection
+        // can arrive before it has them.
+        Path bindDir = Files.createTempDirectory(config.socket().getParent(), ".bind-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path bound0 = bindDir.resolve("agent.sock");
+        try {
+            Server uds = common(NettyServerBuilder.forAddress(new DomainSocketAddress(bound0.toString()),
+                            PeerCredentialsNegotiator.credentials())
+                    .channelType(EpollServerDomainSocketChannel.class), bound)
+                    .build()
+                    .start();
+            servers.add(uds);
+            Files.setPosixFilePermissions(bound0, PosixFilePermissions.fromString("rw-rw----"));
+            if (group.isPresent()) {
+                Files.getFileAttributeView(bound0, PosixFileAttributeView.class).setGroup(group.get());
+            }
+            Files.move(bound0, config.socket(), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            socketBound = true;
+        } finally {
+            Files.deleteIfExists(bound0);
+            Files.deleteIfExists(bindDir);
         }
 
         if (config.tcp().isPresent()) {
@@ -266,6 +285,13 @@ public final class Agent implements AutoCloseable {
                 Files.deleteIfExists(config.socket());
             } catch (IOException e) {
                 LOG.warning("cannot remove " + config.socket() + ": " + e.getMessage());
+            }
+        }
+        if (bpffsLock != null) {
+            try {
+                bpffsLock.close();
+            } catch (Exception e) {
+                LOG.warning("releasing the bpffs directory lock: " + e.getMessage());
             }
         }
         callExecutor.shutdown();

@@ -208,4 +208,63 @@ class AgentLifecycleTest {
             assertTrue(services.contains("grpc.health.v1.Health"), services.toString());
         }
     }
+
+    @Test
+    void theBpffsDirectoryIsTheAgentsAlone() throws Exception {
+        Kernel.assumeRoot();
+        try (AgentProcess agent = AgentProcess.start()) {
+            assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
+                    Files.getPosixFilePermissions(agent.bpffsDir)));
+            assertEquals("rw-rw----", java.nio.file.attribute.PosixFilePermissions.toString(
+                    Files.getPosixFilePermissions(agent.socket)));
+            try (var s = Files.list(agent.socket.getParent())) {
+                assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".bind-")), "no bind dir left");
+            }
+            // A second agent on the same bpffs directory (another socket) refuses to start.
+            Path other = Files.createTempDirectory("bpf-agent-second");
+            try {
+                var second = Processes.run(60, List.of(System.getProperty("bpfagent.java", "java"),
+                        "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar",
+                        AgentProcess.jar().toString(), "--socket", other.resolve("agent.sock").toString(),
+                        "--bpffs-dir", agent.bpffsDir.toString()));
+                assertEquals(1, second.exit(), second.output());
+                assertTrue(second.output().contains("another agent uses the bpffs directory"), second.output());
+            } finally {
+                AgentProcess.deleteTree(other);
+            }
+        }
+    }
+
+    @Test
+    void aBpffsDirectoryPreparedByAnotherUserOrASymlinkIsRefused() throws Exception {
+        Kernel.assumeRoot();
+        Path base = Path.of("/sys/fs/bpf/bpf-agent-it-prep-" + java.util.UUID.randomUUID().toString().substring(0, 8));
+        Path socketDir = Files.createTempDirectory("bpf-agent-prep");
+        try {
+            Path foreign = base.resolve("foreign");
+            Files.createDirectories(foreign);
+            Files.setAttribute(foreign, "unix:uid", 65534); // nobody
+            var r = Processes.run(60, List.of(System.getProperty("bpfagent.java", "java"),
+                    "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar",
+                    AgentProcess.jar().toString(), "--socket", socketDir.resolve("a.sock").toString(),
+                    "--bpffs-dir", foreign.toString()));
+            assertEquals(1, r.exit(), r.output());
+            assertTrue(r.output().contains("belongs to") && r.output().contains("not root"), r.output());
+
+            Path real = base.resolve("real");
+            Files.createDirectories(real);
+            Path link = base.resolve("link");
+            Files.createSymbolicLink(link, real);
+            var s = Processes.run(60, List.of(System.getProperty("bpfagent.java", "java"),
+                    "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar",
+                    AgentProcess.jar().toString(), "--socket", socketDir.resolve("b.sock").toString(),
+                    "--bpffs-dir", link.resolve("agent").toString()));
+            assertEquals(1, s.exit(), s.output());
+            assertTrue(s.output().contains("is a symlink"), s.output());
+            assertFalse(Files.exists(real.resolve("agent")), "nothing was made through the symlink");
+        } finally {
+            AgentProcess.deleteTree(base);
+            AgentProcess.deleteTree(socketDir);
+        }
+    }
 }

@@ -133,8 +133,10 @@ class KernelLayerTest {
         Path target = Files.createTempDirectory("bpf-agent-mount");
         try {
             assertFalse(Mounts.isMounted(target, "bpf"));
-            assertTrue(Mounts.ensure(target, "bpf"), "nothing was mounted: ensure must mount");
+            assertTrue(Mounts.ensure(target, "bpf", "mode=0700"), "nothing was mounted: ensure must mount");
             assertTrue(Mounts.isMounted(target, "bpf"));
+            assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
+                    Files.getPosixFilePermissions(target)), "mounted as the agent mounts bpffs: mode 0700");
             // It is a real bpffs: a program pins there.
             try (Program p = Program.load(xdp("mounted", 0, 0)).program()) {
                 p.pin(target.resolve("p").toString());

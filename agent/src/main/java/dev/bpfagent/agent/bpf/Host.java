@@ -19,9 +19,22 @@ public final class Host {
         return Capabilities.missingForAgent(Capabilities.effective());
     }
 
-    /** Mounts bpffs at {@link #BPFFS} unless it is there; true when this call mounted it. */
+    /**
+     * Mounts bpffs at {@link #BPFFS} unless it is there; true when this call mounted it. A bpffs the
+     * agent mounts is mode 0700: its pins are root's (the kernel checks file permissions on
+     * BPF_OBJ_GET), others reach them through the agent.
+     */
     public static boolean ensureBpffs() {
-        return Mounts.ensure(BPFFS, "bpf");
+        return Mounts.ensure(BPFFS, "bpf", "mode=0700");
+    }
+
+    /**
+     * An exclusive lock on a directory, held until closed (or the process dies): two agents cannot
+     * share one bpffs directory. The directory is opened without following a symlink.
+     */
+    public static AutoCloseable lockDirectory(Path dir) {
+        var fd = dev.bpfagent.agent.kernel.Dirs.lockExclusive(dir.toString());
+        return fd::close;
     }
 
     /** Mounts tracefs at {@link #TRACEFS} unless it is there; true when this call mounted it. */

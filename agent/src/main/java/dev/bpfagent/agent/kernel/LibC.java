@@ -46,6 +46,17 @@ public final class LibC {
     private static final MethodHandle MOUNT = downcall("mount",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS), -1);
 
+    /** int open(const char *path, int flags, ...) */
+    private static final MethodHandle OPEN = downcall("open",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
+    /** int flock(int fd, int operation) */
+    private static final MethodHandle FLOCK = downcall("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1);
+
+    /** fcntl.h (x86_64 and aarch64 agree on these) */
+    public static final int O_RDONLY = 0, O_DIRECTORY = 0200000, O_NOFOLLOW = 0400000, O_CLOEXEC = 02000000;
+    /** sys/file.h */
+    public static final int LOCK_EX = 2, LOCK_NB = 4;
+
     private LibC() {
     }
 
@@ -127,11 +138,42 @@ public final class LibC {
         }
     }
 
-    static void mount(String source, String target, String fstype) {
+    /** open(2): a new fd, owned by the caller. */
+    static Fd open(String path, int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path), flags | O_CLOEXEC, 0);
+            if (fd < 0) {
+                throw KernelException.of("open(" + path + ")", errno(state), null);
+            }
+            return new Fd(fd);
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall open failed", t);
+        }
+    }
+
+    /** flock(2) on an fd the caller holds. */
+    static void flock(Fd fd, int operation) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) FLOCK.invokeExact(state, h.fd(), operation);
+            if (r < 0) {
+                throw KernelException.of("flock", errno(state), null);
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall flock failed", t);
+        }
+    }
+
+    static void mount(String source, String target, String fstype, String data) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CAPTURE);
             int r = (int) MOUNT.invokeExact(state, arena.allocateFrom(source), arena.allocateFrom(target),
-                    arena.allocateFrom(fstype), 0L, MemorySegment.NULL);
+                    arena.allocateFrom(fstype), 0L, (MemorySegment) (data == null ? MemorySegment.NULL : arena.allocateFrom(data)));
             if (r < 0) {
                 throw KernelException.of("mount(" + fstype + " on " + target + ")", errno(state), null);
             }

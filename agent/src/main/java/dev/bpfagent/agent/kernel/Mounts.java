@@ -45,6 +45,11 @@ public final class Mounts {
      * @return true when this call mounted it
      */
     public static boolean ensure(Path target, String fstype) {
+        return ensure(target, fstype, null);
+    }
+
+    /** As {@link #ensure(Path, String)}, with mount data ("mode=0700"). */
+    public static boolean ensure(Path target, String fstype, String data) {
         if (isMounted(target, fstype)) {
             return false;
         }
@@ -53,7 +58,7 @@ public final class Mounts {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create mount point " + target, e);
         }
-        LibC.mount(fstype, target.toString(), fstype);
+        LibC.mount(fstype, target.toString(), fstype, data);
         return true;
     }
 }

@@ -5,6 +5,11 @@ import dev.bpfagent.agent.service.errors.RequestException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileSystemException;
+import java.nio.file.LinkOption;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -26,13 +31,61 @@ public final class PinPaths {
         return root;
     }
 
-    /** Creates the agent's directory (mode 0700: pins are the agent's, others read them through it). */
+    /**
+     * Makes sure the agent's directory is its own: a real directory (no symlink anywhere on its path),
+     * owned by root, mode 0700, created so when missing. A directory another user prepared, or a
+     * symlink, makes the agent refuse to start, saying why: whoever controls it could swap the pins.
+     */
     public void createRoot() {
         try {
-            Files.createDirectories(root);
+            Path at = Path.of("/");
+            for (Path part : root) {
+                at = at.resolve(part);
+                if (!Files.exists(at, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createDirectory(at, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+                }
+                PosixFileAttributes a = Files.readAttributes(at, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (a.isSymbolicLink()) {
+                    throw new IllegalStateException(at + " is a symlink: the agent's bpffs directory " + root
+                            + " must be reached through real directories (give --bpffs-dir the real path)");
+                }
+                if (!a.isDirectory()) {
+                    throw new IllegalStateException(at + " is not a directory, so " + root + " cannot be made");
+                }
+            }
+            PosixFileAttributes a = Files.readAttributes(root, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (((Integer) Files.getAttribute(root, "unix:uid", LinkOption.NOFOLLOW_LINKS)) != 0) {
+                throw new IllegalStateException(root + " belongs to " + a.owner().getName() + ", not root: another"
+                        + " user prepared it, and could change the agent's pins; remove it or choose another"
+                        + " --bpffs-dir");
+            }
+            if (!a.permissions().equals(OWNER_ONLY)) {
+                Files.setPosixFilePermissions(root, OWNER_ONLY); // an older agent's 0755: tighten it
+            }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the agent's bpffs directory " + root
+            throw new UncheckedIOException("cannot prepare the agent's bpffs directory " + root
                     + ": is bpffs mounted at " + Host.BPFFS + "?", e);
+        }
+    }
+
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
+
+    /**
+     * Refuses a pin path with a symlink below the agent's directory. The directory is root's and 0700,
+     * so only root can plant one; this keeps even that from redirecting a pin or an unpin.
+     */
+    private void checkNoSymlinks(Path abs, String given, String field) {
+        Path at = root;
+        for (Path part : root.relativize(abs)) {
+            at = at.resolve(part);
+            if (Files.isSymbolicLink(at)) {
+                throw RequestException.failedPrecondition("SYMLINK_IN_PATH", "'" + given + "': " + at
+                        + " is a symlink; the agent does not follow symlinks below its directory")
+                        .with("field", field);
+            }
+            if (!Files.exists(at, LinkOption.NOFOLLOW_LINKS)) {
+                return;
+            }
         }
     }
 
@@ -45,6 +98,7 @@ public final class PinPaths {
                     + "; give a path relative to it, e.g. \"myteam/my_prog\"");
         }
         checkBpffsNames(abs, root, path, field);
+        checkNoSymlinks(abs, path, field);
         return abs;
     }
 
