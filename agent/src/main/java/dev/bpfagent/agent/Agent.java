@@ -2,6 +2,7 @@ package dev.bpfagent.agent;
 
 import dev.bpfagent.agent.bpf.Host;
 import dev.bpfagent.agent.service.BpfServiceImpl;
+import dev.bpfagent.agent.service.Offload;
 import dev.bpfagent.agent.service.auth.AuthorizationInterceptor;
 import dev.bpfagent.agent.service.auth.Authorizer;
 import dev.bpfagent.agent.service.state.PinPaths;
@@ -127,7 +128,23 @@ public final class Agent implements AutoCloseable {
             throw new IllegalStateException("another agent uses the bpffs directory " + pins.root()
                     + " (it holds its lock); stop it, or give this one --bpffs-dir with another path", e);
         }
-        service = new BpfServiceImpl(registry, pins, version());
+        service = new BpfServiceImpl(registry, pins, version(), work -> {
+            if (!admission.tryAcquire()) {
+                throw Offload.overloaded(admission.limit());
+            }
+            try {
+                callExecutor.execute(() -> {
+                    try {
+                        work.run();
+                    } finally {
+                        admission.releaseOne();
+                    }
+                });
+            } catch (RuntimeException e) {
+                admission.releaseOne();
+                throw e;
+            }
+        });
         int adopted = service.adoptPins();
         if (adopted > 0) {
             LOG.info("holding " + adopted + " program(s) pinned under " + pins.root() + " by an earlier agent");

@@ -66,6 +66,7 @@ public final class AgentBench {
         System.setProperty("bpfagent.java", Path.of(System.getProperty("java.home"), "bin", "java").toString());
         try (AgentProcess agent = AgentProcess.start()) {
             Path bpffs = agent.bpffsDir;
+            long rssIdle = rssKiB(agent.process);
             byte[] insns = Asm.xdpDropUdp();
             byte[] packet = TestPackets.udp().build();
             int loads = Math.max(100, iterations / 4);
@@ -90,6 +91,9 @@ public final class AgentBench {
                     p.pin(pin);
                     Files.delete(Path.of(pin));
                 }));
+                tasks.add(new Task("get-program", "in-process", iterations, p::info));
+                tasks.add(new Task("agent-info", "in-process", iterations,
+                        dev.bpfagent.agent.bpf.KernelVersion::release));
                 for (var t : List.of(java.util.Map.entry("uds", java.util.Map.entry(uds, pu)),
                         java.util.Map.entry("tcp", java.util.Map.entry(tcp, pt)))) {
                     BpfClient c = t.getValue().getKey();
@@ -98,6 +102,8 @@ public final class AgentBench {
                     tasks.add(new Task("load+close", t.getKey(), loads, () -> c.load(opts).close()));
                     tasks.add(new Task("test-run", t.getKey(), iterations, () -> ph.testRun(runOpts)));
                     tasks.add(new Task("pin+unpin", t.getKey(), iterations, () -> c.unpin(ph.pin("bench"))));
+                    tasks.add(new Task("get-program", t.getKey(), iterations, () -> c.program(ph.id())));
+                    tasks.add(new Task("agent-info", t.getKey(), iterations, c::agentInfo));
                 }
                 // Warm every path first (JIT in both JVMs, connections), then measure.
                 for (Task t : tasks) {
@@ -129,12 +135,59 @@ public final class AgentBench {
                 rows.clear();
                 rows.addAll(best.values());
             }
+            long rssAfter = rssKiB(agent.process);
+            Thread.sleep(10_000);
+            long rssRested = rssKiB(agent.process);
+            long rssHolding = holding(agent, 10_000);
             rows.addAll(LibbpfBaseline.run(iterations, bpffs));
             print(rows, iterations);
+            System.out.printf(Locale.ROOT, "%nagent RSS: %d MiB at start, %d MiB after the workload, %d MiB after 10 s"
+                    + " idle, %d MiB holding 10,000 programs%n", rssIdle / 1024, rssAfter / 1024, rssRested / 1024,
+                    rssHolding / 1024);
         }
     }
 
     static final int THREADS = 4;
+
+    /** VmRSS of a process, KiB. */
+    static long rssKiB(Process p) throws java.io.IOException {
+        for (String l : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
+            if (l.startsWith("VmRSS:")) {
+                return Long.parseLong(l.replaceAll("[^0-9]", ""));
+            }
+        }
+        return -1;
+    }
+
+    /** The agent's RSS while it holds n programs (loaded, measured, closed). */
+    static long holding(AgentProcess agent, int n) throws Exception {
+        try (BpfClient c = BpfClient.connect(agent.unixTarget())) {
+            LoadOptions o = LoadOptions.builder(dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_SOCKET_FILTER,
+                    Asm.returnImm(0)).name("held").build();
+            List<Integer> ids = new ArrayList<>(n);
+            List<java.util.concurrent.CompletableFuture<ProgramHandle>> batch = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                batch.add(c.async().load(o));
+                if (batch.size() == 32 || i == n - 1) {
+                    for (var f : batch) {
+                        ids.add(f.get().id());
+                    }
+                    batch.clear();
+                }
+            }
+            long rss = rssKiB(agent.process);
+            List<java.util.concurrent.CompletableFuture<?>> closes = new ArrayList<>();
+            for (int id : ids) {
+                closes.add(c.async().closeProgram(id, false));
+                if (closes.size() == 32) {
+                    closes.forEach(java.util.concurrent.CompletableFuture::join);
+                    closes.clear();
+                }
+            }
+            closes.forEach(java.util.concurrent.CompletableFuture::join);
+            return rss;
+        }
+    }
 
     /** n calls split over THREADS threads; latency per call, throughput over the wall time of all. */
     static Row measureConcurrent(String name, String path, int n, Op op) throws Exception {
@@ -172,6 +225,22 @@ public final class AgentBench {
         }
     }
 
+    /**
+     * What a call costs beyond an empty call and the kernel's own work: p50 / (p50 of the empty call on
+     * the same path, times the RPCs the operation makes, + p50 of the same operation in-process).
+     */
+    static String ratio(Row r, List<Row> rows) {
+        if (!r.path().equals("uds") && !r.path().equals("tcp") || r.operation().startsWith("empty")) {
+            return "";
+        }
+        double empty = rows.stream().filter(x -> x.operation().startsWith("empty") && x.path().equals(r.path()))
+                .mapToDouble(Row::p50us).findFirst().orElse(Double.NaN);
+        double kernel = rows.stream().filter(x -> x.operation().equals(r.operation()) && x.path().equals("in-process"))
+                .mapToDouble(Row::p50us).findFirst().orElse(Double.NaN);
+        int rpcs = r.operation().contains("+") ? 2 : 1;
+        return String.format(Locale.ROOT, "%.2f", r.p50us() / (rpcs * empty + kernel));
+    }
+
     static Row measure(String name, String path, int n, Op op) throws Exception {
         long[] t = new long[n];
         long start = System.nanoTime();
@@ -192,10 +261,10 @@ public final class AgentBench {
         System.out.printf(Locale.ROOT, "bpf-agent bench: %d calls per row (load+close: %d), one client thread, "
                 + "best of %d rounds by p50, kernel %s, %d cores%n%n", iterations, Math.max(100, iterations / 4), ROUNDS,
                 System.getProperty("os.version"), Runtime.getRuntime().availableProcessors());
-        System.out.println("| operation | path | n | p50 µs | p99 µs | mean µs | ops/s |");
-        System.out.println("|---|---|---:|---:|---:|---:|---:|");
+        System.out.println("| operation | path | n | p50 µs | p99 µs | mean µs | ops/s | × (empty + kernel) |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|");
         rows.stream().sorted(Comparator.comparing(Row::operation)).forEach(r -> System.out.printf(Locale.ROOT,
-                "| %s | %s | %d | %.1f | %.1f | %.1f | %.0f |%n", r.operation(), r.path(), r.n(), r.p50us(), r.p99us(),
-                r.meanUs(), r.opsPerSec()));
+                "| %s | %s | %d | %.1f | %.1f | %.1f | %.0f | %s |%n", r.operation(), r.path(), r.n(), r.p50us(), r.p99us(),
+                r.meanUs(), r.opsPerSec(), ratio(r, rows)));
     }
 }

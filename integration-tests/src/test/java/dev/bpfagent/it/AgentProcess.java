@@ -45,11 +45,20 @@ public final class AgentProcess implements AutoCloseable {
         return jar;
     }
 
+    /** deploy/jvm.options: the agent runs in tests with the options it runs with in production. */
+    public static Path jvmOptions() {
+        Path p = jar().toAbsolutePath().getParent().getParent().getParent().resolve("deploy/jvm.options");
+        if (!Files.exists(p)) {
+            throw new IllegalStateException(p + " is missing (expected beside agent/ in the checkout)");
+        }
+        return p;
+    }
+
     public static AgentProcess start(String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("bpf-agent-it");
         Path bpffs = Path.of("/sys/fs/bpf/bpf-agent-it-" + UUID.randomUUID().toString().substring(0, 8));
         List<String> cmd = new ArrayList<>(List.of(System.getProperty("bpfagent.java", "java"),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", jar().toString(),
+                "@" + jvmOptions(), "-jar", jar().toString(),
                 "--socket", dir.resolve("agent.sock").toString(), "--tcp", "127.0.0.1:0",
                 "--bpffs-dir", bpffs.toString()));
         cmd.addAll(List.of(extraArgs));

@@ -52,7 +52,7 @@ public final class Asm {
     }
 
     /** Returns a constant: the smallest valid program of most types. */
-    static byte[] returnImm(int value) {
+    public static byte[] returnImm(int value) {
         return new Asm().movImm(R0, value).exit().bytes();
     }
 

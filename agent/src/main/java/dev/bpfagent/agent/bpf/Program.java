@@ -25,8 +25,12 @@ public final class Program implements BpfObject {
     private final String name;
     private final String tag;
 
+    /** What the kernel said of the program when this object took its fd. */
+    private final ProgramInfo initialInfo;
+
     private Program(Fd fd, BpfProgInfo info) {
         this.fd = fd;
+        this.initialInfo = ProgramInfo.of(info);
         this.id = info.id();
         this.type = ProgramType.of(info.type()).orElse(ProgramType.UNSPEC);
         this.name = info.name();
@@ -224,6 +228,14 @@ public final class Program implements BpfObject {
     /** BPF_OBJ_GET_INFO_BY_FD, fresh from the kernel. */
     public ProgramInfo info() {
         return ProgramInfo.of(Bpf.progInfo(fd));
+    }
+
+    /**
+     * The kernel's info as read when this object took the fd (a load's answer needs no second read).
+     * Counters in it (run_cnt, run_time_ns) are of that moment; {@link #info()} reads them anew.
+     */
+    public ProgramInfo initialInfo() {
+        return initialInfo;
     }
 
     /** The kernel's info of any program by id, or empty when the kernel has none with that id. */

@@ -207,6 +207,38 @@ public record ProgramSpec(
         }
     }
 
+    /** Programs this short and without a backward jump verify in microseconds (see {@link #isQuick}). */
+    public static final int QUICK_INSNS = 64;
+
+    /**
+     * Whether the verifier's work on this program is small enough to do without a thread of its own:
+     * at most {@link #QUICK_INSNS} instructions and no backward jump or call (so no loop and no
+     * subprogram for the verifier to walk again and again), and no BTF to check.
+     */
+    public boolean isQuick() {
+        int n = instructionCount();
+        if (n > QUICK_INSNS || !btf.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            int op = instructions[i * INSN_SIZE] & 0xff;
+            int cls = op & 0x07;
+            if (cls == 0x05 || cls == 0x06) { // BPF_JMP, BPF_JMP32
+                int code = op & 0xf0;
+                short off = (short) ((instructions[i * INSN_SIZE + 2] & 0xff) | (instructions[i * INSN_SIZE + 3] << 8));
+                int imm = (instructions[i * INSN_SIZE + 4] & 0xff) | (instructions[i * INSN_SIZE + 5] & 0xff) << 8
+                        | (instructions[i * INSN_SIZE + 6] & 0xff) << 16 | instructions[i * INSN_SIZE + 7] << 24;
+                int src = (instructions[i * INSN_SIZE + 1] >> 4) & 0x0f;
+                boolean pseudoCall = code == 0x80 && src == 1; // BPF_CALL to a subprogram
+                boolean gotol = cls == 0x06 && code == 0x00; // JMP32|JA: gotol, offset in imm
+                if (pseudoCall || off < 0 || (gotol && imm < 0)) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
     public int instructionCount() {
         return instructions.length / INSN_SIZE;
     }

@@ -16,8 +16,15 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     private final ProgramHandler programs;
     private final PinHandler pinCalls;
     private final AgentHandler agent;
+    private final Offload offload;
 
     public BpfServiceImpl(Registry registry, PinPaths pins, String version) {
+        this(registry, pins, version, Offload.INLINE);
+    }
+
+    /** @param offload where handlers send work that turned out long (test runs with repeats) */
+    public BpfServiceImpl(Registry registry, PinPaths pins, String version, Offload offload) {
+        this.offload = offload;
         this.registry = registry;
         Refs refs = new Refs(registry, pins);
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
@@ -32,7 +39,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
 
     @Override
     public void loadProgram(LoadProgramRequest req, StreamObserver<LoadProgramResponse> out) {
-        reply(out, programs.load(req));
+        programs.load(req, out, offload);
     }
 
     @Override
@@ -57,7 +64,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
 
     @Override
     public void testRunProgram(TestRunProgramRequest req, StreamObserver<TestRunProgramResponse> out) {
-        reply(out, programs.testRun(req));
+        programs.testRun(req, out, offload);
     }
 
     @Override

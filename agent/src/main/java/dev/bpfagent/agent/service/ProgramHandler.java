@@ -29,6 +29,7 @@ import dev.bpfagent.proto.v1.TestRunProgramRequest;
 import dev.bpfagent.proto.v1.TestRunProgramResponse;
 import dev.bpfagent.agent.service.transport.Deadlines;
 import io.grpc.Context;
+import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,7 +61,31 @@ final class ProgramHandler {
         this.logs = logs;
     }
 
-    LoadProgramResponse load(LoadProgramRequest req) {
+    /**
+     * A quick program (short, loop-free: {@link ProgramSpec#isQuick}) is loaded where the call
+     * arrived, without a thread hand-off; any other goes to the pool, since its verification has no
+     * small bound.
+     */
+    void load(LoadProgramRequest req, StreamObserver<LoadProgramResponse> out, Offload offload) {
+        Prepared p = prepare(req);
+        if (p.spec().isQuick()) {
+            reply(out, load(p));
+            return;
+        }
+        offload.submit(Offload.inCallContext(() -> {
+            try {
+                reply(out, load(p));
+            } catch (RuntimeException | Error e) {
+                out.onError(dev.bpfagent.agent.service.errors.ErrorMapper.toException(e));
+            }
+        }));
+    }
+
+    /** A load request checked and turned into a spec, with what the agent records beside it. */
+    private record Prepared(ProgramSpec spec, Map<String, String> labels, Set<Registry.Key> dependsOn) {
+    }
+
+    private Prepared prepare(LoadProgramRequest req) {
         if (req.getMapsCount() > 0) {
             throw RequestException.unimplemented("maps", "this agent holds no maps yet; load programs that use"
                     + " none (map references arrive with map support)");
@@ -78,11 +103,17 @@ final class ProgramHandler {
             targetId = held != null ? held.key().id() : t.getId();
             dependsOn = held != null ? Set.of(held.key()) : Set.of();
         }
-        ProgramSpec spec = ProtoConvert.spec(req, targetId);
+        return new Prepared(ProtoConvert.spec(req, targetId), labels, dependsOn);
+    }
+
+    private LoadProgramResponse load(Prepared p) {
         Context call = Context.current();
+        if (call.isCancelled()) {
+            throw Deadlines.statusOf(call).asRuntimeException(); // gave up while queued: never verified
+        }
         Program.Loaded loaded;
         try {
-            loaded = Program.load(spec);
+            loaded = Program.load(p.spec());
         } catch (VerifierException rejected) {
             throw new VerifierRejection(rejected, logs.put(rejected.log(), rejected.truncated()));
         }
@@ -92,9 +123,9 @@ final class ProgramHandler {
             loaded.program().close();
             throw Deadlines.statusOf(call).asRuntimeException();
         }
-        Registry.Entry entry = registry.add(KIND, loaded.program(), Caller.current(), labels, dependsOn);
+        Registry.Entry entry = registry.add(KIND, loaded.program(), Caller.current(), p.labels(), p.dependsOn());
         return LoadProgramResponse.newBuilder()
-                .setProgram(describe(entry, false))
+                .setProgram(ProtoConvert.program(loaded.program().initialInfo(), entry, List.of(), Optional.empty()))
                 .setVerifierLog(loaded.verifierLog())
                 .setVerifierLogTruncated(loaded.logTruncated())
                 .build();
@@ -287,7 +318,11 @@ final class ProgramHandler {
         return out.setUnloaded(!Program.existsInKernel(target.key().id())).build();
     }
 
-    TestRunProgramResponse testRun(TestRunProgramRequest req) {
+    /**
+     * A single run (repeat 0 or 1, no flags) is answered where the call arrived: one short syscall,
+     * no thread hand-off. Repeats go to the pool in time-bounded batches, and stop when the call ends.
+     */
+    void testRun(TestRunProgramRequest req, StreamObserver<TestRunProgramResponse> out, Offload offload) {
         Registry.Entry entry = refs.held(req.hasProgram(), req.getProgram(), KIND, "program");
         Program program = entry.object(Program.class);
         checkSize("data_in", req.getDataIn().size());
@@ -301,6 +336,25 @@ final class ProgramHandler {
         TestRun.Input in = new TestRun.Input(req.getDataIn().toByteArray(), req.getDataSizeOut(),
                 req.getCtxIn().toByteArray(), req.getCtxSizeOut(), req.getRepeat(), req.getFlags(), req.getCpu(),
                 req.getBatchSize());
+        if (Integer.toUnsignedLong(req.getRepeat()) <= 1 && req.getFlags() == 0) {
+            reply(out, run(program, in));
+            return;
+        }
+        offload.submit(Offload.inCallContext(() -> {
+            try {
+                reply(out, run(program, in));
+            } catch (RuntimeException | Error e) {
+                out.onError(dev.bpfagent.agent.service.errors.ErrorMapper.toException(e));
+            }
+        }));
+    }
+
+    private static <T> void reply(StreamObserver<T> out, T value) {
+        out.onNext(value);
+        out.onCompleted();
+    }
+
+    private static TestRunProgramResponse run(Program program, TestRun.Input in) {
         TestRun.Result r;
         Context call = Context.current();
         try {

@@ -64,4 +64,40 @@ class ProgramSpecTest {
         ProgramSpec s = valid().btf(new ProgramSpec.Btf(new byte[24], new byte[24], 12, null, 0)).build();
         assertEquals(12, s.btf().funcInfoRecSize());
     }
+
+    static byte[] insn(int op, int dst, int src, int off, int imm) {
+        return java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).put((byte) op)
+                .put((byte) (dst | src << 4)).putShort((short) off).putInt(imm).array();
+    }
+
+    static byte[] concat(byte[]... parts) {
+        var out = new java.io.ByteArrayOutputStream();
+        for (byte[] p : parts) {
+            out.writeBytes(p);
+        }
+        return out.toByteArray();
+    }
+
+    @Test
+    void quickProgramsAreShortAndLoopFree() {
+        byte[] mov = insn(0xb7, 0, 0, 0, 1);
+        byte[] exit = insn(0x95, 0, 0, 0, 0);
+        assertTrue(valid().build().isQuick());
+        assertTrue(ProgramSpec.builder(ProgramType.XDP, concat(insn(0x15, 1, 0, 1, 0), mov, exit)).build().isQuick(),
+                "a forward branch is fine");
+        assertFalse(ProgramSpec.builder(ProgramType.XDP, concat(mov, insn(0x05, 0, 0, -2, 0), exit)).build().isQuick(),
+                "a backward ja is a loop");
+        assertFalse(ProgramSpec.builder(ProgramType.XDP, concat(mov, insn(0x25, 0, 0, -2, 5), exit)).build().isQuick(),
+                "a backward conditional jump is a loop");
+        assertFalse(ProgramSpec.builder(ProgramType.XDP, concat(insn(0x85, 0, 1, 0, 1), exit, mov, exit)).build().isQuick(),
+                "a bpf-to-bpf call brings a subprogram");
+        assertTrue(ProgramSpec.builder(ProgramType.XDP, concat(insn(0x85, 0, 0, 0, 5), exit)).build().isQuick(),
+                "a helper call is fine");
+        byte[] many = new byte[8 * 65];
+        for (int i = 0; i < 64; i++) {
+            System.arraycopy(mov, 0, many, i * 8, 8);
+        }
+        System.arraycopy(exit, 0, many, 64 * 8, 8);
+        assertFalse(ProgramSpec.builder(ProgramType.XDP, many).build().isQuick(), "65 instructions");
+    }
 }

@@ -35,7 +35,13 @@ public final class ErrorMapper {
                     info("GRPC_" + sre.getStatus().getCode().name()).build());
         }
         if (t instanceof RequestException re) {
-            return withField(re.code(), re.reason(), re.field(), re.getMessage(), re.metadata());
+            com.google.rpc.Status s = withField(re.code(), re.reason(), re.field(), re.getMessage(), re.metadata());
+            if (re.retryAfterMillis() >= 0) {
+                s = s.toBuilder().addDetails(Any.pack(com.google.rpc.RetryInfo.newBuilder().setRetryDelay(
+                        com.google.protobuf.Duration.newBuilder().setSeconds(re.retryAfterMillis() / 1000)
+                                .setNanos((int) (re.retryAfterMillis() % 1000) * 1_000_000)).build())).build();
+            }
+            return s;
         }
         if (t instanceof MalformedRequestException mr) {
             return build(Status.Code.INVALID_ARGUMENT, mr.getMessage(), info("MALFORMED_REQUEST")

@@ -16,6 +16,7 @@ public final class RequestException extends RuntimeException {
     private final String reason;
     private final String field;
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private long retryAfterMillis = -1;
 
     private RequestException(Status.Code code, String reason, String field, String message) {
         super(message);
@@ -59,6 +60,17 @@ public final class RequestException extends RuntimeException {
     public RequestException with(String key, String value) {
         metadata.put(key, value);
         return this;
+    }
+
+    /** Asks the client to try again after this long (a google.rpc.RetryInfo detail). */
+    public RequestException retryAfter(long millis) {
+        retryAfterMillis = millis;
+        return this;
+    }
+
+    /** The retry delay, or -1 when the request should not simply be retried. */
+    public long retryAfterMillis() {
+        return retryAfterMillis;
     }
 
     public Status.Code code() {

@@ -51,6 +51,25 @@ public final class Admission implements ServerInterceptor {
         return false;
     }
 
+    /** For work a handler hands to the pool itself: true and counted, or false when the pool is full. */
+    public boolean tryAcquire() {
+        if (inPool.incrementAndGet() <= limit) {
+            return true;
+        }
+        inPool.decrementAndGet();
+        return false;
+    }
+
+    /** Gives back what {@link #tryAcquire} took. */
+    public void releaseOne() {
+        inPool.decrementAndGet();
+    }
+
+    /** The most calls in the pool at once. */
+    public int limit() {
+        return limit;
+    }
+
     /** Calls in the pool now, running or queued. */
     public int inPool() {
         return inPool.get();

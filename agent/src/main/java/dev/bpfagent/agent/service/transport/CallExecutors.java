@@ -12,14 +12,14 @@ import java.util.concurrent.Executor;
 /**
  * Where each call runs. Calls that make a syscall or two (info, pin, exists, health...) run on the
  * netty event loop that read them, saving two thread hand-offs (about a third of a call's latency on
- * a small machine); calls whose kernel work has no small bound (a load's verification, a test run's
- * repeats, walks over every program or link) go to the bounded pool, so they never stall the loop.
+ * a small machine); calls whose kernel work has no small bound (walks over every program) go to the
+ * bounded pool, so they never stall the loop. Loads and test runs are decided by their handlers,
+ * which know their size: a short loop-free program's load and a single run stay, the rest go to the
+ * pool (see the service's Offload).
  * Used with a server whose default executor is direct.
  */
 public final class CallExecutors implements ServerCallExecutorSupplier {
     public static final Set<MethodDescriptor<?, ?>> UNBOUNDED = Set.of(
-            BpfServiceGrpc.getLoadProgramMethod(),
-            BpfServiceGrpc.getTestRunProgramMethod(),
             BpfServiceGrpc.getListProgramsMethod());
 
     private final Executor pool;
