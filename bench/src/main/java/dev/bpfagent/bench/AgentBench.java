@@ -41,8 +41,11 @@ public final class AgentBench {
 
     static final int ROUNDS = 3;
 
-    /** One row to measure. */
-    record Task(String operation, String path, int n, Op op) {
+    /** One row to measure; after runs once the row is timed (to close what a load-only row made). */
+    record Task(String operation, String path, int n, Op op, Op after) {
+        Task(String operation, String path, int n, Op op) {
+            this(operation, path, n, op, () -> { });
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -92,6 +95,12 @@ public final class AgentBench {
                     Files.delete(Path.of(pin));
                 }));
                 tasks.add(new Task("get-program", "in-process", iterations, p::info));
+                List<Program> loadedHere = new ArrayList<>();
+                tasks.add(new Task("load", "in-process", loads, () -> loadedHere.add(Program.load(spec).program()),
+                        () -> {
+                            loadedHere.forEach(Program::close);
+                            loadedHere.clear();
+                        }));
                 tasks.add(new Task("agent-info", "in-process", iterations,
                         dev.bpfagent.agent.bpf.KernelVersion::release));
                 for (var t : List.of(java.util.Map.entry("uds", java.util.Map.entry(uds, pu)),
@@ -103,6 +112,11 @@ public final class AgentBench {
                     tasks.add(new Task("test-run", t.getKey(), iterations, () -> ph.testRun(runOpts)));
                     tasks.add(new Task("pin+unpin", t.getKey(), iterations, () -> c.unpin(ph.pin("bench"))));
                     tasks.add(new Task("get-program", t.getKey(), iterations, () -> c.program(ph.id())));
+                    List<ProgramHandle> loadedThere = new ArrayList<>();
+                    tasks.add(new Task("load", t.getKey(), loads, () -> loadedThere.add(c.load(opts)), () -> {
+                        loadedThere.forEach(ProgramHandle::close);
+                        loadedThere.clear();
+                    }));
                     tasks.add(new Task("agent-info", t.getKey(), iterations, c::agentInfo));
                 }
                 // Warm every path first (JIT in both JVMs, connections), then measure.
@@ -110,6 +124,7 @@ public final class AgentBench {
                     for (int i = 0; i < t.n(); i++) {
                         t.op().run();
                     }
+                    t.after().run();
                 }
                 // Three rounds, round-robin, so a burst of noise (GC or JIT in either JVM, the other
                 // core busy) hits one round of a row, not all; each row keeps its best round by p50.
@@ -117,6 +132,7 @@ public final class AgentBench {
                 for (int round = 0; round < ROUNDS; round++) {
                     for (Task t : tasks) {
                         Row r = measure(t.operation(), t.path(), t.n(), t.op());
+                        t.after().run();
                         best.merge(t, r, (x, y) -> x.p50us() <= y.p50us() ? x : y);
                     }
                 }
@@ -127,9 +143,9 @@ public final class AgentBench {
                             uds::health);
                     Row run = measureConcurrent("test-run", "uds, " + THREADS + " threads", iterations,
                             () -> pu.testRun(runOpts));
-                    best.merge(new Task(health.operation(), health.path(), 0, null), health,
+                    best.merge(new Task(health.operation(), health.path(), 0, null, null), health,
                             (x, y) -> x.p50us() <= y.p50us() ? x : y);
-                    best.merge(new Task(run.operation(), run.path(), 0, null), run,
+                    best.merge(new Task(run.operation(), run.path(), 0, null, null), run,
                             (x, y) -> x.p50us() <= y.p50us() ? x : y);
                 }
                 rows.clear();

@@ -15,7 +15,12 @@ public final class KernelVersion {
     private static final Pattern VERSION = Pattern.compile("^(\\d+)\\.(\\d+)(?:\\.(\\d+))?");
 
     /** uname -r */
+    /** The running kernel's release, read once: it cannot change under a running process. */
     public static String release() {
+        return Running.RELEASE;
+    }
+
+    private static String readRelease() {
         try {
             return Files.readString(Path.of("/proc/sys/kernel/osrelease")).strip();
         } catch (IOException e) {
@@ -30,7 +35,8 @@ public final class KernelVersion {
 
     /** The running kernel does not change under us: read once, on first use. */
     private static final class Running {
-        static final int CODE = code(release());
+        static final String RELEASE = readRelease();
+        static final int CODE = code(RELEASE);
     }
 
     static int code(String release) {

@@ -26,13 +26,30 @@ public final class RequestParsing implements ServerInterceptor {
 
     /** The service taking bytes, parsed under this guard. Interceptors inside it see typed messages. */
     public static ServerServiceDefinition guard(ServerServiceDefinition typed) {
-        return ServerInterceptors.intercept(ServerInterceptors.useInputStreamMessages(typed), new RequestParsing());
+        return ServerInterceptors.intercept(ServerInterceptors.useMarshalledMessages(typed, STREAMS), new RequestParsing());
     }
+
+    /**
+     * Streams passed through as they are: a request's stream is parsed (under the guard) while grpc-java
+     * still holds it open, and a response's stream stays protobuf's own, which the transport writes
+     * directly. (grpc-java's useInputStreamMessages would buffer each one through an 8 KiB copy.)
+     */
+    private static final io.grpc.MethodDescriptor.Marshaller<java.io.InputStream> STREAMS =
+            new io.grpc.MethodDescriptor.Marshaller<>() {
+                @Override
+                public java.io.InputStream stream(java.io.InputStream value) {
+                    return value;
+                }
+
+                @Override
+                public java.io.InputStream parse(java.io.InputStream stream) {
+                    return stream;
+                }
+            };
 
     @Override
     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
                                                        ServerCallHandler<Q, R> next) {
-        String type = requestType(call.getMethodDescriptor());
         return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(next.startCall(call, headers)) {
             @Override
             public void onMessage(Q message) {
@@ -43,7 +60,8 @@ public final class RequestParsing implements ServerInterceptor {
                     if (parse == null) {
                         throw e;
                     }
-                    throw new MalformedRequestException(type, parse instanceof StackOverflowError
+                    throw new MalformedRequestException(requestType(call.getMethodDescriptor()),
+                            parse instanceof StackOverflowError
                             ? "nested too deeply" : String.valueOf(parse.getMessage()), parse);
                 }
             }
