@@ -27,6 +27,24 @@ public interface Offload {
                         + " try again shortly").with("max_queued_calls", Integer.toString(limit)).retryAfter(100);
     }
 
+    /**
+     * Computes a call's answer on the pool and sends it (or the status of what it threw) from there,
+     * in the call's context.
+     */
+    default <T> void reply(io.grpc.stub.StreamObserver<T> out, java.util.function.Supplier<T> answer) {
+        submit(inCallContext(() -> {
+            T value;
+            try {
+                value = answer.get();
+            } catch (RuntimeException | Error e) {
+                out.onError(dev.bpfagent.agent.service.errors.ErrorMapper.toException(e));
+                return;
+            }
+            out.onNext(value);
+            out.onCompleted();
+        }));
+    }
+
     /** The current call's context around work handed to another thread. */
     static Runnable inCallContext(Runnable work) {
         return Context.current().wrap(work);

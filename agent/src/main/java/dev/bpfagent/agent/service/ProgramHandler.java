@@ -70,15 +70,9 @@ final class ProgramHandler {
         Prepared p = prepare(req);
         if (p.spec().isQuick()) {
             reply(out, load(p));
-            return;
+        } else {
+            offload.reply(out, () -> load(p));
         }
-        offload.submit(Offload.inCallContext(() -> {
-            try {
-                reply(out, load(p));
-            } catch (RuntimeException | Error e) {
-                out.onError(dev.bpfagent.agent.service.errors.ErrorMapper.toException(e));
-            }
-        }));
     }
 
     /** A load request checked and turned into a spec, with what the agent records beside it. */
@@ -338,15 +332,9 @@ final class ProgramHandler {
                 req.getBatchSize());
         if (Integer.toUnsignedLong(req.getRepeat()) <= 1 && req.getFlags() == 0) {
             reply(out, run(program, in));
-            return;
+        } else {
+            offload.reply(out, () -> run(program, in));
         }
-        offload.submit(Offload.inCallContext(() -> {
-            try {
-                reply(out, run(program, in));
-            } catch (RuntimeException | Error e) {
-                out.onError(dev.bpfagent.agent.service.errors.ErrorMapper.toException(e));
-            }
-        }));
     }
 
     private static <T> void reply(StreamObserver<T> out, T value) {
