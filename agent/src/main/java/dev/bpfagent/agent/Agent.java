@@ -79,8 +79,8 @@ public final class Agent implements AutoCloseable {
     /** Set once this agent bound the socket: only then is the socket file ours to remove. */
     private boolean socketBound;
     private boolean closed;
-    /** flock on the agent's bpffs directory, held while it runs: a second agent there refuses to start. */
-    private AutoCloseable bpffsLock;
+    /** The agent's bpffs directory, held open (with its flock) while it runs; null before start. */
+    private PinPaths pins;
 
     public Agent(AgentConfig config) {
         this(config, Authorizer.ALLOW_ALL);
@@ -120,14 +120,9 @@ public final class Agent implements AutoCloseable {
             LOG.warning("tracefs is not available (" + e.getMessage() + "); tracepoint attach will fail");
         }
         prepareSocket(config.socket()); // first: a live agent on this socket is the plainest refusal
-        PinPaths pins = new PinPaths(config.bpffsDir());
+        pins = new PinPaths(config.bpffsDir());
         pins.createRoot();
-        try {
-            bpffsLock = Host.lockDirectory(pins.root());
-        } catch (dev.bpfagent.agent.errno.KernelException e) {
-            throw new IllegalStateException("another agent uses the bpffs directory " + pins.root()
-                    + " (it holds its lock); stop it, or give this one --bpffs-dir with another path", e);
-        }
+        pins.lock();
         service = new BpfServiceImpl(registry, pins, version(), work -> {
             if (!admission.tryAcquire()) {
                 throw Offload.overloaded(admission.limit());
@@ -304,12 +299,8 @@ public final class Agent implements AutoCloseable {
                 LOG.warning("cannot remove " + config.socket() + ": " + e.getMessage());
             }
         }
-        if (bpffsLock != null) {
-            try {
-                bpffsLock.close();
-            } catch (Exception e) {
-                LOG.warning("releasing the bpffs directory lock: " + e.getMessage());
-            }
+        if (pins != null) {
+            pins.close(); // releases the directory's flock, after every object is closed
         }
         callExecutor.shutdown();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);

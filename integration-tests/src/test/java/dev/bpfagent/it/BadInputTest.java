@@ -309,4 +309,32 @@ class BadInputTest {
         java.util.Arrays.fill(b, (byte) 0x0b);
         return b;
     }
+
+    @Test
+    void pinsNeverGoThroughASymlinkBelowTheAgentsDirectory() throws Exception {
+        int id = stub.loadProgram(validLoad().build()).getProgram().getId();
+        java.nio.file.Path elsewhere = java.nio.file.Path.of("/sys/fs/bpf/bpf-agent-it-elsewhere-"
+                + java.util.UUID.randomUUID().toString().substring(0, 8));
+        java.nio.file.Files.createDirectories(elsewhere);
+        java.nio.file.Path link = agent.bpffsDir.resolve("link");
+        try {
+            // root could plant one (the directory is root's, 0700): the agent still does not follow it
+            java.nio.file.Files.createSymbolicLink(link, elsewhere);
+            Failure f = failure(() -> stub.pin(PinRequest.newBuilder().setObject(prog(id)).setPath("link/p").build()));
+            assertEquals(Status.Code.FAILED_PRECONDITION, f.code(), f.message());
+            assertEquals("SYMLINK_IN_PATH", f.info().getReason());
+            assertFalse(java.nio.file.Files.exists(elsewhere.resolve("p")), "nothing was pinned through the link");
+            java.nio.file.Files.createDirectories(elsewhere.resolve("d"));
+            stub.pin(PinRequest.newBuilder().setObject(prog(id)).setPath("real/p").build());
+            Failure un = failure(() -> stub.unpin(UnpinRequest.newBuilder().setPath("link/d").build()));
+            assertEquals("SYMLINK_IN_PATH", un.info().getReason());
+            assertTrue(java.nio.file.Files.isDirectory(elsewhere.resolve("d")), "nothing was removed through it");
+            stub.unpin(UnpinRequest.newBuilder().setPath("real/p").build());
+            assertFalse(java.nio.file.Files.exists(agent.bpffsDir.resolve("real")), "the emptied directory went too");
+        } finally {
+            java.nio.file.Files.deleteIfExists(link);
+            AgentProcess.deleteTree(elsewhere);
+            stub.closeProgram(CloseProgramRequest.newBuilder().setProgram(prog(id)).build());
+        }
+    }
 }

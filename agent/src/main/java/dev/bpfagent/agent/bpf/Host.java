@@ -28,15 +28,6 @@ public final class Host {
         return Mounts.ensure(BPFFS, "bpf", "mode=0700");
     }
 
-    /**
-     * An exclusive lock on a directory, held until closed (or the process dies): two agents cannot
-     * share one bpffs directory. The directory is opened without following a symlink.
-     */
-    public static AutoCloseable lockDirectory(Path dir) {
-        var fd = dev.bpfagent.agent.kernel.Dirs.lockExclusive(dir.toString());
-        return fd::close;
-    }
-
     /** Mounts tracefs at {@link #TRACEFS} unless it is there; true when this call mounted it. */
     public static boolean ensureTracefs() {
         return Mounts.ensure(TRACEFS, "tracefs");

@@ -49,11 +49,22 @@ public final class LibC {
     /** int open(const char *path, int flags, ...) */
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
+    /** int openat(int dirfd, const char *path, int flags, ...) */
+    private static final MethodHandle OPENAT = downcall("openat",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 3);
+    /** int mkdirat(int dirfd, const char *path, mode_t mode) */
+    private static final MethodHandle MKDIRAT = downcall("mkdirat",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), -1);
+    /** int unlinkat(int dirfd, const char *path, int flags) */
+    private static final MethodHandle UNLINKAT = downcall("unlinkat",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), -1);
     /** int flock(int fd, int operation) */
     private static final MethodHandle FLOCK = downcall("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1);
 
     /** fcntl.h (x86_64 and aarch64 agree on these) */
     public static final int O_RDONLY = 0, O_DIRECTORY = 0200000, O_NOFOLLOW = 0400000, O_CLOEXEC = 02000000;
+    /** fcntl.h: unlinkat removes a directory */
+    public static final int AT_REMOVEDIR = 0x200;
     /** sys/file.h */
     public static final int LOCK_EX = 2, LOCK_NB = 4;
 
@@ -151,6 +162,52 @@ public final class LibC {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("downcall open failed", t);
+        }
+    }
+
+    /** openat(2) relative to a directory fd the caller holds: a new fd, owned by the caller. */
+    static Fd openat(Fd dir, String name, int flags) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = dir.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int fd = (int) OPENAT.invokeExact(state, h.fd(), arena.allocateFrom(name), flags | O_CLOEXEC, 0);
+            if (fd < 0) {
+                throw KernelException.of("openat", errno(state), name);
+            }
+            return new Fd(fd);
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall openat failed", t);
+        }
+    }
+
+    /** mkdirat(2) relative to a directory fd the caller holds. */
+    static void mkdirat(Fd dir, String name, int mode) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = dir.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) MKDIRAT.invokeExact(state, h.fd(), arena.allocateFrom(name), mode);
+            if (r < 0) {
+                throw KernelException.of("mkdirat", errno(state), name);
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall mkdirat failed", t);
+        }
+    }
+
+    /** unlinkat(2) relative to a directory fd the caller holds; never follows the last component. */
+    static void unlinkat(Fd dir, String name, int flags) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = dir.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) UNLINKAT.invokeExact(state, h.fd(), arena.allocateFrom(name), flags);
+            if (r < 0) {
+                throw KernelException.of("unlinkat", errno(state), name);
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall unlinkat failed", t);
         }
     }
 

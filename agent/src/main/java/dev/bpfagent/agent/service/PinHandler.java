@@ -44,17 +44,7 @@ final class PinHandler {
         Registry.Kind kind = kindOf(req.getObject().getKind(), "object.kind");
         Registry.Entry entry = refs.held(true, req.getObject(), kind, "object");
         Path path = pins.own(req.getPath(), "path");
-        pins.createParents(path);
-        try {
-            entry.pinWhileOpen(path, () -> entry.object().pin(path.toString()));
-        } catch (KernelException.Exists e) {
-            pins.pruneEmptyParents(path);
-            throw RequestException.alreadyExists("PIN_EXISTS", path + " is already pinned; unpin it first"
-                    + " or choose another path");
-        } catch (RuntimeException e) {
-            pins.pruneEmptyParents(path);
-            throw e;
-        }
+        entry.pinWhileOpen(path, () -> pins.pin(path, entry.object(), "path"));
         return PinResponse.newBuilder().setPath(path.toString()).setObject(ProtoConvert.ref(entry.key())).build();
     }
 
@@ -81,7 +71,7 @@ final class PinHandler {
                 throw new WrongKindException(path.toString(), expected, actual);
             }
         }
-        if (!pins.remove(path)) {
+        if (!pins.remove(path, "path")) {
             throw RequestException.notFound("PIN_NOT_FOUND", "nothing is pinned at " + path);
         }
         UnpinResponse.Builder out = UnpinResponse.newBuilder().setPath(path.toString());

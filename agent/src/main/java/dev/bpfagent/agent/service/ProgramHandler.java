@@ -293,7 +293,7 @@ final class ProgramHandler {
             try {
                 for (Registry.Entry e : order) {
                     for (Path pin : e.pins()) {
-                        if (pins.remove(pin)) {
+                        if (pins.remove(pin, "program")) {
                             out.addUnpinnedPaths(pin.toString());
                         }
                         e.forgetPin(pin);

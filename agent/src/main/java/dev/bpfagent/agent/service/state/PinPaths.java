@@ -1,18 +1,20 @@
 package dev.bpfagent.agent.service.state;
 
+import dev.bpfagent.agent.bpf.BpfObject;
 import dev.bpfagent.agent.bpf.Host;
+import dev.bpfagent.agent.bpf.PinDirectory;
+import dev.bpfagent.agent.errno.KernelException;
 import dev.bpfagent.agent.service.errors.RequestException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.FileSystemException;
 import java.nio.file.LinkOption;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -20,8 +22,10 @@ import java.util.List;
  * on the host pin there too, so the agent creates and removes pins only below its directory, while it
  * may read (BPF_OBJ_GET) any pin in any bpffs mount.
  */
-public final class PinPaths {
+public final class PinPaths implements AutoCloseable {
     private final Path root;
+    /** The agent's directory, held open from createRoot to close: every pin is made relative to it. */
+    private volatile PinDirectory rootDir;
 
     public PinPaths(Path root) {
         this.root = root.toAbsolutePath().normalize();
@@ -62,6 +66,7 @@ public final class PinPaths {
             if (!a.permissions().equals(OWNER_ONLY)) {
                 Files.setPosixFilePermissions(root, OWNER_ONLY); // an older agent's 0755: tighten it
             }
+            rootDir = PinDirectory.open(root);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare the agent's bpffs directory " + root
                     + ": is bpffs mounted at " + Host.BPFFS + "?", e);
@@ -69,27 +74,6 @@ public final class PinPaths {
     }
 
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
-
-    /**
-     * Refuses a pin path with a symlink below the agent's directory. The directory is root's and 0700,
-     * so only root can plant one; this keeps even that from redirecting a pin or an unpin.
-     */
-    private void checkNoSymlinks(Path abs, String given, String field) {
-        Path at = root;
-        for (Path part : root.relativize(abs)) {
-            at = at.resolve(part);
-            // exists() first: for a missing path it answers without an exception (isSymbolicLink throws
-            // and catches one inside, which costs more than the lstat itself)
-            if (!Files.exists(at, LinkOption.NOFOLLOW_LINKS)) {
-                return;
-            }
-            if (Files.isSymbolicLink(at)) {
-                throw RequestException.failedPrecondition("SYMLINK_IN_PATH", "'" + given + "': " + at
-                        + " is a symlink; the agent does not follow symlinks below its directory")
-                        .with("field", field);
-            }
-        }
-    }
 
     /** A path the agent may create or remove a pin at: relative to root, or absolute inside it. */
     public Path own(String path, String field) {
@@ -100,7 +84,6 @@ public final class PinPaths {
                     + "; give a path relative to it, e.g. \"myteam/my_prog\"");
         }
         checkBpffsNames(abs, root, path, field);
-        checkNoSymlinks(abs, path, field);
         return abs;
     }
 
@@ -157,86 +140,169 @@ public final class PinPaths {
     }
 
     /**
-     * What a failed filesystem call on a pin path means to the caller: a precise code, with the path.
-     * The JDK reports the errno only as its text, so the text is read.
+     * Pins obj at abs (inside root), creating the directories between. Every step is taken relative
+     * to the directory before it, opened without following symlinks: nothing below root is reached
+     * through a symlink, even one swapped in while this runs. On failure the directories it made are
+     * removed again.
      */
-    static RequestException fsFailure(String what, Path path, IOException e) {
-        String reason = e instanceof FileSystemException fse && fse.getReason() != null ? fse.getReason() : "";
-        String msg = "cannot " + what + " " + path + ": " + (reason.isEmpty() ? e.toString() : reason);
-        if (e instanceof NoSuchFileException) {
-            return RequestException.notFound("PIN_NOT_FOUND", msg);
-        }
-        if (e instanceof java.nio.file.NotDirectoryException || reason.equals("Not a directory")) {
-            return RequestException.failedPrecondition("PIN_PATH_BLOCKED", msg + " (a component is a pin, not a"
-                    + " directory)");
-        }
-        if (e instanceof java.nio.file.AccessDeniedException || reason.equals("Operation not permitted")
-                || reason.equals("Permission denied")) {
-            return RequestException.permissionDenied("EPERM", msg);
-        }
-        if (reason.equals("File name too long")) {
-            return RequestException.invalid("path", msg);
-        }
-        if (e instanceof java.nio.file.DirectoryNotEmptyException || reason.equals("Directory not empty")) {
-            return RequestException.failedPrecondition("IS_A_DIRECTORY", msg);
-        }
-        if (reason.equals("No space left on device") || reason.equals("Disk quota exceeded")) {
-            return RequestException.of(io.grpc.Status.Code.RESOURCE_EXHAUSTED, "ENOSPC", null, msg);
-        }
-        if (reason.equals("Read-only file system")) {
-            return RequestException.failedPrecondition("EROFS", msg);
-        }
-        if (e instanceof java.nio.file.FileSystemLoopException || reason.startsWith("Too many levels")) {
-            return RequestException.failedPrecondition("ELOOP", msg);
-        }
-        // Anything else the filesystem says is about the host, not the request and not a bug here.
-        return RequestException.failedPrecondition("FILESYSTEM_ERROR", msg);
-    }
-
-    /** Creates the directories between root and the pin's parent. */
-    public void createParents(Path pin) {
-        if (Files.isDirectory(pin.getParent(), LinkOption.NOFOLLOW_LINKS)) {
-            return; // the usual case; createDirectories would find it out through an exception
-        }
+    public void pin(Path abs, BpfObject obj, String field) {
+        List<String> parts = names(abs);
+        List<PinDirectory> opened = new ArrayList<>();
+        List<String> made = new ArrayList<>();
+        PinDirectory dir = rootDir();
         try {
-            Files.createDirectories(pin.getParent());
-        } catch (java.nio.file.FileAlreadyExistsException e) {
-            throw RequestException.failedPrecondition("PIN_PATH_BLOCKED", "cannot pin at " + pin + ": "
-                    + e.getFile() + " is a pin, not a directory");
-        } catch (IOException e) {
-            throw fsFailure("create", pin.getParent(), e);
+            for (String name : parts.subList(0, parts.size() - 1)) {
+                PinDirectory next;
+                try {
+                    next = child(dir, name, abs, field);
+                } catch (KernelException.NotFound missing) {
+                    try {
+                        dir.mkdir(name, 0700);
+                        made.add(name);
+                    } catch (KernelException.Exists raced) {
+                        // made by a concurrent pin: use it
+                    }
+                    next = child(dir, name, abs, field);
+                }
+                opened.add(next);
+                dir = next;
+            }
+            dir.pin(obj, parts.get(parts.size() - 1));
+        } catch (KernelException e) {
+            prune(opened, parts, made.size());
+            if (e instanceof KernelException.Exists) {
+                throw RequestException.alreadyExists("PIN_EXISTS", abs + " is already pinned; unpin it first or"
+                        + " choose another path");
+            }
+            throw failure("pin at", abs, e, field);
+        } catch (RuntimeException e) {
+            prune(opened, parts, made.size());
+            throw e;
+        } finally {
+            opened.forEach(PinDirectory::close);
         }
     }
 
     /**
-     * Removes a pin, then the directories above it that became empty, up to (not including) root.
+     * Removes the pin at abs (inside root), then the directories above it that became empty, up to
+     * (not including) root; relative to opened directories, never through a symlink.
      *
-     * @return false when there was no pin there
+     * @return false when nothing is pinned there
      */
-    public boolean remove(Path pin) {
+    public boolean remove(Path abs, String field) {
+        List<String> parts = names(abs);
+        List<PinDirectory> opened = new ArrayList<>();
+        PinDirectory dir = rootDir();
         try {
-            if (Files.isDirectory(pin)) {
-                throw RequestException.failedPrecondition("IS_A_DIRECTORY", pin + " is a directory, not a pin");
+            for (String name : parts.subList(0, parts.size() - 1)) {
+                dir = child(dir, name, abs, field);
+                opened.add(dir);
             }
-            Files.delete(pin);
-        } catch (NoSuchFileException e) {
+            dir.unlink(parts.get(parts.size() - 1));
+            prune(opened, parts, parts.size() - 1);
+            return true;
+        } catch (KernelException.NotFound e) {
             return false;
-        } catch (IOException e) {
-            throw fsFailure("remove the pin", pin, e);
+        } catch (KernelException e) {
+            throw failure("remove the pin", abs, e, field);
+        } finally {
+            opened.forEach(PinDirectory::close);
         }
-        pruneEmptyParents(pin);
-        return true;
     }
 
-    /** Removes the directories above path that are empty, up to (not including) root. */
-    public void pruneEmptyParents(Path path) {
-        for (Path dir = path.getParent(); dir != null && dir.startsWith(root) && !dir.equals(root);
-                dir = dir.getParent()) {
+    /**
+     * Removes up to count of the deepest directories on the way to a pin when they are empty, deepest
+     * first; stops at the first that is not (ENOTEMPTY) or cannot be removed.
+     */
+    private void prune(List<PinDirectory> opened, List<String> parts, int count) {
+        for (int i = opened.size() - 1, removed = 0; i >= 0 && removed < count; i--, removed++) {
+            PinDirectory parent = i == 0 ? rootDir() : opened.get(i - 1);
             try {
-                Files.delete(dir);
-            } catch (IOException e) {
-                break; // not empty (DirectoryNotEmptyException) or gone: leave it
+                parent.rmdir(parts.get(i));
+            } catch (KernelException e) {
+                return;
             }
+        }
+    }
+
+    /**
+     * The subdirectory name of dir. What stands there instead of a directory is named: a symlink
+     * (which the kernel refuses to follow, O_NOFOLLOW) or a pin.
+     */
+    private static PinDirectory child(PinDirectory dir, String name, Path abs, String field) {
+        try {
+            return dir.child(name);
+        } catch (KernelException.NotFound e) {
+            throw e;
+        } catch (KernelException e) {
+            if (e.errno() == dev.bpfagent.agent.errno.Errno.ENOTDIR || e.errno() == dev.bpfagent.agent.errno.Errno.ELOOP) {
+                Path at = dir.path().resolve(name);
+                if (Files.isSymbolicLink(at)) {
+                    throw RequestException.failedPrecondition("SYMLINK_IN_PATH", "'" + abs + "': " + at
+                            + " is a symlink; the agent does not follow symlinks below its directory")
+                            .with("field", field);
+                }
+                throw RequestException.failedPrecondition("PIN_PATH_BLOCKED", "'" + abs + "': " + at
+                        + " is a pin, not a directory");
+            }
+            throw e;
+        }
+    }
+
+    /** The names from root down to abs. */
+    private List<String> names(Path abs) {
+        List<String> out = new ArrayList<>();
+        for (Path p : root.relativize(abs)) {
+            out.add(p.toString());
+        }
+        return out;
+    }
+
+    /** A failed step on a pin path, as the caller can act on it. */
+    private static RuntimeException failure(String what, Path abs, KernelException e, String field) {
+        String msg = "cannot " + what + " " + abs + ": ";
+        return switch (e.errno()) {
+            case ENOTDIR -> RequestException.failedPrecondition("PIN_PATH_BLOCKED", msg + "a component of the path"
+                    + " is a pin, not a directory");
+            case ELOOP -> RequestException.failedPrecondition("SYMLINK_IN_PATH", msg + "a component of the path is a"
+                    + " symlink; the agent does not follow symlinks below its directory").with("field", field);
+            case EISDIR -> RequestException.failedPrecondition("IS_A_DIRECTORY", msg + "it is a directory, not a pin");
+            case ENAMETOOLONG -> RequestException.invalid(field, msg + "a name is longer than the filesystem takes");
+            case EPERM, EACCES -> RequestException.permissionDenied(e.errno().name(), msg + e.getMessage());
+            default -> e.withContext(msg.substring(0, msg.length() - 2));
+        };
+    }
+
+    private PinDirectory rootDir() {
+        PinDirectory d = rootDir;
+        if (d == null) {
+            throw new IllegalStateException("the agent's bpffs directory " + root + " is not open (createRoot first)");
+        }
+        return d;
+    }
+
+    /**
+     * Takes an exclusive flock on the agent's directory for as long as it is open: a second agent on
+     * the same directory cannot.
+     *
+     * @throws IllegalStateException naming the directory when another process holds the lock
+     */
+    public void lock() {
+        try {
+            rootDir().lockExclusive();
+        } catch (KernelException e) {
+            throw new IllegalStateException("another agent uses the bpffs directory " + root
+                    + " (it holds its lock); stop it, or give this one --bpffs-dir with another path", e);
+        }
+    }
+
+    /** Closes the agent's directory (and so releases its lock). */
+    @Override
+    public void close() {
+        PinDirectory d = rootDir;
+        rootDir = null;
+        if (d != null) {
+            d.close();
         }
     }
 }
