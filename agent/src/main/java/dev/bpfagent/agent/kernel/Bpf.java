@@ -165,6 +165,158 @@ public final class Bpf {
         return s;
     }
 
+    /** BPF_MAP_CREATE: a new map's fd. */
+    public static Fd mapCreate(MapCreateAttr a) {
+        StructLayout L = BpfAttr.MapCreate.LAYOUT;
+        try (Arena arena = Arena.ofConfined();
+             Fd.Held inner = holdOrNull(a.inner_map_fd());
+             Fd.Held btf = holdOrNull(a.btf_fd())) {
+            MemorySegment s = attr(arena, L);
+            s.set(JAVA_INT, BpfAttr.MapCreate.map_type, a.map_type());
+            s.set(JAVA_INT, BpfAttr.MapCreate.key_size, a.key_size());
+            s.set(JAVA_INT, BpfAttr.MapCreate.value_size, a.value_size());
+            s.set(JAVA_INT, BpfAttr.MapCreate.max_entries, a.max_entries());
+            s.set(JAVA_INT, BpfAttr.MapCreate.map_flags, a.map_flags());
+            s.set(JAVA_INT, BpfAttr.MapCreate.inner_map_fd, fdOf(inner));
+            s.set(JAVA_INT, BpfAttr.MapCreate.numa_node, a.numa_node());
+            if (a.map_name() != null) {
+                byte[] name = a.map_name().getBytes(StandardCharsets.UTF_8);
+                if (name.length > BPF_OBJ_NAME_LEN - 1) {
+                    throw new IllegalArgumentException("map_name '" + a.map_name() + "' is longer than "
+                            + (BPF_OBJ_NAME_LEN - 1) + " bytes");
+                }
+                MemorySegment.copy(name, 0, s, JAVA_BYTE, BpfAttr.MapCreate.map_name, name.length);
+            }
+            s.set(JAVA_INT, BpfAttr.MapCreate.map_ifindex, a.map_ifindex());
+            s.set(JAVA_INT, BpfAttr.MapCreate.btf_fd, fdOf(btf));
+            s.set(JAVA_INT, BpfAttr.MapCreate.btf_key_type_id, a.btf_key_type_id());
+            s.set(JAVA_INT, BpfAttr.MapCreate.btf_value_type_id, a.btf_value_type_id());
+            s.set(JAVA_LONG, BpfAttr.MapCreate.map_extra, a.map_extra());
+            return new Fd((int) call(arena, BpfCmd.BPF_MAP_CREATE, s));
+        }
+    }
+
+    /** BPF_MAP_LOOKUP_ELEM: the value, or null when the key is absent (ENOENT). */
+    public static byte[] mapLookupElem(Fd map, byte[] key, int valueSize, long flags) {
+        return elemOut(BpfCmd.BPF_MAP_LOOKUP_ELEM, map, key, valueSize, flags);
+    }
+
+    /** BPF_MAP_LOOKUP_AND_DELETE_ELEM (queues and stacks with no key): the value, or null when empty/absent. */
+    public static byte[] mapLookupAndDeleteElem(Fd map, byte[] key, int valueSize) {
+        return elemOut(BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM, map, key, valueSize, 0);
+    }
+
+    /** BPF_MAP_GET_NEXT_KEY: the key after key (the first key when key is null), or null at the end. */
+    public static byte[] mapGetNextKey(Fd map, byte[] key, int keySize) {
+        return elemOut(BpfCmd.BPF_MAP_GET_NEXT_KEY, map, key, keySize, 0);
+    }
+
+    private static byte[] elemOut(BpfCmd cmd, Fd map, byte[] key, int outSize, long flags) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.MapElem.LAYOUT);
+            MemorySegment out = arena.allocate(Math.max(outSize, 1), 8);
+            s.set(JAVA_INT, BpfAttr.MapElem.map_fd, h.fd());
+            s.set(JAVA_LONG, BpfAttr.MapElem.key, copyIn(arena, key).address());
+            s.set(JAVA_LONG, BpfAttr.MapElem.value, out.address());
+            s.set(JAVA_LONG, BpfAttr.MapElem.flags, flags);
+            try {
+                call(arena, cmd, s);
+            } catch (KernelException.NotFound e) {
+                return null;
+            }
+            return out.asSlice(0, outSize).toArray(JAVA_BYTE);
+        }
+    }
+
+    /** BPF_MAP_UPDATE_ELEM; key is null for a queue or stack push. */
+    public static void mapUpdateElem(Fd map, byte[] key, byte[] value, long flags) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.MapElem.LAYOUT);
+            s.set(JAVA_INT, BpfAttr.MapElem.map_fd, h.fd());
+            s.set(JAVA_LONG, BpfAttr.MapElem.key, copyIn(arena, key).address());
+            s.set(JAVA_LONG, BpfAttr.MapElem.value, copyIn(arena, value).address());
+            s.set(JAVA_LONG, BpfAttr.MapElem.flags, flags);
+            call(arena, BpfCmd.BPF_MAP_UPDATE_ELEM, s);
+        }
+    }
+
+    /** BPF_MAP_DELETE_ELEM: false when the key was absent (ENOENT). */
+    public static boolean mapDeleteElem(Fd map, byte[] key) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.MapElem.LAYOUT);
+            s.set(JAVA_INT, BpfAttr.MapElem.map_fd, h.fd());
+            s.set(JAVA_LONG, BpfAttr.MapElem.key, copyIn(arena, key).address());
+            try {
+                call(arena, BpfCmd.BPF_MAP_DELETE_ELEM, s);
+                return true;
+            } catch (KernelException.NotFound e) {
+                return false;
+            }
+        }
+    }
+
+    /** BPF_MAP_FREEZE: no more writes from userspace. */
+    public static void mapFreeze(Fd map) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.MapElem.LAYOUT);
+            s.set(JAVA_INT, BpfAttr.MapElem.map_fd, h.fd());
+            call(arena, BpfCmd.BPF_MAP_FREEZE, s);
+        }
+    }
+
+    /**
+     * One BPF_MAP_LOOKUP_BATCH: up to count entries after the position inBatch (null: the start).
+     *
+     * @param keys count × key_size bytes, filled
+     * @param values count × value bytes (per-CPU: × possible CPUs, each rounded up to 8), filled
+     * @param count how many entries came back
+     * @param outBatch the position to pass as inBatch for the next call
+     * @param done the map has no entries after these (the kernel said ENOENT)
+     */
+    public record BatchResult(byte[] keys, byte[] values, int count, byte[] outBatch, boolean done) {
+    }
+
+    /** BPF_MAP_LOOKUP_BATCH; batchSize is the position token's size (at least the key size). */
+    public static BatchResult mapLookupBatch(Fd map, byte[] inBatch, int batchSize, int keySize, int valueSize,
+                                             int count) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.MapBatch.LAYOUT);
+            MemorySegment out = arena.allocate(batchSize, 8);
+            MemorySegment keys = arena.allocate((long) keySize * count, 8);
+            MemorySegment values = arena.allocate((long) valueSize * count, 8);
+            s.set(JAVA_LONG, BpfAttr.MapBatch.in_batch, copyIn(arena, inBatch).address());
+            s.set(JAVA_LONG, BpfAttr.MapBatch.out_batch, out.address());
+            s.set(JAVA_LONG, BpfAttr.MapBatch.keys, keys.address());
+            s.set(JAVA_LONG, BpfAttr.MapBatch.values, values.address());
+            s.set(JAVA_INT, BpfAttr.MapBatch.count, count);
+            s.set(JAVA_INT, BpfAttr.MapBatch.map_fd, h.fd());
+            boolean done = false;
+            try {
+                call(arena, BpfCmd.BPF_MAP_LOOKUP_BATCH, s);
+            } catch (KernelException.NotFound e) {
+                done = true; // ENOENT: the last entries (maybe none) are in this answer
+            }
+            int n = s.get(JAVA_INT, BpfAttr.MapBatch.count);
+            return new BatchResult(keys.asSlice(0, (long) keySize * n).toArray(JAVA_BYTE),
+                    values.asSlice(0, (long) valueSize * n).toArray(JAVA_BYTE), n,
+                    out.toArray(JAVA_BYTE), done);
+        }
+    }
+
+    /** BPF_OBJ_GET_INFO_BY_FD for a map. */
+    public static BpfMapInfo mapInfo(Fd map) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.Info.LAYOUT);
+            MemorySegment info = arena.allocate(BpfMapInfo.LAYOUT);
+            info.fill((byte) 0);
+            s.set(JAVA_INT, BpfAttr.Info.bpf_fd, h.fd());
+            s.set(JAVA_INT, BpfAttr.Info.info_len, (int) BpfMapInfo.LAYOUT.byteSize());
+            s.set(JAVA_LONG, BpfAttr.Info.info, info.address());
+            call(arena, BpfCmd.BPF_OBJ_GET_INFO_BY_FD, s);
+            return BpfMapInfo.read(info);
+        }
+    }
+
     /** BPF_OBJ_PIN: pin the object behind fd at a bpffs path. */
     public static void objPin(Fd fd, String pathname) {
         StructLayout L = Obj.LAYOUT;

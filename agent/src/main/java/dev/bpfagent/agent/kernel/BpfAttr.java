@@ -23,6 +23,90 @@ public final class BpfAttr {
     private BpfAttr() {
     }
 
+    /** BPF_MAP_CREATE, up to map_extra (5.16+; older kernels read only the fields before it). */
+    public static final class MapCreate {
+        private MapCreate() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("map_type"),
+                JAVA_INT.withName("key_size"),
+                JAVA_INT.withName("value_size"),
+                JAVA_INT.withName("max_entries"),
+                JAVA_INT.withName("map_flags"),
+                JAVA_INT.withName("inner_map_fd"),
+                JAVA_INT.withName("numa_node"),
+                sequenceLayout(16, JAVA_BYTE).withName("map_name"),
+                JAVA_INT.withName("map_ifindex"),
+                JAVA_INT.withName("btf_fd"),
+                JAVA_INT.withName("btf_key_type_id"),
+                JAVA_INT.withName("btf_value_type_id"),
+                JAVA_INT.withName("btf_vmlinux_value_type_id"),
+                JAVA_LONG.withName("map_extra"));
+
+        public static final long map_type = offset(LAYOUT, "map_type");
+        public static final long key_size = offset(LAYOUT, "key_size");
+        public static final long value_size = offset(LAYOUT, "value_size");
+        public static final long max_entries = offset(LAYOUT, "max_entries");
+        public static final long map_flags = offset(LAYOUT, "map_flags");
+        public static final long inner_map_fd = offset(LAYOUT, "inner_map_fd");
+        public static final long numa_node = offset(LAYOUT, "numa_node");
+        public static final long map_name = offset(LAYOUT, "map_name");
+        public static final long map_ifindex = offset(LAYOUT, "map_ifindex");
+        public static final long btf_fd = offset(LAYOUT, "btf_fd");
+        public static final long btf_key_type_id = offset(LAYOUT, "btf_key_type_id");
+        public static final long btf_value_type_id = offset(LAYOUT, "btf_value_type_id");
+        public static final long btf_vmlinux_value_type_id = offset(LAYOUT, "btf_vmlinux_value_type_id");
+        public static final long map_extra = offset(LAYOUT, "map_extra");
+    }
+
+    /**
+     * BPF_MAP_LOOKUP_ELEM, _UPDATE_ELEM, _DELETE_ELEM, _GET_NEXT_KEY, _LOOKUP_AND_DELETE_ELEM,
+     * _FREEZE: map_fd, key, then value (next_key for GET_NEXT_KEY), flags.
+     */
+    public static final class MapElem {
+        private MapElem() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("map_fd"),
+                paddingLayout(4),
+                JAVA_LONG.withName("key"),
+                JAVA_LONG.withName("value"), // union with next_key
+                JAVA_LONG.withName("flags"));
+
+        public static final long map_fd = offset(LAYOUT, "map_fd");
+        public static final long key = offset(LAYOUT, "key");
+        public static final long value = offset(LAYOUT, "value");
+        public static final long next_key = value;
+        public static final long flags = offset(LAYOUT, "flags");
+    }
+
+    /** BPF_MAP_*_BATCH (5.6+). */
+    public static final class MapBatch {
+        private MapBatch() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_LONG.withName("in_batch"),
+                JAVA_LONG.withName("out_batch"),
+                JAVA_LONG.withName("keys"),
+                JAVA_LONG.withName("values"),
+                JAVA_INT.withName("count"),
+                JAVA_INT.withName("map_fd"),
+                JAVA_LONG.withName("elem_flags"),
+                JAVA_LONG.withName("flags"));
+
+        public static final long in_batch = offset(LAYOUT, "in_batch");
+        public static final long out_batch = offset(LAYOUT, "out_batch");
+        public static final long keys = offset(LAYOUT, "keys");
+        public static final long values = offset(LAYOUT, "values");
+        public static final long count = offset(LAYOUT, "count");
+        public static final long map_fd = offset(LAYOUT, "map_fd");
+        public static final long elem_flags = offset(LAYOUT, "elem_flags");
+        public static final long flags = offset(LAYOUT, "flags");
+    }
+
     /** BPF_PROG_LOAD. log_true_size appeared in 6.4; older kernels reject nothing we leave at 0. */
     public static final class ProgLoad {
         private ProgLoad() {

@@ -40,6 +40,26 @@ class LayoutTest {
     }
 
     @Test
+    void mapCommands() {
+        // offsetof() in union bpf_attr and struct bpf_map_info, from gcc and include/uapi/linux/bpf.h
+        assertEquals(28, BpfAttr.MapCreate.map_name);
+        assertEquals(44, BpfAttr.MapCreate.map_ifindex);
+        assertEquals(60, BpfAttr.MapCreate.btf_vmlinux_value_type_id);
+        assertEquals(64, BpfAttr.MapCreate.map_extra);
+        assertEquals(8, BpfAttr.MapElem.key);
+        assertEquals(16, BpfAttr.MapElem.value);
+        assertEquals(24, BpfAttr.MapElem.flags);
+        assertEquals(32, BpfAttr.MapBatch.count);
+        assertEquals(36, BpfAttr.MapBatch.map_fd);
+        assertEquals(48, BpfAttr.MapBatch.flags);
+        assertEquals(24, BpfMapInfo.off("name"));
+        assertEquals(48, BpfMapInfo.off("netns_dev"));
+        assertEquals(72, BpfMapInfo.off("btf_value_type_id"));
+        assertEquals(80, BpfMapInfo.off("map_extra"));
+        assertEquals(88, BpfMapInfo.LAYOUT.byteSize());
+    }
+
+    @Test
     void smallCommands() {
         assertEquals(8, BpfAttr.Obj.bpf_fd);
         assertEquals(4, BpfAttr.GetId.next_id);

@@ -1,0 +1,261 @@
+package dev.bpfagent.agent.bpf;
+
+import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.kernel.Bpf;
+import dev.bpfagent.agent.kernel.BpfCmd;
+import dev.bpfagent.agent.kernel.BpfMapInfo;
+import dev.bpfagent.agent.kernel.Fd;
+import dev.bpfagent.agent.kernel.MapCreateAttr;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A map in the kernel, held through its fd. Keys and values are bytes in the kernel's layout (host
+ * byte order). Per-CPU maps keep one value per possible CPU: their lookups return all of them, each
+ * {@link #valueSize()} bytes. Closing it closes the fd exactly once; the kernel frees the map when
+ * nothing else (a pin, a program using it, another process) holds it.
+ */
+public final class BpfMap implements BpfObject {
+    /** Update flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK. */
+    public static final long BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2, BPF_F_LOCK = 4;
+
+    private final Fd fd;
+    private final int id;
+    private final MapType type;
+    private final int keySize;
+    private final int valueSize;
+    private final int maxEntries;
+    private final String name;
+
+    private BpfMap(Fd fd, BpfMapInfo info) {
+        this.fd = fd;
+        this.id = info.id();
+        this.type = MapType.of(info.type()).orElse(MapType.UNSPEC);
+        this.keySize = info.key_size();
+        this.valueSize = info.value_size();
+        this.maxEntries = info.max_entries();
+        this.name = info.name();
+    }
+
+    /** BPF_MAP_CREATE. */
+    public static BpfMap create(MapSpec spec) {
+        Fd inner = spec.innerMap() != null ? spec.innerMap().fd : null;
+        return adopt(Bpf.mapCreate(new MapCreateAttr(spec.type().value, spec.keySize(), spec.valueSize(),
+                spec.maxEntries(), spec.flags(), inner, Math.max(0, spec.numaNode()), spec.name(), 0, null, 0, 0,
+                spec.mapExtra())));
+    }
+
+    static BpfMap adopt(Fd fd) {
+        try {
+            return new BpfMap(fd, Bpf.mapInfo(fd));
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** BPF_MAP_GET_FD_BY_ID: a new fd of a map made by anyone. */
+    public static BpfMap fromId(int id) {
+        return adopt(Bpf.getFdById(BpfCmd.BPF_MAP_GET_FD_BY_ID, id));
+    }
+
+    /** BPF_OBJ_GET on a bpffs path; {@link WrongKindException} if a program or link is pinned there. */
+    public static BpfMap fromPinned(String path) {
+        Fd fd = Bpf.objGet(path);
+        ObjectKind kind = ObjectKind.ofInode(fd.kind());
+        if (kind != ObjectKind.MAP) {
+            fd.close();
+            throw new WrongKindException(path, ObjectKind.MAP, kind);
+        }
+        return adopt(fd);
+    }
+
+    /** The bytes one key's value takes in a lookup: per-CPU maps round each CPU's value up to 8. */
+    public int lookupSize() {
+        return type.isPerCpu() ? roundUp8(valueSize) * PossibleCpus.count() : valueSize;
+    }
+
+    static int roundUp8(int n) {
+        return (n + 7) & ~7;
+    }
+
+    private void checkKey(byte[] key) {
+        if (type.isKeyless() ? key != null && key.length != 0 : key == null || key.length != keySize) {
+            throw new InvalidSpecException("key", (key == null ? 0 : key.length) + " bytes; this " + type
+                    + " map's keys are " + keySize + " bytes");
+        }
+    }
+
+    /** BPF_MAP_LOOKUP_ELEM: the value (per-CPU: every CPU's, see {@link #perCpu}), or empty. */
+    public Optional<byte[]> lookup(byte[] key) {
+        checkKey(key);
+        return Optional.ofNullable(Bpf.mapLookupElem(fd, key, lookupSize(), 0));
+    }
+
+    /** A per-CPU lookup's bytes split into one value per possible CPU. */
+    public List<byte[]> perCpu(byte[] lookedUp) {
+        int stride = roundUp8(valueSize);
+        List<byte[]> out = new ArrayList<>();
+        for (int off = 0; off + valueSize <= lookedUp.length; off += stride) {
+            out.add(java.util.Arrays.copyOfRange(lookedUp, off, off + valueSize));
+        }
+        return out;
+    }
+
+    /** BPF_MAP_UPDATE_ELEM with BPF_ANY, BPF_NOEXIST, BPF_EXIST (or BPF_F_LOCK). Per-CPU: every CPU's value. */
+    public void update(byte[] key, byte[] value, long flags) {
+        checkKey(key);
+        if (value == null || value.length != lookupSize()) {
+            throw new InvalidSpecException("value", (value == null ? 0 : value.length) + " bytes; this " + type
+                    + " map's values are " + lookupSize() + " bytes" + (type.isPerCpu() ? " (one per possible CPU, each"
+                    + " padded to 8)" : ""));
+        }
+        Bpf.mapUpdateElem(fd, type.isKeyless() ? null : key, value, flags);
+    }
+
+    /** BPF_MAP_DELETE_ELEM: false when the key was absent. */
+    public boolean delete(byte[] key) {
+        checkKey(key);
+        return Bpf.mapDeleteElem(fd, key);
+    }
+
+    /** BPF_MAP_LOOKUP_AND_DELETE_ELEM: pops a queue or stack (key null), or takes a hash entry. */
+    public Optional<byte[]> lookupAndDelete(byte[] key) {
+        checkKey(key);
+        return Optional.ofNullable(Bpf.mapLookupAndDeleteElem(fd, type.isKeyless() ? null : key, lookupSize()));
+    }
+
+    /** BPF_MAP_GET_NEXT_KEY: the key after key (the first when key is null), or empty at the end. */
+    public Optional<byte[]> nextKey(byte[] key) {
+        if (key != null) {
+            checkKey(key);
+        }
+        return Optional.ofNullable(Bpf.mapGetNextKey(fd, key, keySize));
+    }
+
+    /**
+     * Up to count entries after a position (null: the start), with BPF_MAP_LOOKUP_BATCH (5.6+) where
+     * the kernel has it for this map type, else by walking next keys and looking each up. The
+     * position returned continues the walk; the two ways' positions do not mix.
+     */
+    public MapBatch page(byte[] position, int count) {
+        if (count <= 0) {
+            throw new InvalidSpecException("count", count + ": at least 1 entry a page");
+        }
+        if (batchWorks) {
+            try {
+                Bpf.BatchResult r = Bpf.mapLookupBatch(fd, position, Math.max(keySize, 8), keySize, lookupSize(), count);
+                return MapBatch.split(r.keys(), r.values(), r.count(), keySize, lookupSize(), r.outBatch(), r.done());
+            } catch (KernelException.NotSupported | KernelException.InvalidArgument e) {
+                if (position != null) {
+                    throw e; // a batch position cannot continue as a key walk
+                }
+                batchWorks = false; // this kernel or map type has no batch lookup: walk keys instead
+            }
+        }
+        return walk(position, count);
+    }
+
+    /** Whether BPF_MAP_LOOKUP_BATCH works for this map; set false after the kernel said it does not. */
+    private volatile boolean batchWorks = true;
+
+    /** A page by BPF_MAP_GET_NEXT_KEY and a lookup per key; the position is the last key returned. */
+    private MapBatch walk(byte[] position, int count) {
+        List<byte[]> keys = new ArrayList<>();
+        List<byte[]> values = new ArrayList<>();
+        byte[] key = position;
+        while (keys.size() < count) {
+            byte[] next = Bpf.mapGetNextKey(fd, key, keySize);
+            if (next == null) {
+                return new MapBatch(keys, values, key, true);
+            }
+            byte[] value = Bpf.mapLookupElem(fd, next, lookupSize(), 0);
+            if (value != null) { // deleted between the two calls: skip it
+                keys.add(next);
+                values.add(value);
+            }
+            key = next;
+        }
+        return new MapBatch(keys, values, key, Bpf.mapGetNextKey(fd, key, keySize) == null);
+    }
+
+    /** BPF_MAP_FREEZE: userspace may no longer write it (programs still may, unless BPF_F_RDONLY_PROG). */
+    public void freeze() {
+        Bpf.mapFreeze(fd);
+    }
+
+    /** BPF_OBJ_GET_INFO_BY_FD, fresh from the kernel. */
+    public MapInfo info() {
+        return MapInfo.of(Bpf.mapInfo(fd));
+    }
+
+    /** A prog array's entry: index now runs program (a tail call to index jumps there). */
+    public void setProgram(int index, Program program) {
+        if (type != MapType.PROG_ARRAY) {
+            throw new InvalidSpecException("map", "a " + type + " map does not hold programs; use a PROG_ARRAY");
+        }
+        try (Fd.Held p = program.fd().hold()) {
+            update(intKey(index), intKey(p.fd()), BPF_ANY);
+        }
+    }
+
+    static byte[] intKey(int v) {
+        return java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.nativeOrder()).putInt(v).array();
+    }
+
+    @Override
+    public int id() {
+        return id;
+    }
+
+    @Override
+    public ObjectKind kind() {
+        return ObjectKind.MAP;
+    }
+
+    public MapType type() {
+        return type;
+    }
+
+    public int keySize() {
+        return keySize;
+    }
+
+    public int valueSize() {
+        return valueSize;
+    }
+
+    public int maxEntries() {
+        return maxEntries;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The fd, for this package (program loads that use the map); do not close it, close the map. */
+    Fd fd() {
+        return fd;
+    }
+
+    @Override
+    public void pin(String path) {
+        Bpf.objPin(fd, path);
+    }
+
+    @Override
+    public boolean isClosed() {
+        return fd.isClosed();
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    @Override
+    public String toString() {
+        return "BpfMap[id=" + id + ", type=" + type + ", name=" + name + "]";
+    }
+}
