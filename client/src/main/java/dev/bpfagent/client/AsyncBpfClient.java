@@ -159,6 +159,56 @@ public final class AsyncBpfClient {
         return adapt(stub().closeProgram(request), r -> r);
     }
 
+    // ---- maps ----
+
+    public CompletableFuture<MapHandle> createMap(CreateMapRequest request) {
+        return adapt(stub().createMap(request), m -> new MapHandle(owner, m));
+    }
+
+    public CompletableFuture<MapHandle> createMap(MapType type, int keySize, int valueSize, int maxEntries, String name) {
+        return createMap(Requests.createMap(type, keySize, valueSize, maxEntries, name));
+    }
+
+    public CompletableFuture<dev.bpfagent.proto.v1.Map> map(int mapId) {
+        return adapt(stub().getMap(GetMapRequest.newBuilder().setMap(Requests.map(mapId)).build()), r -> r);
+    }
+
+    public CompletableFuture<ListMapsResponse> listMaps(ListMapsRequest request) {
+        return adapt(stub().listMaps(request), r -> r);
+    }
+
+    public CompletableFuture<CloseMapResponse> closeMap(CloseMapRequest request) {
+        return adapt(stub().closeMap(request), r -> r);
+    }
+
+    public CompletableFuture<LookupMapElemResponse> lookupMapElem(LookupMapElemRequest request) {
+        return adapt(stub().lookupMapElem(request), r -> r);
+    }
+
+    public CompletableFuture<UpdateMapElemResponse> updateMapElem(UpdateMapElemRequest request) {
+        return adapt(stub().updateMapElem(request), r -> r);
+    }
+
+    public CompletableFuture<DeleteMapElemResponse> deleteMapElem(DeleteMapElemRequest request) {
+        return adapt(stub().deleteMapElem(request), r -> r);
+    }
+
+    public CompletableFuture<LookupMapElemResponse> lookupAndDeleteMapElem(LookupAndDeleteMapElemRequest request) {
+        return adapt(stub().lookupAndDeleteMapElem(request), r -> r);
+    }
+
+    public CompletableFuture<GetNextMapKeyResponse> getNextMapKey(GetNextMapKeyRequest request) {
+        return adapt(stub().getNextMapKey(request), r -> r);
+    }
+
+    public CompletableFuture<DumpMapResponse> dumpMap(DumpMapRequest request) {
+        return adapt(stub().dumpMap(request), r -> r);
+    }
+
+    public CompletableFuture<FreezeMapResponse> freezeMap(FreezeMapRequest request) {
+        return adapt(stub().freezeMap(request), r -> r);
+    }
+
     // ---- pins ----
 
     public CompletableFuture<String> pin(int programId, String path) {

@@ -193,6 +193,60 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().closeProgram(request));
     }
 
+    // ---- maps ----
+
+    /** BPF_MAP_CREATE through the agent. */
+    public MapHandle createMap(CreateMapRequest request) {
+        return new MapHandle(this, Errors.call(target, () -> stub().createMap(request)));
+    }
+
+    /** A map of this type and shape, named (or "" for none). */
+    public MapHandle createMap(MapType type, int keySize, int valueSize, int maxEntries, String name) {
+        return createMap(Requests.createMap(type, keySize, valueSize, maxEntries, name));
+    }
+
+    /** A map's kernel info and the agent's view of it; NotFound when the kernel has no such map. */
+    public dev.bpfagent.proto.v1.Map map(int mapId) {
+        return Errors.call(target, () -> stub().getMap(GetMapRequest.newBuilder().setMap(Requests.map(mapId)).build()));
+    }
+
+    /** One page of maps, as the request filters them. */
+    public ListMapsResponse listMaps(ListMapsRequest request) {
+        return Errors.call(target, () -> stub().listMaps(request));
+    }
+
+    public CloseMapResponse closeMap(CloseMapRequest request) {
+        return Errors.call(target, () -> stub().closeMap(request));
+    }
+
+    public LookupMapElemResponse lookupMapElem(LookupMapElemRequest request) {
+        return Errors.call(target, () -> stub().lookupMapElem(request));
+    }
+
+    public UpdateMapElemResponse updateMapElem(UpdateMapElemRequest request) {
+        return Errors.call(target, () -> stub().updateMapElem(request));
+    }
+
+    public DeleteMapElemResponse deleteMapElem(DeleteMapElemRequest request) {
+        return Errors.call(target, () -> stub().deleteMapElem(request));
+    }
+
+    public LookupMapElemResponse lookupAndDeleteMapElem(LookupAndDeleteMapElemRequest request) {
+        return Errors.call(target, () -> stub().lookupAndDeleteMapElem(request));
+    }
+
+    public GetNextMapKeyResponse getNextMapKey(GetNextMapKeyRequest request) {
+        return Errors.call(target, () -> stub().getNextMapKey(request));
+    }
+
+    public DumpMapResponse dumpMap(DumpMapRequest request) {
+        return Errors.call(target, () -> stub().dumpMap(request));
+    }
+
+    public FreezeMapResponse freezeMap(FreezeMapRequest request) {
+        return Errors.call(target, () -> stub().freezeMap(request));
+    }
+
     // ---- pins ----
 
     /** Pins a program under the agent's bpffs directory ("team/prog" or an absolute path inside it). */

@@ -85,6 +85,15 @@ public final class LoadOptions {
             return this;
         }
         public Builder progIfindex(int v) { b.setProgIfindex(v); return this; }
+        /**
+         * Adds a map the instructions use; the n-th call's map is index n for ld_imm64 with src_reg
+         * BPF_PSEUDO_MAP_IDX (5) or BPF_PSEUDO_MAP_IDX_VALUE (6).
+         */
+        public Builder map(int mapId) {
+            b.addMaps(dev.bpfagent.proto.v1.MapReference.newBuilder().setMap(ObjectRef.newBuilder()
+                    .setKind(ObjectKind.OBJECT_KIND_MAP).setId(mapId)));
+            return this;
+        }
 
         private ProgramBtf.Builder btf() {
             return b.getBtfBuilder();

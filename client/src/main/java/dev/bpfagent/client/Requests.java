@@ -15,6 +15,15 @@ final class Requests {
         return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_PROGRAM).setId(id).build();
     }
 
+    static ObjectRef map(int id) {
+        return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(id).build();
+    }
+
+    static CreateMapRequest createMap(MapType type, int keySize, int valueSize, int maxEntries, String name) {
+        return CreateMapRequest.newBuilder().setType(type).setKeySize(keySize).setValueSize(valueSize)
+                .setMaxEntries(maxEntries).setName(name).build();
+    }
+
     static GetProgramRequest get(int id, boolean withLinks) {
         return GetProgramRequest.newBuilder().setProgram(program(id)).setWithLinks(withLinks).build();
     }

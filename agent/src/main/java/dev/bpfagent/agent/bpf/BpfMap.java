@@ -200,6 +200,51 @@ public final class BpfMap implements BpfObject {
         }
     }
 
+    /** A map of maps' entry: key now holds inner (the kernel checks it has the inner template's shape). */
+    public void setInnerMap(byte[] key, BpfMap inner) {
+        if (type != MapType.ARRAY_OF_MAPS && type != MapType.HASH_OF_MAPS) {
+            throw new InvalidSpecException("map", "a " + type + " map does not hold maps");
+        }
+        try (Fd.Held m = inner.fd().hold()) {
+            update(key, intKey(m.fd()), BPF_ANY);
+        }
+    }
+
+    /** Values are programs (a prog array): written as a program, read back as its id. */
+    public boolean holdsPrograms() {
+        return type == MapType.PROG_ARRAY;
+    }
+
+    /** Values are maps (a map of maps): written as a map, read back as its id. */
+    public boolean holdsMaps() {
+        return type == MapType.ARRAY_OF_MAPS || type == MapType.HASH_OF_MAPS;
+    }
+
+    /** Values per key in a lookup: the possible CPUs for per-CPU maps, else 1. */
+    public int valuesPerKey() {
+        return type.isPerCpu() ? PossibleCpus.count() : 1;
+    }
+
+    /** Joins one value per CPU into the kernel's per-CPU layout (each padded to 8 bytes). */
+    public byte[] joinPerCpu(List<byte[]> values) {
+        int stride = roundUp8(valueSize);
+        byte[] out = new byte[stride * values.size()];
+        for (int c = 0; c < values.size(); c++) {
+            byte[] v = values.get(c);
+            if (v.length != valueSize) {
+                throw new InvalidSpecException("per_cpu_values", "value " + c + " is " + v.length + " bytes; this map's"
+                        + " values are " + valueSize);
+            }
+            System.arraycopy(v, 0, out, c * stride, valueSize);
+        }
+        return out;
+    }
+
+    /** Whether the map has keys (queues, stacks, ring buffers and bloom filters have none). */
+    public boolean hasKeys() {
+        return !type.isKeyless();
+    }
+
     static byte[] intKey(int v) {
         return java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.nativeOrder()).putInt(v).array();
     }

@@ -41,6 +41,11 @@ public final class KernelObjects {
         return Bpf.getNextId(BpfCmd.BPF_PROG_GET_NEXT_ID, afterId);
     }
 
+    /** The first map id above afterId, or empty when there is none (BPF_MAP_GET_NEXT_ID). */
+    public static OptionalInt nextMapId(int afterId) {
+        return Bpf.getNextId(BpfCmd.BPF_MAP_GET_NEXT_ID, afterId);
+    }
+
     /** Every link's program: program id to its link ids, ascending. One walk over the kernel's links. */
     public static java.util.Map<Integer, List<Integer>> linksByProgram() {
         java.util.Map<Integer, List<Integer>> out = new java.util.HashMap<>();

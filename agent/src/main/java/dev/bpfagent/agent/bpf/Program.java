@@ -56,6 +56,7 @@ public final class Program implements BpfObject {
     /** As {@link #load(ProgramSpec)}, growing the log buffer up to maxLogSize bytes (at least 1 KiB). */
     public static Loaded load(ProgramSpec spec, int maxLogSize) {
         List<Fd> sideFds = new ArrayList<>();
+        List<Fd.Held> mapFds = new ArrayList<>(); // the maps' fds, held (not closed) until the load returns
         try {
             ProgramSpec.Btf btf = spec.btf();
             ProgramSpec.AttachTarget target = spec.attachTarget();
@@ -64,7 +65,8 @@ public final class Program implements BpfObject {
                     target.kernelBtfObjId(), "attach_target.kernel_btf_obj_id", "BTF object")) : null;
             Fd attachProg = target.programId() != 0 ? add(sideFds, byId(BpfCmd.BPF_PROG_GET_FD_BY_ID,
                     target.programId(), "attach_target.program", "program")) : null;
-            ProgLoadAttr attr = new ProgLoadAttr(spec.type().value, spec.instructions(), spec.license(), 0, 0,
+            byte[] insns = withMapFds(spec, mapFds);
+            ProgLoadAttr attr = new ProgLoadAttr(spec.type().value, insns, spec.license(), 0, 0,
                     spec.kernVersion() != 0 ? spec.kernVersion() : KernelVersion.code(), spec.progFlags(),
                     spec.name(), spec.progIfindex(), spec.expectedAttachType().map(t -> t.value).orElse(0),
                     progBtf, target.btfId(), btfObj, attachProg, btf.funcInfo(), btf.funcInfoRecSize(),
@@ -90,7 +92,45 @@ public final class Program implements BpfObject {
             return new Loaded(adopt(result.fd()), result.log(), truncated);
         } finally {
             sideFds.forEach(Fd::close);
+            mapFds.forEach(Fd.Held::close);
         }
+    }
+
+    /**
+     * The instructions with each map named by index rewritten to name it by fd (BPF_PSEUDO_MAP_IDX ->
+     * _MAP_FD, _IDX_VALUE -> _MAP_VALUE): every kernel takes these, where fd_array needs 5.17. The
+     * maps' fds are held (in sideFds' lifetime) until the load returns.
+     */
+    private static byte[] withMapFds(ProgramSpec spec, List<Fd.Held> held) {
+        if (spec.maps().isEmpty()) {
+            return spec.instructions();
+        }
+        int[] fds = new int[spec.maps().size()];
+        for (int m = 0; m < fds.length; m++) {
+            Fd.Held h = spec.maps().get(m).fd().hold();
+            held.add(h);
+            fds[m] = h.fd();
+        }
+        byte[] out = spec.instructions().clone();
+        for (int i = 0; i + 1 < out.length / ProgramSpec.INSN_SIZE; i++) {
+            int at = i * ProgramSpec.INSN_SIZE;
+            if ((out[at] & 0xff) != ProgramSpec.LD_IMM64) {
+                continue;
+            }
+            int src = (out[at + 1] >> 4) & 0x0f;
+            if (src == ProgramSpec.BPF_PSEUDO_MAP_IDX || src == ProgramSpec.BPF_PSEUDO_MAP_IDX_VALUE) {
+                int fd = fds[ProgramSpec.imm(out, i)];
+                int newSrc = src == ProgramSpec.BPF_PSEUDO_MAP_IDX ? ProgramSpec.BPF_PSEUDO_MAP_FD
+                        : ProgramSpec.BPF_PSEUDO_MAP_VALUE;
+                out[at + 1] = (byte) ((out[at + 1] & 0x0f) | newSrc << 4);
+                out[at + 4] = (byte) fd;
+                out[at + 5] = (byte) (fd >> 8);
+                out[at + 6] = (byte) (fd >> 16);
+                out[at + 7] = (byte) (fd >> 24);
+            }
+            i++; // the second half
+        }
+        return out;
     }
 
     /** An fd by id for a load's side input, failing with the field's name. */

@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
  * @param attachTarget what the program is loaded against, or {@link AttachTarget#NONE}
  * @param btf the program's BTF and its records, or {@link Btf#NONE}
  * @param progIfindex device for an offloaded program, 0 for none
+ * @param maps the maps the instructions use: an ld_imm64 with src_reg BPF_PSEUDO_MAP_IDX (5) or
+ *        BPF_PSEUDO_MAP_IDX_VALUE (6) and imm = i refers to maps.get(i)
  */
 public record ProgramSpec(
         ProgramType type,
@@ -35,7 +37,8 @@ public record ProgramSpec(
         Optional<AttachType> expectedAttachType,
         AttachTarget attachTarget,
         Btf btf,
-        int progIfindex) {
+        int progIfindex,
+        java.util.List<BpfMap> maps) {
 
     /** BPF_COMPLEXITY_LIMIT_INSNS */
     public static final int MAX_INSNS = 1_000_000;
@@ -161,6 +164,55 @@ public record ProgramSpec(
         expectedAttachType = expectedAttachType == null ? Optional.empty() : expectedAttachType;
         attachTarget = attachTarget == null ? AttachTarget.NONE : attachTarget;
         btf = btf == null ? Btf.NONE : btf;
+        maps = maps == null ? java.util.List.of() : java.util.List.copyOf(maps);
+        checkMapReferences(instructions, maps.size());
+    }
+
+    /** ld_imm64 src_reg values (include/uapi/linux/bpf.h). */
+    public static final int BPF_PSEUDO_MAP_FD = 1, BPF_PSEUDO_MAP_VALUE = 2, BPF_PSEUDO_MAP_IDX = 5,
+            BPF_PSEUDO_MAP_IDX_VALUE = 6;
+    static final int LD_IMM64 = 0x18;
+
+    /** Every ld_imm64 that names a map by index names one of the maps given, and has its second half. */
+    private static void checkMapReferences(byte[] insns, int mapCount) {
+        int n = insns.length / INSN_SIZE;
+        for (int i = 0; i < n; i++) {
+            if ((insns[i * INSN_SIZE] & 0xff) != LD_IMM64) {
+                continue;
+            }
+            if (i + 1 >= n) {
+                throw new InvalidSpecException("instructions", "ld_imm64 at " + i + " has no second half");
+            }
+            int src = (insns[i * INSN_SIZE + 1] >> 4) & 0x0f;
+            if (src == BPF_PSEUDO_MAP_IDX || src == BPF_PSEUDO_MAP_IDX_VALUE) {
+                int idx = imm(insns, i);
+                if (idx < 0 || idx >= mapCount) {
+                    throw new InvalidSpecException("maps", "instruction " + i + " refers to map index " + idx + " but "
+                            + mapCount + (mapCount == 1 ? " map is" : " maps are") + " given");
+                }
+            }
+            i++; // the second half
+        }
+    }
+
+    static int imm(byte[] insns, int i) {
+        int o = i * INSN_SIZE + 4;
+        return (insns[o] & 0xff) | (insns[o + 1] & 0xff) << 8 | (insns[o + 2] & 0xff) << 16 | insns[o + 3] << 24;
+    }
+
+    /** Whether any ld_imm64 carries a raw fd (BPF_PSEUDO_MAP_FD/VALUE): meaningful only in this process. */
+    public boolean usesRawMapFds() {
+        int n = instructionCount();
+        for (int i = 0; i < n; i++) {
+            if ((instructions[i * INSN_SIZE] & 0xff) == LD_IMM64) {
+                int src = (instructions[i * INSN_SIZE + 1] >> 4) & 0x0f;
+                if (src == BPF_PSEUDO_MAP_FD || src == BPF_PSEUDO_MAP_VALUE) {
+                    return true;
+                }
+                i++;
+            }
+        }
+        return false;
     }
 
     /** The seed's create-simple-program: a type, bytecode and a name; everything else default. */
@@ -185,6 +237,7 @@ public record ProgramSpec(
         private AttachTarget attachTarget;
         private Btf btf;
         private int progIfindex;
+        private java.util.List<BpfMap> maps = java.util.List.of();
 
         private Builder(ProgramType type, byte[] instructions) {
             this.type = type;
@@ -200,10 +253,11 @@ public record ProgramSpec(
         public Builder attachTarget(AttachTarget v) { attachTarget = v; return this; }
         public Builder btf(Btf v) { btf = v; return this; }
         public Builder progIfindex(int v) { progIfindex = v; return this; }
+        public Builder maps(java.util.List<BpfMap> v) { maps = v; return this; }
 
         public ProgramSpec build() {
             return new ProgramSpec(type, instructions, license, name, log, kernVersion, progFlags,
-                    expectedAttachType, attachTarget, btf, progIfindex);
+                    expectedAttachType, attachTarget, btf, progIfindex, maps);
         }
     }
 

@@ -29,6 +29,8 @@ final class AgentHandler {
                 .setKernelRelease(KernelVersion.release())
                 .setBpffsDir(pins.root().toString())
                 .setProgramsHeld(registry.size(Registry.Kind.PROGRAM))
+                .setMapsHeld(registry.size(Registry.Kind.MAP))
+                .setPossibleCpus(dev.bpfagent.agent.bpf.PossibleCpus.count())
                 .build();
     }
 

@@ -16,6 +16,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     private final ProgramHandler programs;
     private final PinHandler pinCalls;
     private final AgentHandler agent;
+    private final MapHandler maps;
     private final Offload offload;
 
     public BpfServiceImpl(Registry registry, PinPaths pins, String version) {
@@ -28,7 +29,8 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         this.registry = registry;
         Refs refs = new Refs(registry, pins);
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
-        this.pinCalls = new PinHandler(registry, refs, programs);
+        this.maps = new MapHandler(registry, refs);
+        this.pinCalls = new PinHandler(registry, refs, programs, maps);
         this.agent = new AgentHandler(registry, pins, version);
     }
 
@@ -65,6 +67,61 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     @Override
     public void testRunProgram(TestRunProgramRequest req, StreamObserver<TestRunProgramResponse> out) {
         programs.testRun(req, out, offload);
+    }
+
+    @Override
+    public void createMap(CreateMapRequest req, StreamObserver<Map> out) {
+        reply(out, maps.create(req));
+    }
+
+    @Override
+    public void getMap(GetMapRequest req, StreamObserver<Map> out) {
+        reply(out, maps.get(req));
+    }
+
+    @Override
+    public void listMaps(ListMapsRequest req, StreamObserver<ListMapsResponse> out) {
+        reply(out, maps.list(req));
+    }
+
+    @Override
+    public void closeMap(CloseMapRequest req, StreamObserver<CloseMapResponse> out) {
+        reply(out, maps.close(req));
+    }
+
+    @Override
+    public void lookupMapElem(LookupMapElemRequest req, StreamObserver<LookupMapElemResponse> out) {
+        reply(out, maps.lookup(req));
+    }
+
+    @Override
+    public void updateMapElem(UpdateMapElemRequest req, StreamObserver<UpdateMapElemResponse> out) {
+        reply(out, maps.update(req));
+    }
+
+    @Override
+    public void deleteMapElem(DeleteMapElemRequest req, StreamObserver<DeleteMapElemResponse> out) {
+        reply(out, maps.delete(req));
+    }
+
+    @Override
+    public void lookupAndDeleteMapElem(LookupAndDeleteMapElemRequest req, StreamObserver<LookupMapElemResponse> out) {
+        reply(out, maps.lookupAndDelete(req));
+    }
+
+    @Override
+    public void getNextMapKey(GetNextMapKeyRequest req, StreamObserver<GetNextMapKeyResponse> out) {
+        reply(out, maps.nextKey(req));
+    }
+
+    @Override
+    public void dumpMap(DumpMapRequest req, StreamObserver<DumpMapResponse> out) {
+        reply(out, maps.dump(req));
+    }
+
+    @Override
+    public void freezeMap(FreezeMapRequest req, StreamObserver<FreezeMapResponse> out) {
+        reply(out, maps.freeze(req));
     }
 
     @Override

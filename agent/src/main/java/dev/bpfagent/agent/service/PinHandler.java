@@ -1,5 +1,6 @@
 package dev.bpfagent.agent.service;
 
+import dev.bpfagent.agent.bpf.BpfMap;
 import dev.bpfagent.agent.bpf.ObjectKind;
 import dev.bpfagent.agent.bpf.Pins;
 import dev.bpfagent.agent.bpf.Program;
@@ -32,7 +33,10 @@ final class PinHandler {
     private final PinPaths pins;
     private final ProgramHandler programs;
 
-    PinHandler(Registry registry, Refs refs, ProgramHandler programs) {
+    private final MapHandler maps;
+
+    PinHandler(Registry registry, Refs refs, ProgramHandler programs, MapHandler maps) {
+        this.maps = maps;
         this.registry = registry;
         this.refs = refs;
         this.pins = refs.pins();
@@ -42,18 +46,27 @@ final class PinHandler {
     PinResponse pin(PinRequest req) {
         Refs.require(req.hasObject(), req.getObject(), "object");
         Registry.Kind kind = kindOf(req.getObject().getKind(), "object.kind");
+        if (req.getObject().getKind() == dev.bpfagent.proto.v1.ObjectKind.OBJECT_KIND_UNSPECIFIED
+                && req.getObject().getRefCase() == dev.bpfagent.proto.v1.ObjectRef.RefCase.PATH) {
+            // by one of its pins: whatever the agent holds there
+            Registry.Entry there = registry.byPin(pins.any(req.getObject().getPath(), "object.path"));
+            if (there != null) {
+                kind = there.key().kind();
+            }
+        }
         Registry.Entry entry = refs.held(true, req.getObject(), kind, "object");
         Path path = pins.own(req.getPath(), "path");
         entry.pinWhileOpen(path, () -> pins.pin(path, entry.object(), "path"));
         return PinResponse.newBuilder().setPath(path.toString()).setObject(ProtoConvert.ref(entry.key())).build();
     }
 
-    /** The kind a request names; unspecified means a program, the one kind the agent holds today. */
+    /** The kind a request names; unspecified, by id, means a program (ids of each kind are separate). */
     private static Registry.Kind kindOf(dev.bpfagent.proto.v1.ObjectKind k, String field) {
         return switch (k) {
             case OBJECT_KIND_UNSPECIFIED, OBJECT_KIND_PROGRAM -> Registry.Kind.PROGRAM;
+            case OBJECT_KIND_MAP -> Registry.Kind.MAP;
             case UNRECOGNIZED -> throw RequestException.invalid(field, "unknown object kind number");
-            default -> throw RequestException.unimplemented(field, k + ": this agent holds only programs so far");
+            default -> throw RequestException.unimplemented(field, k + ": this agent holds programs and maps so far");
         };
     }
 
@@ -95,6 +108,21 @@ final class PinHandler {
     GetPinnedResponse getPinned(GetPinnedRequest req) {
         Path path = pins.any(req.getPath(), "path");
         Registry.Kind kind = kindOf(req.getExpectedKind(), "expected_kind");
+        boolean anyKind = req.getExpectedKind() == dev.bpfagent.proto.v1.ObjectKind.OBJECT_KIND_UNSPECIFIED;
+        if (kind == Registry.Kind.MAP || (anyKind && !Files.isDirectory(path) && Files.exists(path)
+                && Pins.kindAt(path.toString()) == ObjectKind.MAP)) {
+            BpfMap m;
+            try {
+                m = BpfMap.fromPinned(path.toString());
+            } catch (KernelException.NotFound e) {
+                throw RequestException.notFound("PIN_NOT_FOUND", "nothing is pinned at " + path);
+            }
+            Registry.Entry entry = registry.add(Registry.Kind.MAP, m, Caller.current(), Map.of(), Set.of());
+            if (path.startsWith(pins.root())) {
+                entry.recordPin(path);
+            }
+            return GetPinnedResponse.newBuilder().setMap(maps.describe(entry)).build();
+        }
         var expect = req.getProgram();
         if (expect.getType() == dev.bpfagent.proto.v1.ProgramType.UNRECOGNIZED) {
             throw RequestException.invalid("program.type", "unknown program type number");
@@ -150,7 +178,10 @@ final class PinHandler {
         }
         for (Path pin : files) {
             try {
-                var entry = registry.add(Registry.Kind.PROGRAM, Program.fromPinned(pin.toString()), Caller.ADOPTED,
+                boolean map = Pins.kindAt(pin.toString()) == ObjectKind.MAP;
+                var entry = map
+                        ? registry.add(Registry.Kind.MAP, BpfMap.fromPinned(pin.toString()), Caller.ADOPTED, Map.of(), Set.of())
+                        : registry.add(Registry.Kind.PROGRAM, Program.fromPinned(pin.toString()), Caller.ADOPTED,
                         Map.of(), Set.of());
                 entry.recordPin(pin);
                 adopted++;

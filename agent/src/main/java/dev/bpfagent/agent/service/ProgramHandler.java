@@ -80,13 +80,17 @@ final class ProgramHandler {
     }
 
     private Prepared prepare(LoadProgramRequest req) {
-        if (req.getMapsCount() > 0) {
-            throw RequestException.unimplemented("maps", "this agent holds no maps yet; load programs that use"
-                    + " none (map references arrive with map support)");
-        }
         Map<String, String> labels = Labels.check(req.getLabelsMap(), "labels");
         int targetId = 0;
-        Set<Registry.Key> dependsOn = Set.of();
+        Set<Registry.Key> dependsOn = new java.util.HashSet<>();
+        List<dev.bpfagent.agent.bpf.BpfMap> maps = new ArrayList<>();
+        for (int i = 0; i < req.getMapsCount(); i++) {
+            var ref = req.getMaps(i);
+            String field = "maps[" + i + "].map";
+            Registry.Entry m = refs.held(ref.hasMap(), ref.getMap(), Registry.Kind.MAP, field);
+            maps.add(m.object(dev.bpfagent.agent.bpf.BpfMap.class));
+            dependsOn.add(m.key());
+        }
         if (req.getAttachTarget().hasProgram()) {
             ObjectRef t = req.getAttachTarget().getProgram();
             Refs.require(true, t, "attach_target.program");
@@ -95,9 +99,17 @@ final class ProgramHandler {
                     ? registry.find(new Registry.Key(KIND, Refs.id(t, "attach_target.program")))
                     : refs.held(true, t, KIND, "attach_target.program");
             targetId = held != null ? held.key().id() : t.getId();
-            dependsOn = held != null ? Set.of(held.key()) : Set.of();
+            if (held != null) {
+                dependsOn.add(held.key());
+            }
         }
-        return new Prepared(ProtoConvert.spec(req, targetId), labels, dependsOn);
+        ProgramSpec spec = ProtoConvert.spec(req, targetId, maps);
+        if (spec.usesRawMapFds()) {
+            throw RequestException.invalid("instructions", "an ld_imm64 names a map by fd (BPF_PSEUDO_MAP_FD or"
+                    + " _VALUE): an fd of your process means nothing in the agent; name the map in maps and refer"
+                    + " to it by index (BPF_PSEUDO_MAP_IDX, src_reg 5, imm = its index)");
+        }
+        return new Prepared(spec, labels, Set.copyOf(dependsOn));
     }
 
     private LoadProgramResponse load(Prepared p) {
@@ -283,33 +295,13 @@ final class ProgramHandler {
     }
 
     CloseProgramResponse close(CloseProgramRequest req) {
-        PinPaths pins = refs.pins();
         Registry.Entry target = refs.held(req.hasProgram(), req.getProgram(), KIND, "program");
-        List<Registry.Entry> order = registry.beginClose(target.key(), req.getCascade());
-        CloseProgramResponse.Builder out = CloseProgramResponse.newBuilder();
-        if (!req.getKeepPins()) {
-            // Pins first, every entry still held: a pin that cannot be removed fails the close with
-            // nothing closed, and the close can be retried.
-            try {
-                for (Registry.Entry e : order) {
-                    for (Path pin : e.pins()) {
-                        if (pins.remove(pin, "program")) {
-                            out.addUnpinnedPaths(pin.toString());
-                        }
-                        e.forgetPin(pin);
-                    }
-                }
-            } catch (RuntimeException ex) {
-                registry.abortClose(order);
-                throw ex;
-            }
-        }
-        for (Registry.Entry e : order) {
-            registry.remove(e);
-            e.object().close();
-            out.addClosed(ProtoConvert.ref(e.key()));
-        }
-        return out.setUnloaded(!Program.existsInKernel(target.key().id())).build();
+        var closed = Closer.close(registry, refs.pins(), target, req.getCascade(), req.getKeepPins(), "program");
+        return CloseProgramResponse.newBuilder()
+                .addAllUnpinnedPaths(closed.unpinned())
+                .addAllClosed(closed.closed())
+                .setUnloaded(!Program.existsInKernel(target.key().id()))
+                .build();
     }
 
     /**

@@ -47,14 +47,15 @@ final class ProtoConvert {
      * The spec a load request describes. targetProgramId is attach_target.program resolved to a kernel
      * id (0 for none): resolving it is the handler's, since it may name a pin.
      */
-    static ProgramSpec spec(LoadProgramRequest req, int targetProgramId) {
+    static ProgramSpec spec(LoadProgramRequest req, int targetProgramId, List<dev.bpfagent.agent.bpf.BpfMap> maps) {
         var b = ProgramSpec.builder(programType(req.getType(), "type"), req.getInstructions().toByteArray())
                 .license(req.getLicense())
                 .name(req.getName())
                 .log(req.getLog().getLevel(), req.getLog().getSize())
                 .kernVersion(req.getKernVersion())
                 .progFlags(req.getProgFlags())
-                .progIfindex(req.getProgIfindex());
+                .progIfindex(req.getProgIfindex())
+                .maps(maps);
         if (req.hasExpectedAttachType()) {
             b.expectedAttachType(attachType(req.getExpectedAttachType(), "expected_attach_type"));
         }
@@ -111,6 +112,27 @@ final class ProtoConvert {
                 .setVerifiedInsns(i.verifiedInsns())
                 .setAttachBtfObjId(i.attachBtfObjId())
                 .setAttachBtfId(i.attachBtfId())
+                .build();
+    }
+
+    /** The Map message: the kernel's info, and the agent's view when held. */
+    static dev.bpfagent.proto.v1.Map map(dev.bpfagent.agent.bpf.MapInfo i, int valuesPerKey, Registry.Entry held,
+                                         List<Registry.Key> dependents) {
+        return dev.bpfagent.proto.v1.Map.newBuilder()
+                .setId(i.id())
+                .setKernel(dev.bpfagent.proto.v1.MapKernelInfo.newBuilder()
+                        .setTypeValue(i.typeNumber())
+                        .setName(i.name())
+                        .setKeySize(i.keySize())
+                        .setValueSize(i.valueSize())
+                        .setMaxEntries(i.maxEntries())
+                        .setMapFlags(i.mapFlags())
+                        .setBtfId(i.btfId())
+                        .setBtfKeyTypeId(i.btfKeyTypeId())
+                        .setBtfValueTypeId(i.btfValueTypeId())
+                        .setMapExtra(i.mapExtra())
+                        .setValuesPerKey(valuesPerKey))
+                .setAgent(held == null ? AgentView.getDefaultInstance() : agentView(held, dependents))
                 .build();
     }
 

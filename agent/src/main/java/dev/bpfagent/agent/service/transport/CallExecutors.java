@@ -20,7 +20,9 @@ import java.util.concurrent.Executor;
  */
 public final class CallExecutors implements ServerCallExecutorSupplier {
     public static final Set<MethodDescriptor<?, ?>> UNBOUNDED = Set.of(
-            BpfServiceGrpc.getListProgramsMethod());
+            BpfServiceGrpc.getListProgramsMethod(),
+            BpfServiceGrpc.getListMapsMethod(),
+            BpfServiceGrpc.getDumpMapMethod());
 
     private final Executor pool;
     private final Admission admission;

@@ -1,0 +1,50 @@
+package dev.bpfagent.agent.service;
+
+import dev.bpfagent.agent.service.state.PinPaths;
+import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.proto.v1.ObjectRef;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Closing a held object of any kind, with its dependents when cascading, in one way for every resource. */
+final class Closer {
+    private Closer() {
+    }
+
+    /** What a close did: pins removed, objects closed (dependents first). */
+    record Closed(List<String> unpinned, List<ObjectRef> closed) {
+    }
+
+    /**
+     * Pins first, every entry still held: a pin that cannot be removed fails the close with nothing
+     * closed, and the close can be retried. Then the objects, dependents first.
+     */
+    static Closed close(Registry registry, PinPaths pins, Registry.Entry target, boolean cascade, boolean keepPins,
+                        String field) {
+        List<Registry.Entry> order = registry.beginClose(target.key(), cascade);
+        List<String> unpinned = new ArrayList<>();
+        if (!keepPins) {
+            try {
+                for (Registry.Entry e : order) {
+                    for (Path pin : e.pins()) {
+                        if (pins.remove(pin, field)) {
+                            unpinned.add(pin.toString());
+                        }
+                        e.forgetPin(pin);
+                    }
+                }
+            } catch (RuntimeException ex) {
+                registry.abortClose(order);
+                throw ex;
+            }
+        }
+        List<ObjectRef> closed = new ArrayList<>();
+        for (Registry.Entry e : order) {
+            registry.remove(e);
+            e.object().close();
+            closed.add(ProtoConvert.ref(e.key()));
+        }
+        return new Closed(unpinned, closed);
+    }
+}

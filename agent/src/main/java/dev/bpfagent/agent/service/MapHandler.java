@@ -1,0 +1,313 @@
+package dev.bpfagent.agent.service;
+
+import com.google.protobuf.ByteString;
+import dev.bpfagent.agent.bpf.BpfMap;
+import dev.bpfagent.agent.bpf.InvalidSpecException;
+import dev.bpfagent.agent.bpf.KernelObjects;
+import dev.bpfagent.agent.bpf.MapBatch;
+import dev.bpfagent.agent.bpf.MapInfo;
+import dev.bpfagent.agent.bpf.MapSpec;
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.service.auth.Caller;
+import dev.bpfagent.agent.service.errors.RequestException;
+import dev.bpfagent.agent.service.state.Labels;
+import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.proto.v1.*;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.function.Predicate;
+
+/** The map resource: create, get, list, close, and element calls. */
+final class MapHandler {
+    static final Registry.Kind KIND = Registry.Kind.MAP;
+    static final int DEFAULT_DUMP_PAGE = 1000;
+    static final int MAX_DUMP_PAGE = 100_000;
+
+    private final Registry registry;
+    private final Refs refs;
+
+    MapHandler(Registry registry, Refs refs) {
+        this.registry = registry;
+        this.refs = refs;
+    }
+
+    dev.bpfagent.proto.v1.Map create(CreateMapRequest req) {
+        Map<String, String> labels = Labels.check(req.getLabelsMap(), "labels");
+        Set<Registry.Key> dependsOn = Set.of();
+        BpfMap inner = null;
+        if (req.hasInnerMap()) {
+            Registry.Entry e = refs.held(true, req.getInnerMap(), KIND, "inner_map");
+            inner = e.object(BpfMap.class);
+        }
+        if (req.getType() == dev.bpfagent.proto.v1.MapType.UNRECOGNIZED) {
+            throw RequestException.invalid("type", "unknown map type number");
+        }
+        var type = dev.bpfagent.agent.bpf.MapType.of(req.getTypeValue()).orElseThrow(
+                () -> RequestException.invalid("type", "map type " + req.getType() + " is not known to this agent"));
+        MapSpec spec = MapSpec.builder(type, req.getKeySize(), req.getValueSize(), req.getMaxEntries())
+                .flags(req.getFlags()).name(req.getName()).numaNode(req.hasNumaNode() ? req.getNumaNode() : -1)
+                .innerMap(inner).mapExtra(req.getMapExtra()).build();
+        BpfMap map = BpfMap.create(spec);
+        Registry.Entry entry = registry.add(KIND, map, Caller.current(), labels, dependsOn);
+        return describe(entry);
+    }
+
+    dev.bpfagent.proto.v1.Map describe(Registry.Entry e) {
+        BpfMap m = e.object(BpfMap.class);
+        return ProtoConvert.map(m.info(), m.valuesPerKey(), e, registry.dependents(e.key()));
+    }
+
+    dev.bpfagent.proto.v1.Map get(GetMapRequest req) {
+        Refs.require(req.hasMap(), req.getMap(), "map");
+        ObjectRef ref = req.getMap();
+        Refs.checkKind(ref, KIND, "map");
+        if (ref.getRefCase() == ObjectRef.RefCase.PATH) {
+            return describe(refs.held(true, ref, KIND, "map"));
+        }
+        int id = Refs.id(ref, "map");
+        Registry.Entry e = registry.find(new Registry.Key(KIND, id));
+        if (e != null) {
+            return describe(e);
+        }
+        try (BpfMap m = BpfMap.fromId(id)) {
+            return ProtoConvert.map(m.info(), m.valuesPerKey(), null, List.of());
+        } catch (KernelException.NotFound nf) {
+            throw RequestException.notFound("MAP_NOT_FOUND", "the kernel has no map with id " + Integer.toUnsignedString(id));
+        }
+    }
+
+    ListMapsResponse list(ListMapsRequest req) {
+        int pageSize = req.getPageSize() == 0 ? ProgramHandler.DEFAULT_PAGE : req.getPageSize();
+        if (pageSize < 0 || pageSize > ProgramHandler.MAX_PAGE) {
+            throw RequestException.invalid("page_size", Integer.toUnsignedString(req.getPageSize())
+                    + " is above the limit of " + ProgramHandler.MAX_PAGE + " a page");
+        }
+        int after = PageToken.decode(req.getPageToken(), "page_token");
+        Map<String, String> selector = Labels.check(req.getLabelsMap(), "labels");
+        if (req.getType() == dev.bpfagent.proto.v1.MapType.UNRECOGNIZED) {
+            throw RequestException.invalid("type", "unknown map type number");
+        }
+        int type = req.getTypeValue();
+        var owner = req.getOwner();
+        boolean heldFilters = !selector.isEmpty() || owner.hasUid() || !owner.getTlsSubject().isEmpty();
+        Predicate<Registry.Entry> agentFilter = e -> Labels.matches(e.labels(), selector)
+                && (!owner.hasUid() || (e.owner().transport() == Caller.Transport.UNIX && e.owner().uid() == owner.getUid()))
+                && (owner.getTlsSubject().isEmpty() || owner.getTlsSubject().equals(e.owner().tlsSubject()));
+        ListMapsResponse.Builder out = ListMapsResponse.newBuilder();
+        int last = after;
+        boolean more = false;
+        if (req.getIncludeKernel()) {
+            int id = after;
+            while (true) {
+                OptionalInt next = KernelObjects.nextMapId(id);
+                if (next.isEmpty()) {
+                    break;
+                }
+                id = next.getAsInt();
+                if (out.getMapsCount() == pageSize) {
+                    more = true;
+                    break;
+                }
+                Registry.Entry held = registry.find(new Registry.Key(KIND, id));
+                if ((held == null && heldFilters) || (held != null && !agentFilter.test(held))) {
+                    continue;
+                }
+                Optional<dev.bpfagent.proto.v1.Map> m = held != null ? Optional.of(describe(held)) : kernelMap(id);
+                if (m.isPresent() && (type == 0 || m.get().getKernel().getTypeValue() == type)) {
+                    out.addMaps(m.get());
+                    last = id;
+                }
+            }
+        } else {
+            int from = after;
+            fill:
+            while (true) {
+                List<Registry.Entry> batch = registry.page(KIND, from, pageSize + 1, agentFilter);
+                for (Registry.Entry e : batch) {
+                    if (out.getMapsCount() == pageSize) {
+                        more = true;
+                        break fill;
+                    }
+                    from = e.key().id();
+                    var m = describe(e);
+                    if (type == 0 || m.getKernel().getTypeValue() == type) {
+                        out.addMaps(m);
+                        last = from;
+                    }
+                }
+                if (batch.size() <= pageSize) {
+                    break;
+                }
+            }
+        }
+        if (more) {
+            out.setNextPageToken(PageToken.encode(last));
+        }
+        return out.build();
+    }
+
+    private static Optional<dev.bpfagent.proto.v1.Map> kernelMap(int id) {
+        try (BpfMap m = BpfMap.fromId(id)) {
+            return Optional.of(ProtoConvert.map(m.info(), m.valuesPerKey(), null, List.of()));
+        } catch (KernelException.NotFound gone) {
+            return Optional.empty();
+        }
+    }
+
+    CloseMapResponse close(CloseMapRequest req) {
+        Registry.Entry target = refs.held(req.hasMap(), req.getMap(), KIND, "map");
+        var closed = Closer.close(registry, refs.pins(), target, req.getCascade(), req.getKeepPins(), "map");
+        return CloseMapResponse.newBuilder().addAllUnpinnedPaths(closed.unpinned()).addAllClosed(closed.closed()).build();
+    }
+
+    private BpfMap held(boolean present, ObjectRef ref) {
+        return refs.held(present, ref, KIND, "map").object(BpfMap.class);
+    }
+
+    private static byte[] key(BpfMap m, ByteString key) {
+        return m.hasKeys() ? key.toByteArray() : null;
+    }
+
+    LookupMapElemResponse lookup(LookupMapElemRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        return found(m, spec(() -> m.lookup(key(m, req.getKey()))));
+    }
+
+    LookupMapElemResponse lookupAndDelete(LookupAndDeleteMapElemRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        return found(m, spec(() -> m.lookupAndDelete(key(m, req.getKey()))));
+    }
+
+    private static LookupMapElemResponse found(BpfMap m, Optional<byte[]> value) {
+        LookupMapElemResponse.Builder b = LookupMapElemResponse.newBuilder().setFound(value.isPresent());
+        value.ifPresent(v -> {
+            if (m.valuesPerKey() > 1) {
+                m.perCpu(v).forEach(c -> b.addPerCpuValues(ByteString.copyFrom(c)));
+            } else {
+                b.setValue(ByteString.copyFrom(v));
+            }
+        });
+        return b.build();
+    }
+
+    UpdateMapElemResponse update(UpdateMapElemRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        if (req.getMode() == UpdateMode.UNRECOGNIZED) {
+            throw RequestException.invalid("mode", "unknown update mode number");
+        }
+        long flags = req.getModeValue() | (req.getLock() ? BpfMap.BPF_F_LOCK : 0);
+        byte[] key = key(m, req.getKey());
+        if (m.holdsPrograms() || m.holdsMaps()) {
+            // The kernel takes fds here; a client names a program or map the agent holds, by id.
+            if (req.getValue().size() != 4) {
+                throw RequestException.invalid("value", "a " + m.type() + " map's value is the u32 id of a "
+                        + (m.holdsPrograms() ? "program" : "map") + " the agent holds");
+            }
+            int id = ByteBuffer.wrap(req.getValue().toByteArray()).order(ByteOrder.nativeOrder()).getInt();
+            if (m.holdsPrograms()) {
+                Registry.Entry p = registry.find(new Registry.Key(Registry.Kind.PROGRAM, id));
+                if (p == null) {
+                    throw RequestException.notFound("PROGRAM_NOT_HELD", "value: program " + Integer.toUnsignedString(id)
+                            + " is not held by the agent").with("field", "value");
+                }
+                if (key == null || key.length != 4) {
+                    throw RequestException.invalid("key", "a prog array's key is a u32 index, 4 bytes");
+                }
+                int index = ByteBuffer.wrap(key).order(ByteOrder.nativeOrder()).getInt();
+                spec(() -> {
+                    m.setProgram(index, p.object(Program.class));
+                    return null;
+                });
+            } else {
+                Registry.Entry inner = registry.find(new Registry.Key(KIND, id));
+                if (inner == null) {
+                    throw RequestException.notFound("MAP_NOT_HELD", "value: map " + Integer.toUnsignedString(id)
+                            + " is not held by the agent").with("field", "value");
+                }
+                spec(() -> {
+                    m.setInnerMap(key, inner.object(BpfMap.class));
+                    return null;
+                });
+            }
+            return UpdateMapElemResponse.getDefaultInstance();
+        }
+        byte[] value;
+        if (m.valuesPerKey() > 1) {
+            if (req.getPerCpuValuesCount() != m.valuesPerKey()) {
+                throw RequestException.invalid("per_cpu_values", req.getPerCpuValuesCount() + " values; this per-CPU"
+                        + " map takes one per possible CPU: " + m.valuesPerKey());
+            }
+            value = spec(() -> m.joinPerCpu(req.getPerCpuValuesList().stream().map(ByteString::toByteArray).toList()));
+        } else {
+            value = req.getValue().toByteArray();
+        }
+        spec(() -> {
+            m.update(key, value, flags);
+            return null;
+        });
+        return UpdateMapElemResponse.getDefaultInstance();
+    }
+
+    DeleteMapElemResponse delete(DeleteMapElemRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        return DeleteMapElemResponse.newBuilder().setDeleted(spec(() -> m.delete(key(m, req.getKey())))).build();
+    }
+
+    GetNextMapKeyResponse nextKey(GetNextMapKeyRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        Optional<byte[]> next = spec(() -> m.nextKey(req.hasKey() ? req.getKey().toByteArray() : null));
+        return GetNextMapKeyResponse.newBuilder().setFound(next.isPresent())
+                .setNextKey(next.map(ByteString::copyFrom).orElse(ByteString.EMPTY)).build();
+    }
+
+    DumpMapResponse dump(DumpMapRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        int size = req.getPageSize() == 0 ? DEFAULT_DUMP_PAGE : req.getPageSize();
+        if (size < 0 || size > MAX_DUMP_PAGE) {
+            throw RequestException.invalid("page_size", Integer.toUnsignedString(req.getPageSize()) + " is above "
+                    + MAX_DUMP_PAGE + " entries a page");
+        }
+        MapBatch page = spec(() -> m.page(req.getPageToken().isEmpty() ? null : req.getPageToken().toByteArray(), size));
+        DumpMapResponse.Builder out = DumpMapResponse.newBuilder();
+        for (int i = 0; i < page.keys().size(); i++) {
+            MapEntry.Builder e = MapEntry.newBuilder().setKey(ByteString.copyFrom(page.keys().get(i)));
+            byte[] v = page.values().get(i);
+            if (m.valuesPerKey() > 1) {
+                m.perCpu(v).forEach(c -> e.addPerCpuValues(ByteString.copyFrom(c)));
+            } else {
+                e.setValue(ByteString.copyFrom(v));
+            }
+            out.addEntries(e);
+        }
+        if (!page.done()) {
+            out.setNextPageToken(ByteString.copyFrom(page.position()));
+        }
+        return out.build();
+    }
+
+    FreezeMapResponse freeze(FreezeMapRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        m.freeze();
+        return FreezeMapResponse.getDefaultInstance();
+    }
+
+    /**
+     * Runs a bpf-layer call whose argument checks name the map call's fields ("key", "value"); the
+     * kernel's answers keep their errno (ALREADY_EXISTS for BPF_NOEXIST on a present key, ...).
+     */
+    private static <T> T spec(java.util.function.Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (InvalidSpecException e) {
+            throw RequestException.invalid(e.field(), e.getMessage().substring(e.field().length() + 2));
+        }
+    }
+}

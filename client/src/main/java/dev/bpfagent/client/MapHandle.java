@@ -1,0 +1,141 @@
+package dev.bpfagent.client;
+
+import com.google.protobuf.ByteString;
+import dev.bpfagent.proto.v1.*;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A map the agent holds on this client's behalf. Keys and values are the kernel's bytes
+ * ({@link MapCodec} converts integers and structs). {@link #close()} asks the agent to close it.
+ */
+public final class MapHandle implements AutoCloseable {
+    private final BpfClient client;
+    private final dev.bpfagent.proto.v1.Map map;
+    private volatile boolean closed;
+
+    MapHandle(BpfClient client, dev.bpfagent.proto.v1.Map map) {
+        this.client = client;
+        this.map = map;
+    }
+
+    /** The kernel's map id: names it in every call, and in a program load's maps. */
+    public int id() {
+        return map.getId();
+    }
+
+    public MapType type() {
+        return map.getKernel().getType();
+    }
+
+    /** The map as the agent described it when the handle was made. */
+    public dev.bpfagent.proto.v1.Map map() {
+        return map;
+    }
+
+    ObjectRef ref() {
+        return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(id()).build();
+    }
+
+    /** The value at key, or empty. Per-CPU maps: use {@link #lookupPerCpu}. */
+    public Optional<byte[]> lookup(byte[] key) {
+        LookupMapElemResponse r = client.lookupMapElem(LookupMapElemRequest.newBuilder().setMap(ref())
+                .setKey(ByteString.copyFrom(key)).build());
+        return r.getFound() ? Optional.of(r.getValue().toByteArray()) : Optional.empty();
+    }
+
+    /** A per-CPU map's values at key, one per possible CPU, or empty. */
+    public Optional<List<byte[]>> lookupPerCpu(byte[] key) {
+        LookupMapElemResponse r = client.lookupMapElem(LookupMapElemRequest.newBuilder().setMap(ref())
+                .setKey(ByteString.copyFrom(key)).build());
+        return r.getFound() ? Optional.of(r.getPerCpuValuesList().stream().map(ByteString::toByteArray).toList())
+                : Optional.empty();
+    }
+
+    /** Creates or replaces the value at key. */
+    public void put(byte[] key, byte[] value) {
+        update(key, value, UpdateMode.UPDATE_MODE_ANY);
+    }
+
+    public void update(byte[] key, byte[] value, UpdateMode mode) {
+        client.updateMapElem(UpdateMapElemRequest.newBuilder().setMap(ref()).setKey(ByteString.copyFrom(key))
+                .setValue(ByteString.copyFrom(value)).setMode(mode).build());
+    }
+
+    /** Pushes onto a queue or stack. */
+    public void push(byte[] value) {
+        update(new byte[0], value, UpdateMode.UPDATE_MODE_ANY);
+    }
+
+    /** Pops a queue or stack, or empty when it is empty. */
+    public Optional<byte[]> pop() {
+        LookupMapElemResponse r = client.lookupAndDeleteMapElem(LookupAndDeleteMapElemRequest.newBuilder()
+                .setMap(ref()).build());
+        return r.getFound() ? Optional.of(r.getValue().toByteArray()) : Optional.empty();
+    }
+
+    /** False when the key was not there. */
+    public boolean delete(byte[] key) {
+        return client.deleteMapElem(DeleteMapElemRequest.newBuilder().setMap(ref()).setKey(ByteString.copyFrom(key))
+                .build()).getDeleted();
+    }
+
+    /** The key after key (the first when key is null), or empty at the end. */
+    public Optional<byte[]> nextKey(byte[] key) {
+        GetNextMapKeyRequest.Builder b = GetNextMapKeyRequest.newBuilder().setMap(ref());
+        if (key != null) {
+            b.setKey(ByteString.copyFrom(key));
+        }
+        GetNextMapKeyResponse r = client.getNextMapKey(b.build());
+        return r.getFound() ? Optional.of(r.getNextKey().toByteArray()) : Optional.empty();
+    }
+
+    /** Every entry, in pages of pageSize (0: the agent's default). */
+    public List<MapEntry> dump(int pageSize) {
+        List<MapEntry> out = new ArrayList<>();
+        ByteString token = ByteString.EMPTY;
+        while (true) {
+            DumpMapResponse page = client.dumpMap(DumpMapRequest.newBuilder().setMap(ref()).setPageSize(pageSize)
+                    .setPageToken(token).build());
+            out.addAll(page.getEntriesList());
+            if (page.getNextPageToken().isEmpty()) {
+                return out;
+            }
+            token = page.getNextPageToken();
+        }
+    }
+
+    /** No more writes from userspace. */
+    public void freeze() {
+        client.freezeMap(FreezeMapRequest.newBuilder().setMap(ref()).build());
+    }
+
+    /** Pins under the agent's bpffs directory; returns the absolute path. */
+    public String pin(String path) {
+        return client.pin(ref(), path).getPath();
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Closes the map and removes the agent's pins of it; marked closed once the agent said so. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        try {
+            client.closeMap(CloseMapRequest.newBuilder().setMap(ref()).build());
+        } catch (BpfAgentException.NotFound e) {
+            // closed by someone else already
+        }
+        closed = true;
+    }
+
+    @Override
+    public String toString() {
+        return "MapHandle[id=" + id() + ", type=" + type() + "]";
+    }
+}

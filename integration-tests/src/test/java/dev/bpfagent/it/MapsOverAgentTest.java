@@ -1,0 +1,264 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.google.protobuf.ByteString;
+import dev.bpfagent.client.BpfAgentException;
+import dev.bpfagent.client.BpfClient;
+import dev.bpfagent.client.LoadOptions;
+import dev.bpfagent.client.MapCodec;
+import dev.bpfagent.client.MapHandle;
+import dev.bpfagent.client.ProgramHandle;
+import dev.bpfagent.client.TestPackets;
+import dev.bpfagent.client.TestRunOptions;
+import dev.bpfagent.proto.v1.*;
+import io.grpc.Status;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Maps through the agent, proven by programs the kernel runs: counters, per-CPU values, tail calls. */
+class MapsOverAgentTest {
+    static AgentProcess agent;
+    static BpfClient c;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Kernel.assumeRoot();
+        agent = AgentProcess.start();
+        c = BpfClient.connect(agent.unixTarget());
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (c != null) {
+            c.close();
+        }
+        if (agent != null) {
+            agent.close();
+        }
+    }
+
+    static final class Insns {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+        Insns i(int op, int dst, int src, int off, int imm) {
+            out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).put((byte) op)
+                    .put((byte) (dst | src << 4)).putShort((short) off).putInt(imm).array());
+            return this;
+        }
+
+        /** ld_imm64 dst = maps[index] (BPF_PSEUDO_MAP_IDX). */
+        Insns map(int dst, int index) {
+            return i(0x18, dst, 5, 0, index).i(0, 0, 0, 0, 0);
+        }
+
+        byte[] bytes() {
+            return out.toByteArray();
+        }
+    }
+
+    /** XDP: counts packets per first byte in maps[0] (hash u32 -> u64), returns XDP_PASS. */
+    static byte[] countByFirstByte() {
+        return new Insns()
+                .i(0xbf, 6, 1, 0, 0)      // 0: r6 = ctx
+                .i(0x61, 2, 6, 0, 0)      // 1: r2 = data
+                .i(0x61, 3, 6, 4, 0)      // 2: r3 = data_end
+                .i(0xbf, 4, 2, 0, 0)      // 3: r4 = data
+                .i(0x07, 4, 0, 0, 1)      // 4: r4 += 1
+                .i(0x2d, 4, 3, 20, 0)     // 5: if r4 > r3 goto 26
+                .i(0x71, 5, 2, 0, 0)      // 6: r5 = *(u8 *)data
+                .i(0x63, 10, 5, -4, 0)    // 7: *(u32 *)(fp - 4) = r5
+                .map(1, 0)                // 8-9: r1 = maps[0]
+                .i(0xbf, 2, 10, 0, 0)     // 10: r2 = fp
+                .i(0x07, 2, 0, 0, -4)     // 11: r2 -= 4
+                .i(0x85, 0, 0, 0, 1)      // 12: r0 = bpf_map_lookup_elem(r1, r2)
+                .i(0x15, 0, 0, 3, 0)      // 13: if r0 == 0 goto 17
+                .i(0xb7, 1, 0, 0, 1)      // 14: r1 = 1
+                .i(0xdb, 0, 1, 0, 0)      // 15: lock *(u64 *)r0 += r1
+                .i(0x05, 0, 0, 9, 0)      // 16: goto 26
+                .i(0x7a, 10, 0, -16, 1)   // 17: *(u64 *)(fp - 16) = 1
+                .map(1, 0)                // 18-19: r1 = maps[0]
+                .i(0xbf, 2, 10, 0, 0)     // 20: r2 = fp
+                .i(0x07, 2, 0, 0, -4)     // 21: r2 -= 4 (the key)
+                .i(0xbf, 3, 10, 0, 0)     // 22: r3 = fp
+                .i(0x07, 3, 0, 0, -16)    // 23: r3 -= 16 (the value 1)
+                .i(0xb7, 4, 0, 0, 0)      // 24: r4 = BPF_ANY
+                .i(0x85, 0, 0, 0, 2)      // 25: bpf_map_update_elem
+                .i(0xb7, 0, 0, 0, 2)      // 26: r0 = XDP_PASS
+                .i(0x95, 0, 0, 0, 0)      // 27: exit
+                .bytes();
+    }
+
+    /** XDP: adds 1 to maps[0][0] (a per-CPU array of u64). */
+    static byte[] perCpuCounter() {
+        return new Insns()
+                .i(0x62, 10, 0, -4, 0)    // 0: *(u32 *)(fp - 4) = 0
+                .map(1, 0)                // 1-2: r1 = maps[0]
+                .i(0xbf, 2, 10, 0, 0)     // 3: r2 = fp
+                .i(0x07, 2, 0, 0, -4)     // 4: r2 -= 4
+                .i(0x85, 0, 0, 0, 1)      // 5: bpf_map_lookup_elem
+                .i(0x15, 0, 0, 2, 0)      // 6: if r0 == 0 goto 9
+                .i(0xb7, 1, 0, 0, 1)      // 7: r1 = 1
+                .i(0xdb, 0, 1, 0, 0)      // 8: lock *(u64 *)r0 += r1
+                .i(0xb7, 0, 0, 0, 2)      // 9: r0 = XDP_PASS
+                .i(0x95, 0, 0, 0, 0)      // 10: exit
+                .bytes();
+    }
+
+    static byte[] packetStartingWith(int first) {
+        byte[] p = TestPackets.udp().build();
+        p[0] = (byte) first;
+        return p;
+    }
+
+    @Test
+    void aProgramCountsIntoAMapTheClientReadsAndTheMapOutlivesNoDependent() {
+        MapHandle counts = c.createMap(MapType.MAP_TYPE_HASH, 4, 8, 256, "counts");
+        ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, countByFirstByte()).name("counter")
+                .map(counts.id()).build());
+        try {
+            for (int i = 0; i < 3; i++) {
+                assertEquals(2, p.testRun(packetStartingWith(0x11)).retval());
+            }
+            p.testRun(TestRunOptions.ofData(packetStartingWith(0x22)).withRepeat(5));
+            assertEquals(3L, MapCodec.asU64(counts.lookup(MapCodec.u32(0x11)).orElseThrow()));
+            assertEquals(5L, MapCodec.asU64(counts.lookup(MapCodec.u32(0x22)).orElseThrow()));
+            assertTrue(counts.lookup(MapCodec.u32(0x33)).isEmpty());
+            Map<Integer, Long> dumped = counts.dump(1).stream().collect(Collectors.toMap(
+                    e -> MapCodec.asU32(e.getKey().toByteArray()), e -> MapCodec.asU64(e.getValue().toByteArray())));
+            assertEquals(Map.of(0x11, 3L, 0x22, 5L), dumped, "a dump in pages of 1");
+            // the kernel says the program uses the map; the agent says the program depends on it
+            assertEquals(List.of(counts.id()), p.info().getKernel().getMapIdsList());
+            assertEquals(List.of(ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(counts.id()).build()),
+                    p.info().getAgent().getDependsOnList());
+
+            // closing the map while the program is held is refused, naming the program
+            BpfAgentException refused = assertThrows(BpfAgentException.class, counts::close);
+            assertEquals(Status.Code.FAILED_PRECONDITION, refused.code());
+            assertEquals("HAS_DEPENDENTS", refused.reason());
+            assertTrue(refused.getMessage().contains("program " + p.id()), refused.getMessage());
+            assertFalse(counts.isClosed());
+            // cascade: the program first, then the map
+            CloseMapResponse r = c.closeMap(CloseMapRequest.newBuilder().setMap(ObjectRef.newBuilder()
+                    .setKind(ObjectKind.OBJECT_KIND_MAP).setId(counts.id())).setCascade(true).build());
+            assertEquals(List.of(p.id(), counts.id()), r.getClosedList().stream().map(ObjectRef::getId).toList());
+            assertFalse(c.programExists(p.id()));
+            assertThrows(BpfAgentException.NotFound.class, () -> c.map(counts.id()));
+        } finally {
+            p.close();
+            counts.close();
+        }
+    }
+
+    @Test
+    void perCpuValuesComeOncePerPossibleCpuAndSumToTheRuns() {
+        int cpus = c.agentInfo().getPossibleCpus();
+        try (MapHandle m = c.createMap(MapType.MAP_TYPE_PERCPU_ARRAY, 4, 8, 1, "percpu");
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, perCpuCounter())
+                     .map(m.id()).build())) {
+            assertEquals(cpus, m.map().getKernel().getValuesPerKey());
+            p.testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(1000));
+            List<byte[]> values = m.lookupPerCpu(MapCodec.u32(0)).orElseThrow();
+            assertEquals(cpus, values.size());
+            assertEquals(1000L, values.stream().mapToLong(MapCodec::asU64).sum());
+            // writes take every CPU's value
+            var stub = BpfServiceGrpc.newBlockingStub(c.channel());
+            ObjectRef ref = ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(m.id()).build();
+            UpdateMapElemRequest.Builder u = UpdateMapElemRequest.newBuilder().setMap(ref)
+                    .setKey(ByteString.copyFrom(MapCodec.u32(0)));
+            for (int cpu = 0; cpu < cpus; cpu++) {
+                u.addPerCpuValues(ByteString.copyFrom(MapCodec.u64(cpu * 10L)));
+            }
+            stub.updateMapElem(u.build());
+            assertEquals(10L * cpus * (cpus - 1) / 2, m.lookupPerCpu(MapCodec.u32(0)).orElseThrow().stream()
+                    .mapToLong(MapCodec::asU64).sum());
+        }
+    }
+
+    /** r2 = maps[0] (a prog array), r3 = index, bpf_tail_call; else return fallback. */
+    static byte[] tailCaller(int index, int fallback) {
+        return new Insns().map(2, 0).i(0xb7, 3, 0, 0, index).i(0x85, 0, 0, 0, 12).i(0xb7, 0, 0, 0, fallback)
+                .i(0x95, 0, 0, 0, 0).bytes();
+    }
+
+    @Test
+    void aTailCallChainBuiltThroughTheAgent() {
+        byte[] packet = TestPackets.udp().build();
+        try (MapHandle chain = c.createMap(MapType.MAP_TYPE_PROG_ARRAY, 4, 4, 4, "chain");
+             ProgramHandle entry = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, tailCaller(1, 100))
+                     .map(chain.id()).build());
+             ProgramHandle middle = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, tailCaller(2, 101))
+                     .map(chain.id()).build());
+             ProgramHandle last = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(42)).build());
+             ProgramHandle other = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(7)).build())) {
+            assertEquals(100, entry.testRun(packet).retval());
+            // values are program ids; the agent puts the programs' fds in
+            chain.put(MapCodec.u32(1), MapCodec.u32(middle.id()));
+            chain.put(MapCodec.u32(2), MapCodec.u32(last.id()));
+            assertEquals(42, entry.testRun(packet).retval());
+            assertTrue(chain.delete(MapCodec.u32(2)));
+            assertEquals(101, entry.testRun(packet).retval());
+            chain.put(MapCodec.u32(2), MapCodec.u32(other.id()));
+            assertEquals(7, entry.testRun(packet).retval());
+            assertEquals(middle.id(), MapCodec.asU32(chain.lookup(MapCodec.u32(1)).orElseThrow()));
+            // a program the agent does not hold cannot be put in
+            BpfAgentException e = assertThrows(BpfAgentException.class,
+                    () -> chain.put(MapCodec.u32(3), MapCodec.u32(Integer.MAX_VALUE - 5)));
+            assertEquals(Status.Code.NOT_FOUND, e.code());
+        }
+    }
+
+    @Test
+    void badInputIsAClearStatusAndLeavesNothing() throws Exception {
+        try (MapHandle m = c.createMap(MapType.MAP_TYPE_HASH, 4, 8, 4, "bad")) {
+            var e1 = assertThrows(BpfAgentException.InvalidArgument.class, () -> m.put(MapCodec.u32(1), new byte[3]));
+            assertEquals("value", e1.field());
+            var e2 = assertThrows(BpfAgentException.InvalidArgument.class, () -> m.lookup(new byte[2]));
+            assertEquals("key", e2.field());
+            m.put(MapCodec.u32(1), MapCodec.u64(1));
+            assertThrows(BpfAgentException.AlreadyExists.class,
+                    () -> m.update(MapCodec.u32(1), MapCodec.u64(2), UpdateMode.UPDATE_MODE_NOEXIST));
+            assertThrows(BpfAgentException.NotFound.class,
+                    () -> m.update(MapCodec.u32(9), MapCodec.u64(2), UpdateMode.UPDATE_MODE_EXIST));
+            // a map index the request does not give, and a raw fd, refused by field before the kernel
+            var idx = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.load(LoadOptions.builder(
+                    ProgramType.PROGRAM_TYPE_XDP, perCpuCounter()).build()));
+            assertEquals("maps", idx.field());
+            byte[] rawFd = perCpuCounter();
+            rawFd[8 + 1] = (byte) (1 | 1 << 4); // insn 1: ld_imm64 r1 with src BPF_PSEUDO_MAP_FD
+            var raw = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.load(LoadOptions.builder(
+                    ProgramType.PROGRAM_TYPE_XDP, rawFd).map(m.id()).build()));
+            assertEquals("instructions", raw.field());
+            var noMap = assertThrows(BpfAgentException.NotFound.class, () -> c.map(Integer.MAX_VALUE - 9));
+            assertEquals("MAP_NOT_FOUND", noMap.reason());
+            var ring = assertThrows(BpfAgentException.InvalidArgument.class,
+                    () -> c.createMap(MapType.MAP_TYPE_RINGBUF, 0, 0, 5000, "r"));
+            assertEquals("max_entries", ring.field());
+        }
+        assertEquals(0, c.agentInfo().getMapsHeld());
+    }
+
+    @Test
+    void mapsPinAndComeBackFromTheirPins() {
+        try (MapHandle m = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 2, "pinned")) {
+            m.put(MapCodec.u32(1), MapCodec.u64(99));
+            String path = m.pin("maps/pinned");
+            GetPinnedResponse got = BpfServiceGrpc.newBlockingStub(c.channel())
+                    .getPinned(GetPinnedRequest.newBuilder().setPath(path).build());
+            assertEquals(m.id(), got.getMap().getId(), "the same map, held once");
+            assertEquals(List.of(path), got.getMap().getAgent().getPinnedPathsList());
+            var wrong = assertThrows(io.grpc.StatusRuntimeException.class, () -> BpfServiceGrpc.newBlockingStub(
+                    c.channel()).getPinned(GetPinnedRequest.newBuilder().setPath(path)
+                    .setExpectedKind(ObjectKind.OBJECT_KIND_PROGRAM).build()));
+            assertEquals(Status.Code.FAILED_PRECONDITION, wrong.getStatus().getCode());
+        }
+        assertFalse(java.nio.file.Files.exists(agent.bpffsDir.resolve("maps")), "close removed the pin and its directory");
+    }
+}
