@@ -122,11 +122,13 @@ class BadInputTest {
                 .setLineInfo(ByteString.copyFrom(new byte[16]))).build())), "btf.line_info_rec_size");
         assertField(failure(() -> stub.loadProgram(validLoad().putLabels("bad key", "v").build())), "labels");
         assertField(failure(() -> stub.loadProgram(validLoad().putLabels("k", "v".repeat(300)).build())), "labels");
-        // Map references have their place in the request; this agent says plainly it has no maps yet.
+        // A map reference must name a map the agent holds.
         Failure maps = failure(() -> stub.loadProgram(validLoad().addMaps(MapReference.newBuilder()
-                .setMap(ObjectRef.newBuilder().setId(1))).build()));
-        assertEquals(Status.Code.UNIMPLEMENTED, maps.code());
-        assertEquals("maps", maps.badRequest().getFieldViolations(0).getField());
+                .setMap(ObjectRef.newBuilder().setId(Integer.MAX_VALUE - 2))).build()));
+        assertEquals(Status.Code.NOT_FOUND, maps.code());
+        assertEquals("MAP_NOT_HELD", maps.info().getReason());
+        assertField(failure(() -> stub.loadProgram(validLoad().addMaps(MapReference.getDefaultInstance()).build())),
+                "maps[0].map");
     }
 
     @Test
@@ -168,10 +170,14 @@ class BadInputTest {
                 ObjectRef.newBuilder().setPath("no/such/pin")).build()));
         assertEquals(Status.Code.NOT_FOUND, noPin.code());
         assertEquals("PIN_NOT_HELD", noPin.info().getReason());
-        // Kinds the agent does not hold yet: said plainly, naming the field.
         Failure mapPin = failure(() -> stub.pin(PinRequest.newBuilder().setPath("x").setObject(
-                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(1)).build()));
-        assertEquals(Status.Code.UNIMPLEMENTED, mapPin.code());
+                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(Integer.MAX_VALUE - 2)).build()));
+        assertEquals(Status.Code.NOT_FOUND, mapPin.code());
+        assertEquals("MAP_NOT_HELD", mapPin.info().getReason());
+        // Kinds the agent does not hold yet: said plainly, naming the field.
+        Failure linkPin = failure(() -> stub.pin(PinRequest.newBuilder().setPath("x").setObject(
+                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_LINK).setId(1)).build()));
+        assertEquals(Status.Code.UNIMPLEMENTED, linkPin.code());
     }
 
     @Test

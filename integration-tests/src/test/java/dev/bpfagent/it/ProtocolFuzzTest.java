@@ -57,9 +57,31 @@ class ProtocolFuzzTest {
                 Map.entry("SetRunStats", new Message[] {SetRunStatsRequest.newBuilder().setEnabled(false).build()}),
                 Map.entry("GetAgentInfo", new Message[] {GetAgentInfoRequest.getDefaultInstance()}),
                 Map.entry("GetVerifierLog", new Message[] {GetVerifierLogRequest.newBuilder()
-                        .setLogId("00000000-0000-0000-0000-000000000000").setOffset(5).setMaxBytes(100).build()}));
+                        .setLogId("00000000-0000-0000-0000-000000000000").setOffset(5).setMaxBytes(100).build()}),
+                // Map calls name a map that does not exist (999999), so mutations rarely touch a real one;
+                // CreateMap seeds are invalid (a ring buffer of 5000 bytes) and anything made is closed after.
+                Map.entry("CreateMap", new Message[] {CreateMapRequest.newBuilder().setType(MapType.MAP_TYPE_RINGBUF)
+                        .setMaxEntries(5000).setName("fuzz").build()}),
+                Map.entry("GetMap", new Message[] {GetMapRequest.newBuilder().setMap(missingMap()).build()}),
+                Map.entry("ListMaps", new Message[] {ListMapsRequest.newBuilder().setPageSize(3).build()}),
+                Map.entry("CloseMap", new Message[] {CloseMapRequest.newBuilder().setMap(missingMap()).build()}),
+                Map.entry("LookupMapElem", new Message[] {LookupMapElemRequest.newBuilder().setMap(missingMap())
+                        .setKey(ByteString.copyFrom(new byte[4])).build()}),
+                Map.entry("UpdateMapElem", new Message[] {UpdateMapElemRequest.newBuilder().setMap(missingMap())
+                        .setKey(ByteString.copyFrom(new byte[4])).setValue(ByteString.copyFrom(new byte[8])).build()}),
+                Map.entry("DeleteMapElem", new Message[] {DeleteMapElemRequest.newBuilder().setMap(missingMap())
+                        .setKey(ByteString.copyFrom(new byte[4])).build()}),
+                Map.entry("LookupAndDeleteMapElem", new Message[] {LookupAndDeleteMapElemRequest.newBuilder()
+                        .setMap(missingMap()).build()}),
+                Map.entry("GetNextMapKey", new Message[] {GetNextMapKeyRequest.newBuilder().setMap(missingMap()).build()}),
+                Map.entry("DumpMap", new Message[] {DumpMapRequest.newBuilder().setMap(missingMap()).setPageSize(10).build()}),
+                Map.entry("FreezeMap", new Message[] {FreezeMapRequest.newBuilder().setMap(missingMap()).build()}));
         return typed.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
                 e -> Stream.of(e.getValue()).map(Message::toByteArray).toList()));
+    }
+
+    static ObjectRef missingMap() {
+        return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(999_999).build();
     }
 
     static byte[] mutate(Random r, byte[] seed, byte[] other) {
@@ -108,6 +130,11 @@ class ProtocolFuzzTest {
         }
     }
 
+    static Set<Integer> kernelMaps(BpfClient c) {
+        return Set.copyOf(c.listMaps(ListMapsRequest.newBuilder().setIncludeKernel(true).setPageSize(1000).build())
+                .getMapsList().stream().map(dev.bpfagent.proto.v1.Map::getId).toList());
+    }
+
     static int threads(Process p) throws IOException {
         for (String l : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
             if (l.startsWith("Threads:")) {
@@ -137,6 +164,7 @@ class ProtocolFuzzTest {
             long fds = count(Path.of("/proc/" + agent.process.pid() + "/fd"));
             int threads = threads(agent.process);
             Set<Integer> kernelBefore = Set.copyOf(c.listPrograms(true).stream().map(Program::getId).toList());
+            Set<Integer> mapsBefore = kernelMaps(c);
             List<String> pinsBefore = pins(agent.bpffsDir);
 
             Result r = run(conn, methods, seeds, allSeeds, INPUTS, new Random(SEED));
@@ -151,11 +179,17 @@ class ProtocolFuzzTest {
                 c.closeProgram(p.getId(), false);
                 made++;
             }
+            for (var m : c.listMaps(ListMapsRequest.getDefaultInstance()).getMapsList()) {
+                c.closeMap(CloseMapRequest.newBuilder().setMap(ObjectRef.newBuilder()
+                        .setKind(ObjectKind.OBJECT_KIND_MAP).setId(m.getId())).setCascade(true).build());
+                made++;
+            }
             c.setRunStats(false);
             System.out.println("fuzz: programs loaded by valid mutations, now closed: " + made);
 
             assertEquals(dev.bpfagent.client.Health.Status.SERVING, c.health());
             assertEquals(kernelBefore, Set.copyOf(c.listPrograms(true).stream().map(Program::getId).toList()));
+            assertEquals(mapsBefore, kernelMaps(c), "the kernel's maps");
             assertEquals(pinsBefore, pins(agent.bpffsDir));
             long fdsAfter = count(Path.of("/proc/" + agent.process.pid() + "/fd"));
             assertTrue(fdsAfter <= fds + 2, "agent fds " + fds + " -> " + fdsAfter);
