@@ -151,6 +151,7 @@ public final class AgentBench {
                 rows.clear();
                 rows.addAll(best.values());
             }
+            mapRows(agent, iterations, rows);
             long rssAfter = rssKiB(agent.process);
             Thread.sleep(10_000);
             long rssRested = rssKiB(agent.process);
@@ -164,6 +165,88 @@ public final class AgentBench {
     }
 
     static final int THREADS = 4;
+
+    static final int DUMP_KEYS = 200_000;
+
+    /**
+     * Map element calls, one key per call (p50 per call), and a dump of DUMP_KEYS entries in pages of
+     * 1,000 and 10,000 (keys per second, best of three): through the agent and in-process.
+     */
+    static void mapRows(AgentProcess agent, int iterations, List<Row> rows) throws Exception {
+        try (BpfClient c = BpfClient.connect(agent.unixTarget());
+             dev.bpfagent.client.MapHandle small = c.createMap(dev.bpfagent.proto.v1.MapType.MAP_TYPE_HASH, 4, 8, 1024, "bench");
+             dev.bpfagent.client.MapHandle big = c.createMap(dev.bpfagent.proto.v1.MapType.MAP_TYPE_HASH, 4, 8, DUMP_KEYS,
+                     "benchdump");
+             dev.bpfagent.agent.bpf.BpfMap local = dev.bpfagent.agent.bpf.BpfMap.create(
+                     dev.bpfagent.agent.bpf.MapSpec.of(dev.bpfagent.agent.bpf.MapType.HASH, 4, 8, DUMP_KEYS))) {
+            byte[] k = dev.bpfagent.client.MapCodec.u32(7);
+            byte[] v = dev.bpfagent.client.MapCodec.u64(7);
+            small.put(k, v);
+            local.update(k, v, 0);
+            List<Task> tasks = List.of(
+                    new Task("map lookup", "in-process", iterations, () -> local.lookup(k)),
+                    new Task("map lookup", "uds", iterations, () -> small.lookup(k)),
+                    new Task("map update", "in-process", iterations, () -> local.update(k, v, 0)),
+                    new Task("map update", "uds", iterations, () -> small.put(k, v)));
+            for (Task t : tasks) { // warm
+                for (int i = 0; i < t.n(); i++) {
+                    t.op().run();
+                }
+            }
+            java.util.Map<Task, Row> best = new java.util.LinkedHashMap<>();
+            for (int round = 0; round < ROUNDS; round++) {
+                for (Task t : tasks) {
+                    best.merge(t, measure(t.operation(), t.path(), t.n(), t.op()), (x, y) -> x.p50us() <= y.p50us() ? x : y);
+                }
+            }
+            rows.addAll(best.values());
+            // fill both dump maps with DUMP_KEYS entries: the agent's through its batch-free path (one
+            // update per key would take a while), so fill it in-process through a second fd by id
+            try (dev.bpfagent.agent.bpf.BpfMap bigLocal = dev.bpfagent.agent.bpf.BpfMap.fromId(big.id())) {
+                for (int i = 0; i < DUMP_KEYS; i++) {
+                    byte[] key = dev.bpfagent.client.MapCodec.u32(i);
+                    bigLocal.update(key, v, 0);
+                    local.update(key, v, 0);
+                }
+            }
+            for (int page : new int[] {1000, 10_000}) {
+                rows.add(bestDump("map dump, " + page + "/page", "uds", page, () -> big.dump(page).size()));
+                rows.add(bestDump("map dump, " + page + "/page", "in-process", page, () -> {
+                    int n = 0;
+                    byte[] pos = null;
+                    while (true) {
+                        var b = local.page(pos, page);
+                        n += b.keys().size();
+                        if (b.done()) {
+                            return n;
+                        }
+                        pos = b.position();
+                    }
+                }));
+            }
+        }
+    }
+
+    interface Count {
+        int run() throws Exception;
+    }
+
+    /** A dump timed whole, best of ROUNDS; the row's ops/s is keys per second. */
+    static Row bestDump(String name, String path, int page, Count dump) throws Exception {
+        dump.run(); // warm
+        double bestSeconds = Double.MAX_VALUE;
+        int keys = 0;
+        for (int round = 0; round < ROUNDS; round++) {
+            long s = System.nanoTime();
+            keys = dump.run();
+            bestSeconds = Math.min(bestSeconds, (System.nanoTime() - s) / 1e9);
+        }
+        if (keys != DUMP_KEYS) {
+            throw new IllegalStateException(name + " " + path + ": dumped " + keys + " keys of " + DUMP_KEYS);
+        }
+        double perPage = bestSeconds * 1e6 / Math.ceil((double) keys / page);
+        return new Row(name, path, keys, perPage, perPage, perPage, keys / bestSeconds);
+    }
 
     /** VmRSS of a process, KiB. */
     static long rssKiB(Process p) throws java.io.IOException {
@@ -246,7 +329,8 @@ public final class AgentBench {
      * the same path, times the RPCs the operation makes, + p50 of the same operation in-process).
      */
     static String ratio(Row r, List<Row> rows) {
-        if (!r.path().equals("uds") && !r.path().equals("tcp") || r.operation().startsWith("empty")) {
+        if (!r.path().equals("uds") && !r.path().equals("tcp") || r.operation().startsWith("empty")
+                || r.operation().startsWith("map dump")) {
             return "";
         }
         double empty = rows.stream().filter(x -> x.operation().startsWith("empty") && x.path().equals(r.path()))
