@@ -279,4 +279,44 @@ class MapsOverAgentTest {
         }
         assertFalse(java.nio.file.Files.exists(agent.bpffsDir.resolve("maps")), "close removed the pin and its directory");
     }
+
+    @Test
+    void mapsListInPagesFilteredByLabelsAndType() {
+        String run = "r" + System.nanoTime();
+        List<MapHandle> made = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 5; i++) {
+                made.add(c.createMap(CreateMapRequest.newBuilder()
+                        .setType(i < 3 ? MapType.MAP_TYPE_HASH : MapType.MAP_TYPE_ARRAY).setKeySize(4).setValueSize(8)
+                        .setMaxEntries(4).putLabels("run", run).build()));
+            }
+            List<Integer> seen = new java.util.ArrayList<>();
+            String token = "";
+            int pages = 0;
+            do {
+                ListMapsResponse page = c.listMaps(ListMapsRequest.newBuilder().putLabels("run", run).setPageSize(2)
+                        .setPageToken(token).build());
+                page.getMapsList().forEach(m -> seen.add(m.getId()));
+                token = page.getNextPageToken();
+                pages++;
+            } while (!token.isEmpty());
+            assertEquals(made.stream().map(MapHandle::id).sorted().toList(), seen, "each once, in id order");
+            assertEquals(3, pages);
+            assertEquals(3, c.listMaps(ListMapsRequest.newBuilder().putLabels("run", run)
+                    .setType(MapType.MAP_TYPE_HASH).build()).getMapsCount());
+            // every kernel map, held or not, includes ours
+            List<Integer> all = new java.util.ArrayList<>();
+            token = "";
+            do {
+                ListMapsResponse page = c.listMaps(ListMapsRequest.newBuilder().setIncludeKernel(true).setPageSize(50)
+                        .setPageToken(token).build());
+                page.getMapsList().forEach(m -> all.add(m.getId()));
+                token = page.getNextPageToken();
+            } while (!token.isEmpty());
+            assertTrue(all.containsAll(seen));
+            assertEquals(all.size(), new java.util.HashSet<>(all).size());
+        } finally {
+            made.forEach(MapHandle::close);
+        }
+    }
 }

@@ -85,73 +85,25 @@ final class MapHandler {
     }
 
     ListMapsResponse list(ListMapsRequest req) {
-        int pageSize = req.getPageSize() == 0 ? ProgramHandler.DEFAULT_PAGE : req.getPageSize();
-        if (pageSize < 0 || pageSize > ProgramHandler.MAX_PAGE) {
-            throw RequestException.invalid("page_size", Integer.toUnsignedString(req.getPageSize())
-                    + " is above the limit of " + ProgramHandler.MAX_PAGE + " a page");
-        }
-        int after = PageToken.decode(req.getPageToken(), "page_token");
-        Map<String, String> selector = Labels.check(req.getLabelsMap(), "labels");
+        Listing.Query q = Listing.query(req.getPageSize(), req.getPageToken(), req.getIncludeKernel(),
+                req.getLabelsMap(), req.getOwner());
         if (req.getType() == dev.bpfagent.proto.v1.MapType.UNRECOGNIZED) {
             throw RequestException.invalid("type", "unknown map type number");
         }
         int type = req.getTypeValue();
-        var owner = req.getOwner();
-        boolean heldFilters = !selector.isEmpty() || owner.hasUid() || !owner.getTlsSubject().isEmpty();
-        Predicate<Registry.Entry> agentFilter = e -> Labels.matches(e.labels(), selector)
-                && (!owner.hasUid() || (e.owner().transport() == Caller.Transport.UNIX && e.owner().uid() == owner.getUid()))
-                && (owner.getTlsSubject().isEmpty() || owner.getTlsSubject().equals(e.owner().tlsSubject()));
-        ListMapsResponse.Builder out = ListMapsResponse.newBuilder();
-        int last = after;
-        boolean more = false;
-        if (req.getIncludeKernel()) {
-            int id = after;
-            while (true) {
-                OptionalInt next = KernelObjects.nextMapId(id);
-                if (next.isEmpty()) {
-                    break;
-                }
-                id = next.getAsInt();
-                if (out.getMapsCount() == pageSize) {
-                    more = true;
-                    break;
-                }
-                Registry.Entry held = registry.find(new Registry.Key(KIND, id));
-                if ((held == null && heldFilters) || (held != null && !agentFilter.test(held))) {
-                    continue;
-                }
-                Optional<dev.bpfagent.proto.v1.Map> m = held != null ? Optional.of(describe(held)) : kernelMap(id);
-                if (m.isPresent() && (type == 0 || m.get().getKernel().getTypeValue() == type)) {
-                    out.addMaps(m.get());
-                    last = id;
-                }
-            }
-        } else {
-            int from = after;
-            fill:
-            while (true) {
-                List<Registry.Entry> batch = registry.page(KIND, from, pageSize + 1, agentFilter);
-                for (Registry.Entry e : batch) {
-                    if (out.getMapsCount() == pageSize) {
-                        more = true;
-                        break fill;
-                    }
-                    from = e.key().id();
-                    var m = describe(e);
-                    if (type == 0 || m.getKernel().getTypeValue() == type) {
-                        out.addMaps(m);
-                        last = from;
-                    }
-                }
-                if (batch.size() <= pageSize) {
-                    break;
-                }
-            }
+        Listing.Page<dev.bpfagent.proto.v1.Map> page = Listing.page(registry, KIND, q, KernelObjects::nextMapId,
+                this::describeIfOpen, MapHandler::kernelMap,
+                m -> type == 0 || m.getKernel().getTypeValue() == type);
+        return ListMapsResponse.newBuilder().addAllMaps(page.items()).setNextPageToken(page.nextPageToken()).build();
+    }
+
+    /** A held map's description, or empty when it was closed while the list ran. */
+    private Optional<dev.bpfagent.proto.v1.Map> describeIfOpen(Registry.Entry e) {
+        try {
+            return Optional.of(describe(e));
+        } catch (KernelException.Closed | KernelException.NotFound gone) {
+            return Optional.empty();
         }
-        if (more) {
-            out.setNextPageToken(PageToken.encode(last));
-        }
-        return out.build();
     }
 
     private static Optional<dev.bpfagent.proto.v1.Map> kernelMap(int id) {

@@ -45,8 +45,6 @@ final class ProgramHandler {
     static final int MAX_TEST_BUFFER = 16 * 1024 * 1024;
     /** A test run holds a server thread for repeat x run time; at ~10-100 ns a run this is seconds. */
     static final int MAX_TEST_REPEAT = 100_000_000;
-    static final int DEFAULT_PAGE = 100;
-    static final int MAX_PAGE = 1000;
 
     /** The largest page of GetVerifierLog: well inside gRPC's default 4 MiB message limit. */
     static final int MAX_LOG_PAGE = 1024 * 1024;
@@ -194,86 +192,22 @@ final class ProgramHandler {
     }
 
     ListProgramsResponse list(ListProgramsRequest req) {
-        int pageSize = req.getPageSize() == 0 ? DEFAULT_PAGE : req.getPageSize();
-        if (pageSize < 0 || pageSize > MAX_PAGE) {
-            throw RequestException.invalid("page_size", Integer.toUnsignedString(req.getPageSize())
-                    + " is above the limit of " + MAX_PAGE + " a page");
-        }
-        int after = PageToken.decode(req.getPageToken(), "page_token");
-        Map<String, String> selector = Labels.check(req.getLabelsMap(), "labels");
+        Listing.Query q = Listing.query(req.getPageSize(), req.getPageToken(), req.getIncludeKernel(),
+                req.getLabelsMap(), req.getOwner());
         Optional<dev.bpfagent.agent.bpf.ProgramType> type = req.getType()
                 == dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_UNSPECIFIED
                 ? Optional.empty() : Optional.of(ProtoConvert.programType(req.getType(), "type"));
-        var owner = req.getOwner();
-        boolean heldFilters = !selector.isEmpty() || owner.hasUid() || !owner.getTlsSubject().isEmpty();
-        Predicate<Registry.Entry> agentFilter = e -> Labels.matches(e.labels(), selector)
-                && (!owner.hasUid() || (e.owner().transport() == Caller.Transport.UNIX && e.owner().uid() == owner.getUid()))
-                && (owner.getTlsSubject().isEmpty() || owner.getTlsSubject().equals(e.owner().tlsSubject()));
-
-        List<Candidate> page = new ArrayList<>(Math.min(pageSize, 256));
-        int last = after;
-        boolean more;
-        if (req.getIncludeKernel()) {
-            // Walk the kernel's ids from the token on: programs loaded meanwhile with lower ids are not
-            // listed, none is listed twice.
-            int id = after;
-            while (true) {
-                OptionalInt next = KernelObjects.nextProgramId(id);
-                if (next.isEmpty()) {
-                    more = false;
-                    break;
-                }
-                id = next.getAsInt();
-                if (page.size() == pageSize) {
-                    more = true;
-                    break;
-                }
-                Registry.Entry held = registry.find(new Registry.Key(KIND, id));
-                if (held == null && heldFilters) {
-                    continue;
-                }
-                if (held != null && !agentFilter.test(held)) {
-                    continue;
-                }
-                Optional<ProgramInfo> info = held != null ? infoOf(held) : Program.infoById(id);
-                if (info.isPresent() && matchesType(info.get(), type)) {
-                    page.add(new Candidate(info.get(), held));
-                    last = id;
-                }
-            }
-        } else {
-            more = false;
-            int from = after;
-            fill:
-            while (true) {
-                List<Registry.Entry> batch = registry.page(KIND, from, pageSize + 1, agentFilter);
-                for (Registry.Entry e : batch) {
-                    if (page.size() == pageSize) {
-                        more = true;
-                        break fill;
-                    }
-                    from = e.key().id();
-                    Optional<ProgramInfo> info = infoOf(e);
-                    if (info.isPresent() && matchesType(info.get(), type)) {
-                        page.add(new Candidate(info.get(), e));
-                        last = from;
-                    }
-                }
-                if (batch.size() <= pageSize) {
-                    break;
-                }
-            }
-        }
+        Listing.Page<Candidate> page = Listing.page(registry, KIND, q, KernelObjects::nextProgramId,
+                e -> infoOf(e).map(i -> new Candidate(i, e)),
+                id -> Program.infoById(id).map(i -> new Candidate(i, null)),
+                c -> matchesType(c.info(), type));
         Map<Integer, List<Integer>> links = req.getWithLinks() ? KernelObjects.linksByProgram() : Map.of();
         Map<Registry.Key, List<Registry.Key>> dependents = registry.dependentsIndex();
-        ListProgramsResponse.Builder out = ListProgramsResponse.newBuilder();
-        for (Candidate c : page) {
+        ListProgramsResponse.Builder out = ListProgramsResponse.newBuilder().setNextPageToken(page.nextPageToken());
+        for (Candidate c : page.items()) {
             out.addPrograms(ProtoConvert.program(c.info, c.held,
                     c.held == null ? List.of() : dependents.getOrDefault(c.held.key(), List.of()),
                     req.getWithLinks() ? Optional.of(links.getOrDefault(c.info.id(), List.of())) : Optional.empty()));
-        }
-        if (more) {
-            out.setNextPageToken(PageToken.encode(last));
         }
         return out.build();
     }
