@@ -34,21 +34,65 @@ class NoLeakTest {
         Kernel.assumeRoot();
         try (AgentProcess agent = AgentProcess.start(); BpfClient c = BpfClient.connect(agent.unixTarget())) {
             exercise(c, agent); // warm up: connections, thread pools, lazily opened files
+            exerciseMaps(c);
             System.gc();
             long fdsBefore = openFds(agent.process);
+            java.util.Set<Integer> mapsBefore = kernelMapIds(c);
             for (int i = 0; i < 20; i++) {
                 exercise(c, agent);
+                exerciseMaps(c);
             }
             long fdsAfter = openFds(agent.process);
             // Asked of the kernel, not the agent: no program of ours is loaded any more.
             assertEquals(List.of(), c.listPrograms(true).stream()
                     .filter(i -> i.getKernel().getName().equals(NAME)).map(i -> i.getId()).toList());
             assertEquals(0, c.agentInfo().getProgramsHeld());
+            assertEquals(0, c.agentInfo().getMapsHeld());
+            // the kernel frees maps with deferred work: give it a moment before counting
+            long end = System.nanoTime() + 20_000_000_000L;
+            while (!kernelMapIds(c).equals(mapsBefore) && System.nanoTime() < end) {
+                Thread.sleep(100);
+            }
+            assertEquals(mapsBefore, kernelMapIds(c), "the kernel's maps");
             assertTrue(fdsAfter <= fdsBefore + 2, "agent fds grew from " + fdsBefore + " to " + fdsAfter);
             try (Stream<Path> s = Files.list(agent.bpffsDir)) {
                 assertEquals(List.of(), s.toList(), "pins left in the agent's bpffs directory");
             }
         }
+    }
+
+    static java.util.Set<Integer> kernelMapIds(BpfClient c) {
+        return java.util.Set.copyOf(c.listMaps(dev.bpfagent.proto.v1.ListMapsRequest.newBuilder().setIncludeKernel(true)
+                .setPageSize(1000).build()).getMapsList().stream().map(dev.bpfagent.proto.v1.Map::getId).toList());
+    }
+
+    /** Every map failure path: bad shapes, wrong sizes, NOEXIST on a present key, a full map, gone maps. */
+    private static void exerciseMaps(BpfClient c) {
+        var type = dev.bpfagent.proto.v1.MapType.MAP_TYPE_HASH;
+        assertThrows(BpfAgentException.InvalidArgument.class,
+                () -> c.createMap(dev.bpfagent.proto.v1.MapType.MAP_TYPE_RINGBUF, 0, 0, 5000, "x"));
+        assertThrows(BpfAgentException.InvalidArgument.class, () -> c.createMap(type, 4, 8, 0, "x"));
+        dev.bpfagent.client.MapHandle m = c.createMap(type, 4, 8, 2, NAME.substring(0, 12));
+        int id = m.id();
+        m.put(dev.bpfagent.client.MapCodec.u32(1), dev.bpfagent.client.MapCodec.u64(1));
+        assertThrows(BpfAgentException.InvalidArgument.class,
+                () -> m.put(dev.bpfagent.client.MapCodec.u32(1), new byte[3]));
+        assertThrows(BpfAgentException.AlreadyExists.class, () -> m.update(dev.bpfagent.client.MapCodec.u32(1),
+                dev.bpfagent.client.MapCodec.u64(2), dev.bpfagent.proto.v1.UpdateMode.UPDATE_MODE_NOEXIST));
+        m.put(dev.bpfagent.client.MapCodec.u32(2), dev.bpfagent.client.MapCodec.u64(2));
+        assertThrows(BpfAgentException.class,
+                () -> m.put(dev.bpfagent.client.MapCodec.u32(3), dev.bpfagent.client.MapCodec.u64(3)), "full");
+        // a program naming a map index it does not give, and one whose verifier rejects it while naming the map
+        assertThrows(BpfAgentException.InvalidArgument.class, () -> c.load(LoadOptions.builder(
+                ProgramType.PROGRAM_TYPE_XDP, MapsOverAgentTest.perCpuCounter()).build()));
+        try (dev.bpfagent.client.MapHandle narrow = c.createMap(type, 4, 4, 2, "narrow")) {
+            // the program adds a u64 into the value: 8 bytes into a 4-byte value, which the verifier refuses
+            assertThrows(BpfAgentException.VerifierRejected.class, () -> c.load(LoadOptions.builder(
+                    ProgramType.PROGRAM_TYPE_XDP, MapsOverAgentTest.perCpuCounter()).map(narrow.id()).build()));
+        }
+        m.close();
+        assertThrows(BpfAgentException.NotFound.class, () -> m.lookup(dev.bpfagent.client.MapCodec.u32(1)));
+        assertThrows(BpfAgentException.NotFound.class, () -> c.map(Integer.MAX_VALUE - 9));
     }
 
     private static void exercise(BpfClient c, AgentProcess agent) {
