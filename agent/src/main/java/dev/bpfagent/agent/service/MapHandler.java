@@ -5,7 +5,6 @@ import dev.bpfagent.agent.bpf.BpfMap;
 import dev.bpfagent.agent.bpf.InvalidSpecException;
 import dev.bpfagent.agent.bpf.KernelObjects;
 import dev.bpfagent.agent.bpf.MapBatch;
-import dev.bpfagent.agent.bpf.MapInfo;
 import dev.bpfagent.agent.bpf.MapSpec;
 import dev.bpfagent.agent.bpf.Program;
 import dev.bpfagent.agent.errno.KernelException;
@@ -16,14 +15,10 @@ import dev.bpfagent.agent.service.state.Registry;
 import dev.bpfagent.proto.v1.*;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.Set;
-import java.util.function.Predicate;
 
 /** The map resource: create, get, list, close, and element calls. */
 final class MapHandler {

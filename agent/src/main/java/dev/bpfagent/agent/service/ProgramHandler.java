@@ -15,7 +15,6 @@ import dev.bpfagent.proto.v1.GetVerifierLogResponse;
 import dev.bpfagent.agent.service.auth.Caller;
 import dev.bpfagent.agent.service.errors.RequestException;
 import dev.bpfagent.agent.service.state.Labels;
-import dev.bpfagent.agent.service.state.PinPaths;
 import dev.bpfagent.agent.service.state.Registry;
 import dev.bpfagent.proto.v1.CloseProgramRequest;
 import dev.bpfagent.proto.v1.CloseProgramResponse;
@@ -35,9 +34,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.Set;
-import java.util.function.Predicate;
 
 /** The program resource: load, get, list, close, test-run. */
 final class ProgramHandler {

@@ -1,6 +1,5 @@
 package dev.bpfagent.agent.service.transport;
 
-import dev.bpfagent.agent.service.auth.Caller;
 import dev.bpfagent.agent.service.errors.ErrorMapper;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
