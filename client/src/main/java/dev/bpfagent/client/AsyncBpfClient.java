@@ -209,6 +209,36 @@ public final class AsyncBpfClient {
         return adapt(stub().freezeMap(request), r -> r);
     }
 
+    // ---- tail-call chains ----
+
+    public CompletableFuture<TailCallChain> createChain(String name, int maxEntries) {
+        return createChain(CreateChainRequest.newBuilder().setName(name).setMaxEntries(maxEntries).build());
+    }
+
+    public CompletableFuture<TailCallChain> createChain(CreateChainRequest request) {
+        return adapt(stub().createChain(request), ch -> new TailCallChain(owner, ch));
+    }
+
+    public CompletableFuture<Chain> chain(int chainId) {
+        return adapt(stub().getChain(GetChainRequest.newBuilder().setChain(Requests.chain(chainId)).build()), r -> r);
+    }
+
+    public CompletableFuture<ListChainsResponse> listChains(ListChainsRequest request) {
+        return adapt(stub().listChains(request), r -> r);
+    }
+
+    public CompletableFuture<Chain> setChainEntry(SetChainEntryRequest request) {
+        return adapt(stub().setChainEntry(request), r -> r);
+    }
+
+    public CompletableFuture<Chain> clearChainEntry(ClearChainEntryRequest request) {
+        return adapt(stub().clearChainEntry(request), r -> r);
+    }
+
+    public CompletableFuture<CloseChainResponse> closeChain(CloseChainRequest request) {
+        return adapt(stub().closeChain(request), r -> r);
+    }
+
     // ---- pins ----
 
     public CompletableFuture<String> pin(int programId, String path) {

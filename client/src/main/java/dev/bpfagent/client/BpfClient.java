@@ -247,6 +247,38 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().freezeMap(request));
     }
 
+    // ---- tail-call chains ----
+
+    /** A new chain with a prog array of maxEntries (0: 32) and nothing in it yet. */
+    public TailCallChain createChain(String name, int maxEntries) {
+        return createChain(CreateChainRequest.newBuilder().setName(name).setMaxEntries(maxEntries).build());
+    }
+
+    public TailCallChain createChain(CreateChainRequest request) {
+        return new TailCallChain(this, Errors.call(target, () -> stub().createChain(request)));
+    }
+
+    public Chain chain(int chainId) {
+        return Errors.call(target, () -> stub().getChain(GetChainRequest.newBuilder().setChain(Requests.chain(chainId))
+                .build()));
+    }
+
+    public ListChainsResponse listChains(ListChainsRequest request) {
+        return Errors.call(target, () -> stub().listChains(request));
+    }
+
+    public Chain setChainEntry(SetChainEntryRequest request) {
+        return Errors.call(target, () -> stub().setChainEntry(request));
+    }
+
+    public Chain clearChainEntry(ClearChainEntryRequest request) {
+        return Errors.call(target, () -> stub().clearChainEntry(request));
+    }
+
+    public CloseChainResponse closeChain(CloseChainRequest request) {
+        return Errors.call(target, () -> stub().closeChain(request));
+    }
+
     // ---- pins ----
 
     /** Pins a program under the agent's bpffs directory ("team/prog" or an absolute path inside it). */

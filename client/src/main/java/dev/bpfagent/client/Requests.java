@@ -15,6 +15,10 @@ final class Requests {
         return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_PROGRAM).setId(id).build();
     }
 
+    static ObjectRef chain(int id) {
+        return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_CHAIN).setId(id).build();
+    }
+
     static ObjectRef map(int id) {
         return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(id).build();
     }

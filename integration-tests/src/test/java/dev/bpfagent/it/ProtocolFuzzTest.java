@@ -75,9 +75,45 @@ class ProtocolFuzzTest {
                         .setMap(missingMap()).build()}),
                 Map.entry("GetNextMapKey", new Message[] {GetNextMapKeyRequest.newBuilder().setMap(missingMap()).build()}),
                 Map.entry("DumpMap", new Message[] {DumpMapRequest.newBuilder().setMap(missingMap()).setPageSize(10).build()}),
-                Map.entry("FreezeMap", new Message[] {FreezeMapRequest.newBuilder().setMap(missingMap()).build()}));
+                Map.entry("FreezeMap", new Message[] {FreezeMapRequest.newBuilder().setMap(missingMap()).build()}),
+                // Chains: an entry naming a program that does not exist, so nothing is made.
+                Map.entry("CreateChain", new Message[] {CreateChainRequest.newBuilder().setName("fuzz").setMaxEntries(4)
+                        .addEntries(ChainEntry.newBuilder().setIndex(1).setProgram(missing)).build()}),
+                Map.entry("GetChain", new Message[] {GetChainRequest.newBuilder().setChain(missingChain()).build()}),
+                Map.entry("ListChains", new Message[] {ListChainsRequest.newBuilder().setPageSize(2).build()}),
+                Map.entry("SetChainEntry", new Message[] {SetChainEntryRequest.newBuilder().setChain(missingChain())
+                        .setIndex(1).setProgram(missing).build()}),
+                Map.entry("ClearChainEntry", new Message[] {ClearChainEntryRequest.newBuilder().setChain(missingChain())
+                        .setIndex(1).build()}),
+                Map.entry("CloseChain", new Message[] {CloseChainRequest.newBuilder().setChain(missingChain()).build()}));
         return typed.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
                 e -> Stream.of(e.getValue()).map(Message::toByteArray).toList()));
+    }
+
+    /** Closes every chain, program and map the agent holds (chains first); returns how many. */
+    static int closeAllHeld(BpfClient c) {
+        int made = 0;
+        for (var ch : c.listChains(ListChainsRequest.getDefaultInstance()).getChainsList()) {
+            c.closeChain(CloseChainRequest.newBuilder().setChain(ObjectRef.newBuilder()
+                    .setKind(ObjectKind.OBJECT_KIND_CHAIN).setId(ch.getId())).build());
+            made++;
+        }
+        for (Program p : c.listPrograms(false)) {
+            c.closeProgram(CloseProgramRequest.newBuilder().setProgram(ObjectRef.newBuilder().setId(p.getId()))
+                    .setCascade(true).build());
+            made++;
+        }
+        for (var m : c.listMaps(ListMapsRequest.getDefaultInstance()).getMapsList()) {
+            c.closeMap(CloseMapRequest.newBuilder().setMap(ObjectRef.newBuilder()
+                    .setKind(ObjectKind.OBJECT_KIND_MAP).setId(m.getId())).setCascade(true).build());
+            made++;
+        }
+        c.setRunStats(false);
+        return made;
+    }
+
+    static ObjectRef missingChain() {
+        return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_CHAIN).setId(999_999).build();
     }
 
     static ObjectRef missingMap() {
@@ -135,6 +171,20 @@ class ProtocolFuzzTest {
                 .getMapsList().stream().map(dev.bpfagent.proto.v1.Map::getId).toList());
     }
 
+    /** The kernel's maps once frees of what was just closed are done (the same twice, 300 ms apart). */
+    static Set<Integer> settledMaps(BpfClient c) throws InterruptedException {
+        Set<Integer> last = kernelMaps(c);
+        for (int i = 0; i < 60; i++) {
+            Thread.sleep(300);
+            Set<Integer> now = kernelMaps(c);
+            if (now.equals(last)) {
+                return now;
+            }
+            last = now;
+        }
+        return last;
+    }
+
     static int threads(Process p) throws IOException {
         for (String l : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
             if (l.startsWith("Threads:")) {
@@ -161,10 +211,11 @@ class ProtocolFuzzTest {
              AgentChannels.Connection conn = AgentChannels.connect(agent.unixTarget());
              BpfClient c = BpfClient.over(conn.channel())) {
             run(conn, methods, seeds, allSeeds, 500, new Random(SEED - 1)); // warm up: pools, connections
+            closeAllHeld(c); // what the warm-up made is not part of the baseline
             long fds = count(Path.of("/proc/" + agent.process.pid() + "/fd"));
             int threads = threads(agent.process);
             Set<Integer> kernelBefore = Set.copyOf(c.listPrograms(true).stream().map(Program::getId).toList());
-            Set<Integer> mapsBefore = kernelMaps(c);
+            Set<Integer> mapsBefore = settledMaps(c);
             List<String> pinsBefore = pins(agent.bpffsDir);
 
             Result r = run(conn, methods, seeds, allSeeds, INPUTS, new Random(SEED));
@@ -173,22 +224,17 @@ class ProtocolFuzzTest {
             assertEquals(List.of(), r.bad.stream().limit(20).toList());
             assertTrue(r.sent >= 10_000 || r.millis >= 55_000, "ran " + r.sent + " inputs");
 
-            // A mutation may by chance be a valid load: what the fuzz made is closed, and counted.
-            int made = 0;
-            for (Program p : c.listPrograms(false)) {
-                c.closeProgram(p.getId(), false);
-                made++;
-            }
-            for (var m : c.listMaps(ListMapsRequest.getDefaultInstance()).getMapsList()) {
-                c.closeMap(CloseMapRequest.newBuilder().setMap(ObjectRef.newBuilder()
-                        .setKind(ObjectKind.OBJECT_KIND_MAP).setId(m.getId())).setCascade(true).build());
-                made++;
-            }
-            c.setRunStats(false);
-            System.out.println("fuzz: programs loaded by valid mutations, now closed: " + made);
+            // A mutation may by chance be a valid request that makes something: it is closed, and counted.
+            int made = closeAllHeld(c);
+            System.out.println("fuzz: objects made by valid mutations, now closed: " + made);
 
             assertEquals(dev.bpfagent.client.Health.Status.SERVING, c.health());
             assertEquals(kernelBefore, Set.copyOf(c.listPrograms(true).stream().map(Program::getId).toList()));
+            // maps a closed program used are freed by the kernel after the program, a moment later
+            long end = System.nanoTime() + 20_000_000_000L;
+            while (!kernelMaps(c).equals(mapsBefore) && System.nanoTime() < end) {
+                Thread.sleep(100);
+            }
             assertEquals(mapsBefore, kernelMaps(c), "the kernel's maps");
             assertEquals(pinsBefore, pins(agent.bpffsDir));
             long fdsAfter = count(Path.of("/proc/" + agent.process.pid() + "/fd"));

@@ -2,7 +2,10 @@ package dev.bpfagent.agent.bpf;
 
 /** The kinds of BPF object an fd (or a bpffs pin) can be, as the kernel names their anon inodes. */
 public enum ObjectKind {
-    PROGRAM("bpf-prog"), MAP("bpf-map"), LINK("bpf_link"), BTF("btf"), OTHER("");
+    PROGRAM("bpf-prog"), MAP("bpf-map"), LINK("bpf_link"), BTF("btf"),
+    /** Not a kernel object: the agent's tail-call chain (a prog array and its programs). */
+    CHAIN(null),
+    OTHER("");
 
     /** The anon inode's name in /proc/self/fd ("anon_inode:bpf-prog"). */
     final String inodeName;
@@ -13,7 +16,7 @@ public enum ObjectKind {
 
     static ObjectKind ofInode(String name) {
         for (ObjectKind k : values()) {
-            if (k != OTHER && k.inodeName.equals(name)) {
+            if (k.inodeName != null && k != OTHER && k.inodeName.equals(name)) {
                 return k;
             }
         }

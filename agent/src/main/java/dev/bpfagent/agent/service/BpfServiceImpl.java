@@ -17,6 +17,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     private final PinHandler pinCalls;
     private final AgentHandler agent;
     private final MapHandler maps;
+    private final ChainHandler chains;
     private final Offload offload;
 
     public BpfServiceImpl(Registry registry, PinPaths pins, String version) {
@@ -30,6 +31,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         Refs refs = new Refs(registry, pins);
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
         this.maps = new MapHandler(registry, refs);
+        this.chains = new ChainHandler(registry, refs, maps);
         this.pinCalls = new PinHandler(registry, refs, programs, maps);
         this.agent = new AgentHandler(registry, pins, version);
     }
@@ -122,6 +124,36 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     @Override
     public void freezeMap(FreezeMapRequest req, StreamObserver<FreezeMapResponse> out) {
         reply(out, maps.freeze(req));
+    }
+
+    @Override
+    public void createChain(CreateChainRequest req, StreamObserver<Chain> out) {
+        reply(out, chains.create(req));
+    }
+
+    @Override
+    public void getChain(GetChainRequest req, StreamObserver<Chain> out) {
+        reply(out, chains.get(req));
+    }
+
+    @Override
+    public void listChains(ListChainsRequest req, StreamObserver<ListChainsResponse> out) {
+        reply(out, chains.list(req));
+    }
+
+    @Override
+    public void setChainEntry(SetChainEntryRequest req, StreamObserver<Chain> out) {
+        reply(out, chains.set(req));
+    }
+
+    @Override
+    public void clearChainEntry(ClearChainEntryRequest req, StreamObserver<Chain> out) {
+        reply(out, chains.clear(req));
+    }
+
+    @Override
+    public void closeChain(CloseChainRequest req, StreamObserver<CloseChainResponse> out) {
+        reply(out, chains.close(req));
     }
 
     @Override

@@ -59,7 +59,8 @@ public final class Registry {
         private final BpfObject object;
         private final Caller owner;
         private final Map<String, String> labels;
-        private final Set<Key> dependsOn;
+        /** Replaced whole, under the registry's lock (see {@link Registry#setDependsOn}). */
+        private volatile Set<Key> dependsOn;
         private final Set<Path> pins = ConcurrentHashMap.newKeySet();
         /** Guarded by this: set when a close started; pins are refused from then on. */
         private boolean closing;
@@ -147,6 +148,30 @@ public final class Registry {
 
     private final NavigableMap<Key, Entry> entries = new ConcurrentSkipListMap<>();
     private final Object lock = new Object();
+    /** Ids for objects the kernel does not number (chains). */
+    private final java.util.concurrent.atomic.AtomicInteger agentIds = new java.util.concurrent.atomic.AtomicInteger();
+
+    /** A fresh id for an object the kernel does not number (a chain). */
+    public int nextAgentId() {
+        return agentIds.incrementAndGet();
+    }
+
+    /**
+     * Changes what an entry depends on (a chain's programs change); every dependency must be held and
+     * not closing, else FAILED_PRECONDITION (DEPENDENCY_CLOSED) and nothing changes.
+     */
+    public void setDependsOn(Entry e, Set<Key> dependsOn) {
+        synchronized (lock) {
+            for (Key d : dependsOn) {
+                Entry dep = entries.get(d);
+                if (dep == null || dep.closing) {
+                    throw RequestException.failedPrecondition("DEPENDENCY_CLOSED", d + ", which " + e.key
+                            + " would depend on, is closed or closing");
+                }
+            }
+            e.dependsOn = Set.copyOf(dependsOn);
+        }
+    }
 
     static RequestException notHeld(Key key, String why) {
         return RequestException.notFound(key.kind().name() + "_NOT_HELD", key + " is not held by the agent ("
