@@ -209,6 +209,25 @@ public final class AgentBench {
                     local.update(key, v, 0);
                 }
             }
+            // batched writes: 1,000 entries a call, DUMP_KEYS entries in all
+            List<byte[]> ks = new ArrayList<>();
+            List<byte[]> vs = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                ks.add(dev.bpfagent.client.MapCodec.u32(i));
+                vs.add(v);
+            }
+            rows.add(bestDump("map update, 1000/call", "uds", 1000, () -> {
+                for (int done = 0; done < DUMP_KEYS; done += 1000) {
+                    big.putAll(ks, vs);
+                }
+                return DUMP_KEYS;
+            }));
+            rows.add(bestDump("map update, 1000/call", "in-process", 1000, () -> {
+                for (int done = 0; done < DUMP_KEYS; done += 1000) {
+                    local.updateAll(ks, vs, 0);
+                }
+                return DUMP_KEYS;
+            }));
             for (int page : new int[] {1000, 10_000}) {
                 rows.add(bestDump("map dump, " + page + "/page", "uds", page, () -> big.dump(page).size()));
                 rows.add(bestDump("map dump, " + page + "/page", "in-process", page, () -> {
@@ -330,7 +349,7 @@ public final class AgentBench {
      */
     static String ratio(Row r, List<Row> rows) {
         if (!r.path().equals("uds") && !r.path().equals("tcp") || r.operation().startsWith("empty")
-                || r.operation().startsWith("map dump")) {
+                || r.operation().startsWith("map dump") || r.operation().contains("/call")) {
             return "";
         }
         double empty = rows.stream().filter(x -> x.operation().startsWith("empty") && x.path().equals(r.path()))

@@ -205,6 +205,14 @@ public final class AsyncBpfClient {
         return adapt(stub().dumpMap(request), r -> r);
     }
 
+    public CompletableFuture<UpdateMapBatchResponse> updateMapBatch(UpdateMapBatchRequest request) {
+        return adapt(stub().updateMapBatch(request), r -> r);
+    }
+
+    public CompletableFuture<DeleteMapBatchResponse> deleteMapBatch(DeleteMapBatchRequest request) {
+        return adapt(stub().deleteMapBatch(request), r -> r);
+    }
+
     public CompletableFuture<FreezeMapResponse> freezeMap(FreezeMapRequest request) {
         return adapt(stub().freezeMap(request), r -> r);
     }

@@ -243,6 +243,14 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().dumpMap(request));
     }
 
+    public UpdateMapBatchResponse updateMapBatch(UpdateMapBatchRequest request) {
+        return Errors.call(target, () -> stub().updateMapBatch(request));
+    }
+
+    public DeleteMapBatchResponse deleteMapBatch(DeleteMapBatchRequest request) {
+        return Errors.call(target, () -> stub().deleteMapBatch(request));
+    }
+
     public FreezeMapResponse freezeMap(FreezeMapRequest request) {
         return Errors.call(target, () -> stub().freezeMap(request));
     }

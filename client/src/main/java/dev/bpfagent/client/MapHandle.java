@@ -63,6 +63,26 @@ public final class MapHandle implements AutoCloseable {
                 .setValue(ByteString.copyFrom(value)).setMode(mode).build());
     }
 
+    /** Writes many entries in one call; returns how many were written. */
+    public int putAll(List<byte[]> keys, List<byte[]> values) {
+        if (keys.size() != values.size()) {
+            throw new IllegalArgumentException(keys.size() + " keys and " + values.size() + " values");
+        }
+        UpdateMapBatchRequest.Builder b = UpdateMapBatchRequest.newBuilder().setMap(ref());
+        for (int i = 0; i < keys.size(); i++) {
+            b.addEntries(MapEntry.newBuilder().setKey(ByteString.copyFrom(keys.get(i)))
+                    .setValue(ByteString.copyFrom(values.get(i))));
+        }
+        return client.updateMapBatch(b.build()).getCount();
+    }
+
+    /** Deletes many keys in one call; returns how many were there. */
+    public int deleteAll(List<byte[]> keys) {
+        DeleteMapBatchRequest.Builder b = DeleteMapBatchRequest.newBuilder().setMap(ref());
+        keys.forEach(k -> b.addKeys(ByteString.copyFrom(k)));
+        return client.deleteMapBatch(b.build()).getDeleted();
+    }
+
     /** Pushes onto a queue or stack. */
     public void push(byte[] value) {
         update(new byte[0], value, UpdateMode.UPDATE_MODE_ANY);

@@ -319,4 +319,39 @@ class MapsOverAgentTest {
             made.forEach(MapHandle::close);
         }
     }
+
+    @Test
+    void batchWritesAndDeletesInOneCall() {
+        try (MapHandle m = c.createMap(MapType.MAP_TYPE_HASH, 4, 8, 4096, "batch")) {
+            List<byte[]> keys = new java.util.ArrayList<>();
+            List<byte[]> values = new java.util.ArrayList<>();
+            for (int i = 0; i < 3000; i++) {
+                keys.add(MapCodec.u32(i));
+                values.add(MapCodec.u64(i * 3L));
+            }
+            assertEquals(3000, m.putAll(keys, values));
+            assertEquals(3000, m.dump(0).size());
+            assertEquals(2997L, MapCodec.asU64(m.lookup(MapCodec.u32(999)).orElseThrow()));
+            // NOEXIST on keys that are there: refused by the kernel as a whole status
+            var dup = assertThrows(BpfAgentException.AlreadyExists.class, () -> c.updateMapBatch(
+                    UpdateMapBatchRequest.newBuilder().setMap(ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP)
+                            .setId(m.id())).setMode(UpdateMode.UPDATE_MODE_NOEXIST).addEntries(MapEntry.newBuilder()
+                            .setKey(ByteString.copyFrom(MapCodec.u32(1))).setValue(ByteString.copyFrom(MapCodec.u64(1)))).build()));
+            assertEquals(Status.Code.ALREADY_EXISTS, dup.code());
+            // half the keys, plus some that were never there: only those there count
+            List<byte[]> gone = new java.util.ArrayList<>(keys.subList(0, 1500));
+            gone.add(MapCodec.u32(100_000));
+            gone.add(MapCodec.u32(2000));
+            assertEquals(1501, m.deleteAll(gone));
+            assertEquals(1499, m.dump(500).size());
+            var badValue = assertThrows(BpfAgentException.InvalidArgument.class,
+                    () -> m.putAll(List.of(MapCodec.u32(1)), List.of(new byte[5])));
+            assertEquals("entries[0].value", badValue.field());
+        }
+        try (MapHandle progs = c.createMap(MapType.MAP_TYPE_PROG_ARRAY, 4, 4, 2, "pa")) {
+            var e = assertThrows(BpfAgentException.InvalidArgument.class,
+                    () -> progs.putAll(List.of(MapCodec.u32(0)), List.of(MapCodec.u32(1))));
+            assertEquals("map", e.field());
+        }
+    }
 }

@@ -76,6 +76,11 @@ class ProtocolFuzzTest {
                 Map.entry("GetNextMapKey", new Message[] {GetNextMapKeyRequest.newBuilder().setMap(missingMap()).build()}),
                 Map.entry("DumpMap", new Message[] {DumpMapRequest.newBuilder().setMap(missingMap()).setPageSize(10).build()}),
                 Map.entry("FreezeMap", new Message[] {FreezeMapRequest.newBuilder().setMap(missingMap()).build()}),
+                Map.entry("UpdateMapBatch", new Message[] {UpdateMapBatchRequest.newBuilder().setMap(missingMap())
+                        .addEntries(MapEntry.newBuilder().setKey(ByteString.copyFrom(new byte[4]))
+                                .setValue(ByteString.copyFrom(new byte[8]))).build()}),
+                Map.entry("DeleteMapBatch", new Message[] {DeleteMapBatchRequest.newBuilder().setMap(missingMap())
+                        .addKeys(ByteString.copyFrom(new byte[4])).build()}),
                 // Chains: an entry naming a program that does not exist, so nothing is made.
                 Map.entry("CreateChain", new Message[] {CreateChainRequest.newBuilder().setName("fuzz").setMaxEntries(4)
                         .addEntries(ChainEntry.newBuilder().setIndex(1).setProgram(missing)).build()}),

@@ -180,6 +180,83 @@ public final class BpfMap implements BpfObject {
         return new MapBatch(keys, values, key, Bpf.mapGetNextKey(fd, key, keySize) == null);
     }
 
+    /**
+     * Writes many entries: one BPF_MAP_UPDATE_BATCH (5.6+) where the kernel has it for this map type,
+     * else one update each. Values are as {@link #update} takes them (per-CPU: every CPU's).
+     *
+     * @return how many were written; on a failure part way the kernel's error is thrown, and the
+     *         entries before the failing one stay written
+     */
+    public int updateAll(List<byte[]> keys, List<byte[]> values, long flags) {
+        if (keys.size() != values.size()) {
+            throw new InvalidSpecException("entries", keys.size() + " keys and " + values.size() + " values");
+        }
+        if (keys.isEmpty()) {
+            return 0;
+        }
+        for (int i = 0; i < keys.size(); i++) {
+            checkKey(keys.get(i));
+            if (values.get(i).length != lookupSize()) {
+                throw new InvalidSpecException("entries[" + i + "].value", values.get(i).length + " bytes; this "
+                        + type + " map's values are " + lookupSize() + " bytes");
+            }
+        }
+        if (batchWrites && type.hasKeysForBatch()) {
+            try {
+                return Bpf.mapUpdateBatch(fd, concat(keys), concat(values), keys.size(), flags);
+            } catch (KernelException.NotSupported | KernelException.InvalidArgument e) {
+                batchWrites = false; // no batch for this map type here: one by one below
+            }
+        }
+        for (int i = 0; i < keys.size(); i++) {
+            Bpf.mapUpdateElem(fd, keys.get(i), values.get(i), flags);
+        }
+        return keys.size();
+    }
+
+    /** Deletes many keys (BPF_MAP_DELETE_BATCH where the kernel has it); returns how many were there. */
+    public int deleteAll(List<byte[]> keys) {
+        keys.forEach(this::checkKey);
+        if (keys.isEmpty()) {
+            return 0;
+        }
+        int deleted = 0;
+        if (batchWrites && type.hasKeysForBatch()) {
+            try {
+                // a missing key stops the kernel's batch: delete the rest one by one after it
+                int done = Bpf.mapDeleteBatch(fd, concat(keys), keys.size());
+                deleted = done;
+                for (int i = done + 1; i < keys.size(); i++) {
+                    deleted += Bpf.mapDeleteElem(fd, keys.get(i)) ? 1 : 0;
+                }
+                return deleted;
+            } catch (KernelException.NotSupported | KernelException.InvalidArgument e) {
+                batchWrites = false;
+            }
+        }
+        for (byte[] k : keys) {
+            deleted += Bpf.mapDeleteElem(fd, k) ? 1 : 0;
+        }
+        return deleted;
+    }
+
+    /** Whether batch writes work for this map; set false after the kernel said they do not. */
+    private volatile boolean batchWrites = true;
+
+    private static byte[] concat(List<byte[]> parts) {
+        int n = 0;
+        for (byte[] p : parts) {
+            n += p.length;
+        }
+        byte[] out = new byte[n];
+        int at = 0;
+        for (byte[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+
     /** BPF_MAP_FREEZE: userspace may no longer write it (programs still may, unless BPF_F_RDONLY_PROG). */
     public void freeze() {
         Bpf.mapFreeze(fd);

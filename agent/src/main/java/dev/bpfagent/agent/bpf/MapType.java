@@ -44,6 +44,11 @@ public enum MapType {
         return this == QUEUE || this == STACK || this == RINGBUF || this == USER_RINGBUF || this == BLOOM_FILTER;
     }
 
+    /** Batch calls address entries by key: not for keyless maps or maps whose values are fds. */
+    boolean hasKeysForBatch() {
+        return !isKeyless() && !holdsFds();
+    }
+
     /** Values are fds the kernel turns into references (programs, maps, perf events). */
     boolean holdsFds() {
         return this == PROG_ARRAY || this == PERF_EVENT_ARRAY || this == ARRAY_OF_MAPS || this == HASH_OF_MAPS

@@ -303,6 +303,41 @@ public final class Bpf {
         }
     }
 
+    /**
+     * BPF_MAP_UPDATE_BATCH: count entries (keys and values laid end to end) in one call.
+     *
+     * @return how many the kernel wrote (all of them unless it failed part way: then it throws, and
+     *         the entries before the failing one are written)
+     */
+    public static int mapUpdateBatch(Fd map, byte[] keys, byte[] values, int count, long elemFlags) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.MapBatch.LAYOUT);
+            s.set(JAVA_LONG, BpfAttr.MapBatch.keys, copyIn(arena, keys).address());
+            s.set(JAVA_LONG, BpfAttr.MapBatch.values, copyIn(arena, values).address());
+            s.set(JAVA_INT, BpfAttr.MapBatch.count, count);
+            s.set(JAVA_INT, BpfAttr.MapBatch.map_fd, h.fd());
+            s.set(JAVA_LONG, BpfAttr.MapBatch.elem_flags, elemFlags);
+            call(arena, BpfCmd.BPF_MAP_UPDATE_BATCH, s);
+            return s.get(JAVA_INT, BpfAttr.MapBatch.count);
+        }
+    }
+
+    /** BPF_MAP_DELETE_BATCH: count keys in one call; ENOENT for a missing key stops it there. */
+    public static int mapDeleteBatch(Fd map, byte[] keys, int count) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.MapBatch.LAYOUT);
+            s.set(JAVA_LONG, BpfAttr.MapBatch.keys, copyIn(arena, keys).address());
+            s.set(JAVA_INT, BpfAttr.MapBatch.count, count);
+            s.set(JAVA_INT, BpfAttr.MapBatch.map_fd, h.fd());
+            try {
+                call(arena, BpfCmd.BPF_MAP_DELETE_BATCH, s);
+            } catch (KernelException.NotFound e) {
+                // a key that was not there: the ones before it were deleted; count says how many
+            }
+            return s.get(JAVA_INT, BpfAttr.MapBatch.count);
+        }
+    }
+
     /** BPF_OBJ_GET_INFO_BY_FD for a map. */
     public static BpfMapInfo mapInfo(Fd map) {
         try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {

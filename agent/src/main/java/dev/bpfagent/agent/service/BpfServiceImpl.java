@@ -122,6 +122,16 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     }
 
     @Override
+    public void updateMapBatch(UpdateMapBatchRequest req, StreamObserver<UpdateMapBatchResponse> out) {
+        reply(out, maps.updateBatch(req));
+    }
+
+    @Override
+    public void deleteMapBatch(DeleteMapBatchRequest req, StreamObserver<DeleteMapBatchResponse> out) {
+        reply(out, maps.deleteBatch(req));
+    }
+
+    @Override
     public void freezeMap(FreezeMapRequest req, StreamObserver<FreezeMapResponse> out) {
         reply(out, maps.freeze(req));
     }

@@ -240,6 +240,50 @@ final class MapHandler {
         return out.build();
     }
 
+    /** The most entries one batch call takes (each a message field: the request stays well inside 64 MiB). */
+    static final int MAX_BATCH = 100_000;
+
+    UpdateMapBatchResponse updateBatch(UpdateMapBatchRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        if (m.holdsPrograms() || m.holdsMaps()) {
+            throw RequestException.invalid("map", "a " + m.type() + " map's values are objects the agent holds: use"
+                    + " UpdateMapElem, one entry at a time");
+        }
+        if (req.getMode() == UpdateMode.UNRECOGNIZED) {
+            throw RequestException.invalid("mode", "unknown update mode number");
+        }
+        if (req.getEntriesCount() > MAX_BATCH) {
+            throw RequestException.invalid("entries", req.getEntriesCount() + " entries; at most " + MAX_BATCH
+                    + " a call");
+        }
+        List<byte[]> keys = new java.util.ArrayList<>(req.getEntriesCount());
+        List<byte[]> values = new java.util.ArrayList<>(req.getEntriesCount());
+        for (int i = 0; i < req.getEntriesCount(); i++) {
+            MapEntry e = req.getEntries(i);
+            keys.add(e.getKey().toByteArray());
+            if (m.valuesPerKey() > 1) {
+                if (e.getPerCpuValuesCount() != m.valuesPerKey()) {
+                    throw RequestException.invalid("entries[" + i + "].per_cpu_values", e.getPerCpuValuesCount()
+                            + " values; this per-CPU map takes " + m.valuesPerKey());
+                }
+                values.add(spec(() -> m.joinPerCpu(e.getPerCpuValuesList().stream().map(ByteString::toByteArray).toList())));
+            } else {
+                values.add(e.getValue().toByteArray());
+            }
+        }
+        int n = spec(() -> m.updateAll(keys, values, req.getModeValue()));
+        return UpdateMapBatchResponse.newBuilder().setCount(n).build();
+    }
+
+    DeleteMapBatchResponse deleteBatch(DeleteMapBatchRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        if (req.getKeysCount() > MAX_BATCH) {
+            throw RequestException.invalid("keys", req.getKeysCount() + " keys; at most " + MAX_BATCH + " a call");
+        }
+        List<byte[]> keys = req.getKeysList().stream().map(ByteString::toByteArray).toList();
+        return DeleteMapBatchResponse.newBuilder().setDeleted(spec(() -> m.deleteAll(keys))).build();
+    }
+
     FreezeMapResponse freeze(FreezeMapRequest req) {
         BpfMap m = held(req.hasMap(), req.getMap());
         m.freeze();

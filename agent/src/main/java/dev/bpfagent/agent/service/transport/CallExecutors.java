@@ -22,7 +22,9 @@ public final class CallExecutors implements ServerCallExecutorSupplier {
     public static final Set<MethodDescriptor<?, ?>> UNBOUNDED = Set.of(
             BpfServiceGrpc.getListProgramsMethod(),
             BpfServiceGrpc.getListMapsMethod(),
-            BpfServiceGrpc.getDumpMapMethod());
+            BpfServiceGrpc.getDumpMapMethod(),
+            BpfServiceGrpc.getUpdateMapBatchMethod(),
+            BpfServiceGrpc.getDeleteMapBatchMethod());
 
     private final Executor pool;
     private final Admission admission;
