@@ -230,6 +230,8 @@ public final class AgentBench {
             }));
             for (int page : new int[] {1000, 10_000}) {
                 rows.add(bestDump("map dump, " + page + "/page", "uds", page, () -> big.dump(page).size()));
+                rows.add(bestDump("map dump packed, " + page + "/page", "uds", page,
+                        () -> (int) big.dumpPacked(page, (keys, values, count) -> { })));
                 rows.add(bestDump("map dump, " + page + "/page", "in-process", page, () -> {
                     int n = 0;
                     byte[] pos = null;

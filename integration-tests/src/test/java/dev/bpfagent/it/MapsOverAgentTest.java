@@ -331,6 +331,16 @@ class MapsOverAgentTest {
             }
             assertEquals(3000, m.putAll(keys, values));
             assertEquals(3000, m.dump(0).size());
+            // packed pages carry the same entries, the kernel's layout end to end
+            java.util.Map<Integer, Long> packed = new java.util.HashMap<>();
+            assertEquals(3000, m.dumpPacked(700, (ks, vs, n) -> {
+                for (int i = 0; i < n; i++) {
+                    packed.put(MapCodec.asU32(java.util.Arrays.copyOfRange(ks, i * 4, i * 4 + 4)),
+                            MapCodec.asU64(java.util.Arrays.copyOfRange(vs, i * 8, i * 8 + 8)));
+                }
+            }));
+            assertEquals(3000, packed.size());
+            assertEquals(2997L, packed.get(999));
             assertEquals(2997L, MapCodec.asU64(m.lookup(MapCodec.u32(999)).orElseThrow()));
             // NOEXIST on keys that are there: refused by the kernel as a whole status
             var dup = assertThrows(BpfAgentException.AlreadyExists.class, () -> c.updateMapBatch(

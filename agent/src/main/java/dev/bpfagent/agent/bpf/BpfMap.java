@@ -146,7 +146,7 @@ public final class BpfMap implements BpfObject {
         if (batchWorks) {
             try {
                 Bpf.BatchResult r = Bpf.mapLookupBatch(fd, position, Math.max(keySize, 8), keySize, lookupSize(), count);
-                return MapBatch.split(r.keys(), r.values(), r.count(), keySize, lookupSize(), r.outBatch(), r.done());
+                return new MapBatch(r.keys(), r.values(), r.count(), keySize, lookupSize(), r.outBatch(), r.done());
             } catch (KernelException.NotSupported | KernelException.InvalidArgument e) {
                 if (position != null) {
                     throw e; // a batch position cannot continue as a key walk
@@ -168,7 +168,7 @@ public final class BpfMap implements BpfObject {
         while (keys.size() < count) {
             byte[] next = Bpf.mapGetNextKey(fd, key, keySize);
             if (next == null) {
-                return new MapBatch(keys, values, key, true);
+                return MapBatch.of(keys, values, keySize, lookupSize(), key, true);
             }
             byte[] value = Bpf.mapLookupElem(fd, next, lookupSize(), 0);
             if (value != null) { // deleted between the two calls: skip it
@@ -177,7 +177,7 @@ public final class BpfMap implements BpfObject {
             }
             key = next;
         }
-        return new MapBatch(keys, values, key, Bpf.mapGetNextKey(fd, key, keySize) == null);
+        return MapBatch.of(keys, values, keySize, lookupSize(), key, Bpf.mapGetNextKey(fd, key, keySize) == null);
     }
 
     /**

@@ -5,23 +5,42 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * One page of a map's entries, from a batch lookup or a walk of next keys.
+ * One page of a map's entries, from a batch lookup or a walk of next keys, kept as the kernel laid
+ * them out: count keys end to end, count values end to end.
  *
- * @param keys the keys, in the kernel's order
- * @param values each key's value (per-CPU maps: every CPU's, as {@link BpfMap#perCpu} splits them)
+ * @param keySize bytes a key takes in packedKeys
+ * @param valueSize bytes a value takes in packedValues (per-CPU maps: all CPUs' values, as
+ *        {@link BpfMap#perCpu} splits them)
  * @param position where the next page starts (give it back to continue); meaningless when done
  * @param done no entries follow these
  */
-public record MapBatch(List<byte[]> keys, List<byte[]> values, byte[] position, boolean done) {
+public record MapBatch(byte[] packedKeys, byte[] packedValues, int count, int keySize, int valueSize, byte[] position,
+                       boolean done) {
 
-    static MapBatch split(byte[] keys, byte[] values, int count, int keySize, int valueSize, byte[] position,
-                          boolean done) {
-        List<byte[]> ks = new ArrayList<>(count);
-        List<byte[]> vs = new ArrayList<>(count);
+    public List<byte[]> keys() {
+        return split(packedKeys, keySize);
+    }
+
+    public List<byte[]> values() {
+        return split(packedValues, valueSize);
+    }
+
+    private List<byte[]> split(byte[] packed, int size) {
+        List<byte[]> out = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            ks.add(Arrays.copyOfRange(keys, i * keySize, (i + 1) * keySize));
-            vs.add(Arrays.copyOfRange(values, i * valueSize, (i + 1) * valueSize));
+            out.add(Arrays.copyOfRange(packed, i * size, (i + 1) * size));
         }
-        return new MapBatch(ks, vs, position, done);
+        return out;
+    }
+
+    static MapBatch of(List<byte[]> keys, List<byte[]> values, int keySize, int valueSize, byte[] position,
+                       boolean done) {
+        byte[] k = new byte[keys.size() * keySize];
+        byte[] v = new byte[values.size() * valueSize];
+        for (int i = 0; i < keys.size(); i++) {
+            System.arraycopy(keys.get(i), 0, k, i * keySize, keySize);
+            System.arraycopy(values.get(i), 0, v, i * valueSize, valueSize);
+        }
+        return new MapBatch(k, v, keys.size(), keySize, valueSize, position, done);
     }
 }

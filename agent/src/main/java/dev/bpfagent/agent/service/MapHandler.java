@@ -224,18 +224,24 @@ final class MapHandler {
         }
         MapBatch page = spec(() -> m.page(req.getPageToken().isEmpty() ? null : req.getPageToken().toByteArray(), size));
         DumpMapResponse.Builder out = DumpMapResponse.newBuilder();
-        for (int i = 0; i < page.keys().size(); i++) {
-            MapEntry.Builder e = MapEntry.newBuilder().setKey(ByteString.copyFrom(page.keys().get(i)));
-            byte[] v = page.values().get(i);
+        if (!page.done()) {
+            out.setNextPageToken(ByteString.copyFrom(page.position()));
+        }
+        if (req.getPacked()) {
+            return out.setPackedKeys(ByteString.copyFrom(page.packedKeys()))
+                    .setPackedValues(ByteString.copyFrom(page.packedValues())).setCount(page.count()).build();
+        }
+        List<byte[]> keys = page.keys();
+        List<byte[]> values = page.values();
+        for (int i = 0; i < page.count(); i++) {
+            MapEntry.Builder e = MapEntry.newBuilder().setKey(ByteString.copyFrom(keys.get(i)));
+            byte[] v = values.get(i);
             if (m.valuesPerKey() > 1) {
                 m.perCpu(v).forEach(c -> e.addPerCpuValues(ByteString.copyFrom(c)));
             } else {
                 e.setValue(ByteString.copyFrom(v));
             }
             out.addEntries(e);
-        }
-        if (!page.done()) {
-            out.setNextPageToken(ByteString.copyFrom(page.position()));
         }
         return out.build();
     }
