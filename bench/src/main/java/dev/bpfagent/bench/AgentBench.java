@@ -151,16 +151,20 @@ public final class AgentBench {
                 rows.clear();
                 rows.addAll(best.values());
             }
-            mapRows(agent, iterations, rows);
             long rssAfter = rssKiB(agent.process);
             Thread.sleep(10_000);
             long rssRested = rssKiB(agent.process);
             long rssHolding = holding(agent, 10_000);
+            mapRows(agent, iterations, rows);
+            long rssMaps = rssKiB(agent.process);
+            Thread.sleep(10_000);
+            long rssMapsRested = rssKiB(agent.process);
             rows.addAll(LibbpfBaseline.run(iterations, bpffs));
             print(rows, iterations);
-            System.out.printf(Locale.ROOT, "%nagent RSS: %d MiB at start, %d MiB after the workload, %d MiB after 10 s"
-                    + " idle, %d MiB holding 10,000 programs%n", rssIdle / 1024, rssAfter / 1024, rssRested / 1024,
-                    rssHolding / 1024);
+            System.out.printf(Locale.ROOT, "%nagent RSS: %d MiB at start, %d MiB after the loads and test runs, %d MiB"
+                    + " after 10 s idle, %d MiB holding 10,000 programs; %d MiB after the map rows (200,000-entry"
+                    + " dumps), %d MiB 10 s later%n", rssIdle / 1024, rssAfter / 1024, rssRested / 1024,
+                    rssHolding / 1024, rssMaps / 1024, rssMapsRested / 1024);
         }
     }
 
