@@ -213,6 +213,10 @@ public final class AsyncBpfClient {
         return adapt(stub().deleteMapBatch(request), r -> r);
     }
 
+    public CompletableFuture<ReadRingBufferResponse> readRingBuffer(ReadRingBufferRequest request) {
+        return adapt(stub().readRingBuffer(request), r -> r);
+    }
+
     public CompletableFuture<FreezeMapResponse> freezeMap(FreezeMapRequest request) {
         return adapt(stub().freezeMap(request), r -> r);
     }

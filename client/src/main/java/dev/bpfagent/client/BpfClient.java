@@ -251,6 +251,10 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().deleteMapBatch(request));
     }
 
+    public ReadRingBufferResponse readRingBuffer(ReadRingBufferRequest request) {
+        return Errors.call(target, () -> stub().readRingBuffer(request));
+    }
+
     public FreezeMapResponse freezeMap(FreezeMapRequest request) {
         return Errors.call(target, () -> stub().freezeMap(request));
     }

@@ -83,6 +83,12 @@ public final class MapHandle implements AutoCloseable {
         return client.deleteMapBatch(b.build()).getDeleted();
     }
 
+    /** A ring buffer's records written so far (up to max, 0: the agent's default), oldest first; consumed. */
+    public List<byte[]> readRingBuffer(int max) {
+        return client.readRingBuffer(ReadRingBufferRequest.newBuilder().setMap(ref()).setMaxRecords(max).build())
+                .getRecordsList().stream().map(ByteString::toByteArray).toList();
+    }
+
     /** Pushes onto a queue or stack. */
     public void push(byte[] value) {
         update(new byte[0], value, UpdateMode.UPDATE_MODE_ANY);

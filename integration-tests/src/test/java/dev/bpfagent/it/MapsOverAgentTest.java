@@ -364,4 +364,48 @@ class MapsOverAgentTest {
             assertEquals("map", e.field());
         }
     }
+
+    /** XDP: bpf_ringbuf_output(maps[0], &value, 8, 0) of a fixed u64, returns XDP_PASS. */
+    static byte[] ringWriter(long value) {
+        return new Insns()
+                .i(0x18, 1, 0, 0, (int) value).i(0, 0, 0, 0, (int) (value >>> 32)) // r1 = value (ld_imm64)
+                .i(0x7b, 10, 1, -8, 0)    // *(u64 *)(fp - 8) = r1
+                .map(1, 0)                // r1 = maps[0]
+                .i(0xbf, 2, 10, 0, 0)     // r2 = fp
+                .i(0x07, 2, 0, 0, -8)     // r2 -= 8
+                .i(0xb7, 3, 0, 0, 8)      // r3 = 8 bytes
+                .i(0xb7, 4, 0, 0, 0)      // r4 = flags
+                .i(0x85, 0, 0, 0, 130)    // bpf_ringbuf_output
+                .i(0xb7, 0, 0, 0, 2)      // r0 = XDP_PASS
+                .i(0x95, 0, 0, 0, 0)      // exit
+                .bytes();
+    }
+
+    @Test
+    void whatAProgramWritesToARingBufferIsReadThroughTheAgent() {
+        try (MapHandle ring = c.createMap(MapType.MAP_TYPE_RINGBUF, 0, 0, 64 * 1024, "ring");
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, ringWriter(0x1122334455667788L))
+                     .map(ring.id()).build())) {
+            assertEquals(List.of(), ring.readRingBuffer(10), "nothing written yet");
+            for (int i = 0; i < 3; i++) {
+                p.testRun(TestPackets.udp().build());
+            }
+            List<byte[]> records = ring.readRingBuffer(10);
+            assertEquals(3, records.size());
+            for (byte[] r : records) {
+                assertEquals(0x1122334455667788L, MapCodec.asU64(r));
+            }
+            assertEquals(List.of(), ring.readRingBuffer(10), "consumed");
+            // more than fit in one read: taken in turns
+            p.testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(5));
+            assertEquals(2, ring.readRingBuffer(2).size());
+            assertEquals(3, ring.readRingBuffer(100).size());
+            var notRing = assertThrows(BpfAgentException.InvalidArgument.class, () -> {
+                try (MapHandle h = c.createMap(MapType.MAP_TYPE_HASH, 4, 8, 2, "h")) {
+                    h.readRingBuffer(1);
+                }
+            });
+            assertEquals("map", notRing.field());
+        }
+    }
 }

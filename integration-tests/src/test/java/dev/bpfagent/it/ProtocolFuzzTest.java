@@ -76,6 +76,8 @@ class ProtocolFuzzTest {
                 Map.entry("GetNextMapKey", new Message[] {GetNextMapKeyRequest.newBuilder().setMap(missingMap()).build()}),
                 Map.entry("DumpMap", new Message[] {DumpMapRequest.newBuilder().setMap(missingMap()).setPageSize(10).build()}),
                 Map.entry("FreezeMap", new Message[] {FreezeMapRequest.newBuilder().setMap(missingMap()).build()}),
+                Map.entry("ReadRingBuffer", new Message[] {ReadRingBufferRequest.newBuilder().setMap(missingMap())
+                        .setMaxRecords(5).build()}),
                 Map.entry("UpdateMapBatch", new Message[] {UpdateMapBatchRequest.newBuilder().setMap(missingMap())
                         .addEntries(MapEntry.newBuilder().setKey(ByteString.copyFrom(new byte[4]))
                                 .setValue(ByteString.copyFrom(new byte[8]))).build()}),

@@ -240,6 +240,27 @@ public final class BpfMap implements BpfObject {
         return deleted;
     }
 
+    /** The ring buffer mapped into the agent, made on the first read; guarded by this. */
+    private dev.bpfagent.agent.kernel.RingBufferMapping ring;
+
+    /**
+     * Takes up to max records a program wrote to this ring buffer (bpf_ringbuf_output/submit), oldest
+     * first; each is consumed. The buffer is mapped into the process on the first read and unmapped
+     * when the map closes.
+     */
+    public synchronized List<byte[]> readRingBuffer(int max) {
+        if (type != MapType.RINGBUF) {
+            throw new InvalidSpecException("map", "a " + type + " map is not a ring buffer");
+        }
+        if (max <= 0) {
+            throw new InvalidSpecException("max_records", max + ": at least 1");
+        }
+        if (ring == null) {
+            ring = dev.bpfagent.agent.kernel.RingBufferMapping.map(fd, maxEntries);
+        }
+        return ring.read(max);
+    }
+
     /** Whether batch writes work for this map; set false after the kernel said they do not. */
     private volatile boolean batchWrites = true;
 
@@ -373,6 +394,12 @@ public final class BpfMap implements BpfObject {
 
     @Override
     public void close() {
+        synchronized (this) {
+            if (ring != null) {
+                ring.close();
+                ring = null;
+            }
+        }
         fd.close();
     }
 

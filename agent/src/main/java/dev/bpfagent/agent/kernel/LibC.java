@@ -49,6 +49,15 @@ public final class LibC {
     /** int open(const char *path, int flags, ...) */
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
+    /** void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) */
+    private static final MethodHandle MMAP = downcall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), -1);
+    /** int munmap(void *addr, size_t len) */
+    private static final MethodHandle MUNMAP = downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), -1);
+
+    /** sys/mman.h */
+    public static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+
     /** int openat(int dirfd, const char *path, int flags, ...) */
     private static final MethodHandle OPENAT = downcall("openat",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 3);
@@ -208,6 +217,32 @@ public final class LibC {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("downcall unlinkat failed", t);
+        }
+    }
+
+    /** mmap(2) of an fd the caller holds: the mapping's address, len bytes (the caller munmaps it). */
+    static MemorySegment mmap(Fd fd, long len, int prot, long offset) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            MemorySegment addr = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, len, prot, MAP_SHARED,
+                    h.fd(), offset);
+            if (addr.address() == -1L) {
+                throw KernelException.of("mmap", errno(state), null);
+            }
+            return addr.reinterpret(len);
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall mmap failed", t);
+        }
+    }
+
+    static void munmap(MemorySegment addr) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int ignored = (int) MUNMAP.invokeExact(state, addr, addr.byteSize());
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall munmap failed", t);
         }
     }
 

@@ -132,6 +132,11 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     }
 
     @Override
+    public void readRingBuffer(ReadRingBufferRequest req, StreamObserver<ReadRingBufferResponse> out) {
+        reply(out, maps.readRingBuffer(req));
+    }
+
+    @Override
     public void freezeMap(FreezeMapRequest req, StreamObserver<FreezeMapResponse> out) {
         reply(out, maps.freeze(req));
     }

@@ -290,6 +290,19 @@ final class MapHandler {
         return DeleteMapBatchResponse.newBuilder().setDeleted(spec(() -> m.deleteAll(keys))).build();
     }
 
+    ReadRingBufferResponse readRingBuffer(ReadRingBufferRequest req) {
+        BpfMap m = held(req.hasMap(), req.getMap());
+        int max = req.getMaxRecords() == 0 ? 1000 : req.getMaxRecords();
+        if (max < 0 || max > MAX_BATCH) {
+            throw RequestException.invalid("max_records", Integer.toUnsignedString(req.getMaxRecords()) + " is above "
+                    + MAX_BATCH);
+        }
+        List<byte[]> records = spec(() -> m.readRingBuffer(max));
+        ReadRingBufferResponse.Builder out = ReadRingBufferResponse.newBuilder();
+        records.forEach(r -> out.addRecords(ByteString.copyFrom(r)));
+        return out.build();
+    }
+
     FreezeMapResponse freeze(FreezeMapRequest req) {
         BpfMap m = held(req.hasMap(), req.getMap());
         m.freeze();
