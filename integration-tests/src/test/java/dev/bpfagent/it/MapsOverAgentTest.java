@@ -408,4 +408,22 @@ class MapsOverAgentTest {
             assertEquals("map", notRing.field());
         }
     }
+
+    @Test
+    void anArrayOfMapsHoldsMapsTheAgentHolds() {
+        try (MapHandle inner = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 2, "inner");
+             MapHandle other = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 2, "other");
+             MapHandle outer = c.createMap(CreateMapRequest.newBuilder().setType(MapType.MAP_TYPE_ARRAY_OF_MAPS)
+                     .setKeySize(4).setValueSize(4).setMaxEntries(2).setName("outer")
+                     .setInnerMap(ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(inner.id())).build())) {
+            outer.put(MapCodec.u32(0), MapCodec.u32(other.id()));
+            assertEquals(other.id(), MapCodec.asU32(outer.lookup(MapCodec.u32(0)).orElseThrow()), "read back as the id");
+            var notHeld = assertThrows(BpfAgentException.NotFound.class,
+                    () -> outer.put(MapCodec.u32(1), MapCodec.u32(Integer.MAX_VALUE - 3)));
+            assertEquals("MAP_NOT_HELD", notHeld.reason());
+            var noInner = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.createMap(
+                    MapType.MAP_TYPE_HASH_OF_MAPS, 4, 4, 2, "x"));
+            assertEquals("inner_map", noInner.field());
+        }
+    }
 }
