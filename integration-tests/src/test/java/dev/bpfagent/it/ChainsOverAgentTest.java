@@ -12,8 +12,6 @@ import dev.bpfagent.proto.v1.*;
 import io.grpc.Status;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,27 +19,7 @@ import org.junit.jupiter.api.Test;
  * get-tail-call-program, tail-call-chain-size, close-tail-call-chain), proven by the kernel running
  * the chain: the seed's own register-tail-call fails, ours is shown working here.
  */
-class ChainsOverAgentTest {
-    static AgentProcess agent;
-    static BpfClient c;
-
-    @BeforeAll
-    static void start() throws Exception {
-        Kernel.assumeRoot();
-        agent = AgentProcess.start();
-        c = BpfClient.connect(agent.unixTarget());
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (c != null) {
-            c.close();
-        }
-        if (agent != null) {
-            agent.close();
-        }
-    }
-
+class ChainsOverAgentTest extends OneAgentPerClass {
     static ProgramHandle caller(TailCallChain chain, int index, int fallback) {
         return c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, MapsOverAgentTest.tailCaller(index, fallback))
                 .map(chain.progArrayId()).build());

@@ -19,32 +19,10 @@ import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Maps through the agent, proven by programs the kernel runs: counters, per-CPU values, tail calls. */
-class MapsOverAgentTest {
-    static AgentProcess agent;
-    static BpfClient c;
-
-    @BeforeAll
-    static void start() throws Exception {
-        Kernel.assumeRoot();
-        agent = AgentProcess.start();
-        c = BpfClient.connect(agent.unixTarget());
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (c != null) {
-            c.close();
-        }
-        if (agent != null) {
-            agent.close();
-        }
-    }
-
+class MapsOverAgentTest extends OneAgentPerClass {
     static final class Insns {
         final ByteArrayOutputStream out = new ByteArrayOutputStream();
 

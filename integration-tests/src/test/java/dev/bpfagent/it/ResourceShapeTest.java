@@ -17,33 +17,11 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The v1 resource shape against a real agent: paging, labels, ObjectRefs, generic pins, dependencies. */
-class ResourceShapeTest {
-    static AgentProcess agent;
-    static BpfClient c;
-
-    @BeforeAll
-    static void start() throws Exception {
-        Kernel.assumeRoot();
-        agent = AgentProcess.start();
-        c = BpfClient.connect(agent.unixTarget());
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        if (c != null) {
-            c.close();
-        }
-        if (agent != null) {
-            agent.close();
-        }
-    }
-
+class ResourceShapeTest extends OneAgentPerClass {
     static LoadOptions.Builder xdp() {
         return LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.xdpDropUdp());
     }
