@@ -89,7 +89,16 @@ public final class MapHandle implements AutoCloseable {
                 .getRecordsList().stream().map(ByteString::toByteArray).toList();
     }
 
-    /** Pushes onto a queue or stack. */
+    /**
+     * A bloom filter's test: true when value may have been pushed (false positives happen), false when it
+     * surely was not.
+     */
+    public boolean mayContain(byte[] value) {
+        return client.lookupMapElem(LookupMapElemRequest.newBuilder().setMap(ref())
+                .setValue(ByteString.copyFrom(value)).build()).getFound();
+    }
+
+    /** Pushes onto a queue or stack, or adds a value to a bloom filter. */
     public void push(byte[] value) {
         update(new byte[0], value, UpdateMode.UPDATE_MODE_ANY);
     }

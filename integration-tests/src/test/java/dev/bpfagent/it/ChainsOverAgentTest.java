@@ -89,6 +89,11 @@ class ChainsOverAgentTest extends OneAgentPerClass {
             assertEquals("index", out.field());
             var notHeld = assertThrows(BpfAgentException.NotFound.class, () -> chain.set(1, Integer.MAX_VALUE - 4));
             assertEquals("PROGRAM_NOT_HELD", notHeld.reason());
+            // a chain has no kernel object to pin: the refusal says what to pin instead
+            var noPin = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.pin(ObjectRef.newBuilder()
+                    .setKind(ObjectKind.OBJECT_KIND_CHAIN).setId(chain.id()).build(), "chain_made"));
+            assertEquals("object.kind", noPin.field());
+            assertTrue(noPin.getMessage().contains("prog_array_id"), noPin.getMessage());
         }
         assertFalse(c.programExists(p.id()), "closed with the chain");
         // nothing is half-made: a bad entry leaves no chain and no prog array

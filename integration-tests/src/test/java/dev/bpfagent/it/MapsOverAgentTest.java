@@ -404,4 +404,136 @@ class MapsOverAgentTest extends OneAgentPerClass {
             assertEquals("inner_map", noInner.field());
         }
     }
+
+    /** XDP: return bpf_redirect_map(maps[0], 0, XDP_PASS): XDP_REDIRECT (4) when entry 0 is there, else XDP_PASS. */
+    static byte[] redirectToEntryZero() {
+        return new Insns()
+                .map(1, 0)                // 0-1: r1 = maps[0]
+                .i(0xb7, 2, 0, 0, 0)      // 2: r2 = key 0
+                .i(0xb7, 3, 0, 0, 2)      // 3: r3 = XDP_PASS, returned on a miss
+                .i(0x85, 0, 0, 0, 51)     // 4: bpf_redirect_map
+                .i(0x95, 0, 0, 0, 0)      // 5: exit
+                .bytes();
+    }
+
+    @Test
+    void bloomFiltersAnswerMaybeOrSurelyNot() {
+        try (MapHandle bloom = c.createMap(CreateMapRequest.newBuilder().setType(MapType.MAP_TYPE_BLOOM_FILTER)
+                .setValueSize(8).setMaxEntries(100).setMapExtra(3).setName("bloom").build())) {
+            for (long v = 1; v <= 3; v++) {
+                bloom.push(MapCodec.u64(v * 1_000_003L));
+            }
+            for (long v = 1; v <= 3; v++) {
+                assertTrue(bloom.mayContain(MapCodec.u64(v * 1_000_003L)), "no false negatives");
+            }
+            // 3 values in a filter sized for 100 with 3 hashes: a false positive is about 1 in 10^5
+            assertFalse(bloom.mayContain(MapCodec.u64(0x5eed_f00d_cafeL)), "never pushed");
+            var wrongSize = assertThrows(BpfAgentException.InvalidArgument.class, () -> bloom.mayContain(new byte[3]));
+            assertEquals("value", wrongSize.field());
+        }
+        var hashes = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.createMap(CreateMapRequest
+                .newBuilder().setType(MapType.MAP_TYPE_BLOOM_FILTER).setValueSize(8).setMaxEntries(10).setMapExtra(16)
+                .build()));
+        assertEquals("map_extra", hashes.field());
+        try (MapHandle hash = c.createMap(MapType.MAP_TYPE_HASH, 4, 8, 2, "h")) {
+            var notBloom = assertThrows(BpfAgentException.InvalidArgument.class, () -> hash.mayContain(new byte[8]));
+            assertEquals("value", notBloom.field());
+        }
+    }
+
+    @Test
+    void perfEventArraysHaveASlotPerCpuAndClientsCannotWriteFdsIntoThem() {
+        int cpus = c.agentInfo().getPossibleCpus();
+        try (MapHandle perf = c.createMap(MapType.MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 0, "perf")) {
+            assertEquals(cpus, perf.map().getKernel().getMaxEntries(), "one slot per possible CPU by default");
+            // 3 is some fd of the agent's own process: the agent must not let a client name it
+            var raw = assertThrows(BpfAgentException.InvalidArgument.class, () -> perf.put(MapCodec.u32(0),
+                    MapCodec.u32(3)));
+            assertEquals("value", raw.field());
+            var unreadable = assertThrows(BpfAgentException.InvalidArgument.class, () -> perf.lookup(MapCodec.u32(0)));
+            assertEquals("map", unreadable.field());
+        }
+        try (MapHandle socks = c.createMap(MapType.MAP_TYPE_SOCKMAP, 4, 8, 4, "socks")) {
+            var raw = assertThrows(BpfAgentException.InvalidArgument.class, () -> socks.put(MapCodec.u32(0),
+                    MapCodec.u64(3)));
+            assertEquals("value", raw.field());
+            var batch = assertThrows(BpfAgentException.InvalidArgument.class, () -> socks.putAll(
+                    List.of(MapCodec.u32(0)), List.of(MapCodec.u64(4))));
+            assertEquals("value", batch.field());
+        }
+        var sockValue = assertThrows(BpfAgentException.InvalidArgument.class,
+                () -> c.createMap(MapType.MAP_TYPE_SOCKHASH, 4, 12, 4, "sh"));
+        assertEquals("value_size", sockValue.field());
+    }
+
+    @Test
+    void devmapsRedirectToTheirEntriesAndCarryXdpProgramsById() {
+        try (MapHandle devs = c.createMap(MapType.MAP_TYPE_DEVMAP, 4, 4, 4, "devs");
+             ProgramHandle redirect = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, redirectToEntryZero())
+                     .map(devs.id()).build())) {
+            assertEquals(2, redirect.testRun(TestPackets.udp().build()).retval(), "no entry 0: XDP_PASS");
+            devs.put(MapCodec.u32(0), MapCodec.u32(1)); // lo
+            assertEquals(1, MapCodec.asU32(devs.lookup(MapCodec.u32(0)).orElseThrow()));
+            assertEquals(4, redirect.testRun(TestPackets.udp().build()).retval(), "entry 0: XDP_REDIRECT");
+        }
+        try (MapHandle devs = c.createMap(MapType.MAP_TYPE_DEVMAP, 4, 8, 4, "devprogs");
+             ProgramHandle onEgress = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
+                     .expectedAttachType(AttachType.ATTACH_TYPE_XDP_DEVMAP).build());
+             ProgramHandle plain = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2)).build())) {
+            byte[] entry = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(1).putInt(onEgress.id()).array();
+            devs.put(MapCodec.u32(0), entry);
+            assertArrayEquals(entry, devs.lookup(MapCodec.u32(0)).orElseThrow(), "the program reads back as its id");
+            byte[] noProg = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(1).putInt(0).array();
+            devs.put(MapCodec.u32(1), noProg);
+            assertArrayEquals(noProg, devs.lookup(MapCodec.u32(1)).orElseThrow());
+            var notHeld = assertThrows(BpfAgentException.NotFound.class, () -> devs.put(MapCodec.u32(2),
+                    ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(1).putInt(Integer.MAX_VALUE - 5)
+                            .array()));
+            assertEquals("PROGRAM_NOT_HELD", notHeld.reason());
+            // the kernel takes only programs loaded for devmaps
+            assertThrows(BpfAgentException.InvalidArgument.class, () -> devs.put(MapCodec.u32(2),
+                    ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(1).putInt(plain.id()).array()));
+            assertTrue(devs.lookup(MapCodec.u32(2)).isEmpty(), "nothing half-written");
+        }
+        var wide = assertThrows(BpfAgentException.InvalidArgument.class,
+                () -> c.createMap(MapType.MAP_TYPE_DEVMAP, 4, 12, 4, "x"));
+        assertEquals("value_size", wide.field());
+    }
+
+    @Test
+    void cpumapsTakeAQueueSizePerCpu() {
+        int cpus = c.agentInfo().getPossibleCpus();
+        try (MapHandle cpusMap = c.createMap(MapType.MAP_TYPE_CPUMAP, 4, 4, cpus, "cpus")) {
+            cpusMap.put(MapCodec.u32(0), MapCodec.u32(192));
+            assertEquals(192, MapCodec.asU32(cpusMap.lookup(MapCodec.u32(0)).orElseThrow()));
+        }
+    }
+
+    @Test
+    void mapsCreatedWithBtfCarryTheirKeyAndValueTypes() {
+        try (MapHandle typed = c.createMap(CreateMapRequest.newBuilder().setType(MapType.MAP_TYPE_HASH).setKeySize(4)
+                .setValueSize(4).setMaxEntries(4).setName("typed").setBtf(MapBtf.newBuilder()
+                        .setBtf(ByteString.copyFrom(Btf.oneInt())).setKeyTypeId(1).setValueTypeId(1)).build())) {
+            MapKernelInfo k = typed.map().getKernel();
+            assertNotEquals(0, k.getBtfId(), "the kernel keeps the BTF object with the map");
+            assertEquals(1, k.getBtfKeyTypeId());
+            assertEquals(1, k.getBtfValueTypeId());
+            typed.put(MapCodec.u32(7), MapCodec.u32(-7));
+            assertEquals(-7, MapCodec.asU32(typed.lookup(MapCodec.u32(7)).orElseThrow()));
+        }
+        var sizes = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.createMap(CreateMapRequest
+                .newBuilder().setType(MapType.MAP_TYPE_HASH).setKeySize(4).setValueSize(8).setMaxEntries(4)
+                .setBtf(MapBtf.newBuilder().setBtf(ByteString.copyFrom(Btf.oneInt())).setKeyTypeId(1)
+                        .setValueTypeId(1)).build()));
+        assertTrue(sizes.getMessage().contains("btf.value_type_id"), sizes.getMessage());
+        var noBlob = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.createMap(CreateMapRequest
+                .newBuilder().setType(MapType.MAP_TYPE_HASH).setKeySize(4).setValueSize(4).setMaxEntries(4)
+                .setBtf(MapBtf.newBuilder().setValueTypeId(1)).build()));
+        assertEquals("btf.btf", noBlob.field());
+        var garbage = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.createMap(CreateMapRequest
+                .newBuilder().setType(MapType.MAP_TYPE_HASH).setKeySize(4).setValueSize(4).setMaxEntries(4)
+                .setBtf(MapBtf.newBuilder().setBtf(ByteString.copyFromUtf8("not btf at all, not at all"))
+                        .setValueTypeId(1)).build()));
+        assertTrue(garbage.getMessage().contains("BTF"), garbage.getMessage());
+    }
 }

@@ -6,6 +6,8 @@ import dev.bpfagent.agent.kernel.BpfCmd;
 import dev.bpfagent.agent.kernel.BpfMapInfo;
 import dev.bpfagent.agent.kernel.Fd;
 import dev.bpfagent.agent.kernel.MapCreateAttr;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -41,9 +43,19 @@ public final class BpfMap implements BpfObject {
     /** BPF_MAP_CREATE. */
     public static BpfMap create(MapSpec spec) {
         Fd inner = spec.innerMap() != null ? spec.innerMap().fd : null;
-        return adopt(Bpf.mapCreate(new MapCreateAttr(spec.type().value, spec.keySize(), spec.valueSize(),
-                spec.maxEntries(), spec.flags(), inner, Math.max(0, spec.numaNode()), spec.name(), 0, null, 0, 0,
-                spec.mapExtra())));
+        MapSpec.Btf btf = spec.btf();
+        try (Fd btfFd = btf.isEmpty() ? null : Bpf.btfLoad(btf.btf())) {
+            return adopt(Bpf.mapCreate(new MapCreateAttr(spec.type().value, spec.keySize(), spec.valueSize(),
+                    spec.maxEntries(), spec.flags(), inner, Math.max(0, spec.numaNode()), spec.name(), 0, btfFd,
+                    btf.keyTypeId(), btf.valueTypeId(), spec.mapExtra())));
+        } catch (KernelException e) {
+            if (!btf.isEmpty() && e.errno() == dev.bpfagent.agent.errno.Errno.EINVAL) {
+                throw e.withContext("with btf: btf.key_type_id " + btf.keyTypeId() + " and btf.value_type_id "
+                        + btf.valueTypeId() + " must name types of exactly key_size (" + spec.keySize()
+                        + ") and value_size (" + spec.valueSize() + ") bytes in btf.btf");
+            }
+            throw e;
+        }
     }
 
     static BpfMap adopt(Fd fd) {
@@ -90,7 +102,27 @@ public final class BpfMap implements BpfObject {
     /** BPF_MAP_LOOKUP_ELEM: the value (per-CPU: every CPU's, see {@link #perCpu}), or empty. */
     public Optional<byte[]> lookup(byte[] key) {
         checkKey(key);
+        if (type == MapType.PERF_EVENT_ARRAY || type == MapType.CGROUP_ARRAY || type == MapType.XSKMAP) {
+            throw new InvalidSpecException("map", "a " + type + " map's entries are not readable from user space (the"
+                    + " kernel has no lookup for them)");
+        }
         return Optional.ofNullable(Bpf.mapLookupElem(fd, key, lookupSize(), 0));
+    }
+
+    /**
+     * A bloom filter's test: true when value may have been pushed (false positives happen, at a rate set
+     * by max_entries and the hash count), false when it surely was not.
+     */
+    public boolean mayContain(byte[] value) {
+        if (type != MapType.BLOOM_FILTER) {
+            throw new InvalidSpecException("value", "is only tested for membership in bloom filters; this is a " + type
+                    + " map: look its key up");
+        }
+        if (value == null || value.length != valueSize) {
+            throw new InvalidSpecException("value", (value == null ? 0 : value.length) + " bytes; this bloom filter's"
+                    + " values are " + valueSize + " bytes");
+        }
+        return Bpf.mapLookupElemValueIn(fd, value);
     }
 
     /** A per-CPU lookup's bytes split into one value per possible CPU. */
@@ -103,8 +135,69 @@ public final class BpfMap implements BpfObject {
         return out;
     }
 
-    /** BPF_MAP_UPDATE_ELEM with BPF_ANY, BPF_NOEXIST, BPF_EXIST (or BPF_F_LOCK). Per-CPU: every CPU's value. */
+    /**
+     * BPF_MAP_UPDATE_ELEM with BPF_ANY, BPF_NOEXIST, BPF_EXIST (or BPF_F_LOCK). Per-CPU: every CPU's value.
+     * Not for maps whose values hold fds ({@link #valuesHoldFds}): bytes from a caller would name this
+     * process's fds; those maps are written through {@link #setProgram}, {@link #setInnerMap} and
+     * {@link #setRedirect}.
+     */
     public void update(byte[] key, byte[] value, long flags) {
+        refuseRawFds();
+        put(key, value, flags);
+    }
+
+    private void refuseRawFds() {
+        if (valuesHoldFds()) {
+            throw new InvalidSpecException("value", "a " + type + " map's values " + switch (type) {
+                case PROG_ARRAY -> "are programs: set an entry to a program's id";
+                case ARRAY_OF_MAPS, HASH_OF_MAPS -> "are maps: set an entry to a map's id";
+                case DEVMAP, DEVMAP_HASH, CPUMAP -> "carry an XDP program: set the program by its id";
+                case PERF_EVENT_ARRAY -> "are perf event fds the agent opens for an event stream; a client cannot"
+                        + " write them";
+                default -> "are fds (sockets, cgroups) of the process writing them: programs fill them (sock_ops"
+                        + " with bpf_sock_map_update, ...), a client through the agent cannot";
+            });
+        }
+    }
+
+    /**
+     * Values carry kernel object fds: prog arrays, maps of maps, perf event, cgroup and socket arrays, and
+     * devmaps / cpumaps with 8-byte values (struct bpf_devmap_val / bpf_cpumap_val: a u32 then a program fd).
+     */
+    public boolean valuesHoldFds() {
+        return switch (type) {
+            case PROG_ARRAY, ARRAY_OF_MAPS, HASH_OF_MAPS, PERF_EVENT_ARRAY, CGROUP_ARRAY, SOCKMAP, SOCKHASH, XSKMAP,
+                    REUSEPORT_SOCKARRAY -> true;
+            case DEVMAP, DEVMAP_HASH, CPUMAP -> valueSize == 8;
+            default -> false;
+        };
+    }
+
+    /** A devmap or cpumap with 8-byte values: each entry may name an XDP program, see {@link #setRedirect}. */
+    public boolean carriesRedirectPrograms() {
+        return (type == MapType.DEVMAP || type == MapType.DEVMAP_HASH || type == MapType.CPUMAP) && valueSize == 8;
+    }
+
+    /**
+     * A devmap's or cpumap's 8-byte entry: an ifindex (devmap) or queue size (cpumap), and an XDP program
+     * run on redirected frames (null: none). Lookups read it back with the program's id in place of its fd.
+     */
+    public void setRedirect(byte[] key, int first, Program program) {
+        if (!carriesRedirectPrograms()) {
+            throw new InvalidSpecException("map", "a " + type + " map with " + valueSize + "-byte values does not take a"
+                    + " program: only DEVMAP, DEVMAP_HASH and CPUMAP maps with 8-byte values do");
+        }
+        if (program == null) {
+            put(key, ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putInt(first).putInt(0).array(), BPF_ANY);
+            return;
+        }
+        try (Fd.Held p = program.fd().hold()) {
+            put(key, ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putInt(first).putInt(p.fd()).array(),
+                    BPF_ANY);
+        }
+    }
+
+    private void put(byte[] key, byte[] value, long flags) {
         checkKey(key);
         if (value == null || value.length != lookupSize()) {
             throw new InvalidSpecException("value", (value == null ? 0 : value.length) + " bytes; this " + type
@@ -188,6 +281,7 @@ public final class BpfMap implements BpfObject {
      *         entries before the failing one stay written
      */
     public int updateAll(List<byte[]> keys, List<byte[]> values, long flags) {
+        refuseRawFds();
         if (keys.size() != values.size()) {
             throw new InvalidSpecException("entries", keys.size() + " keys and " + values.size() + " values");
         }
@@ -294,7 +388,7 @@ public final class BpfMap implements BpfObject {
             throw new InvalidSpecException("map", "a " + type + " map does not hold programs; use a PROG_ARRAY");
         }
         try (Fd.Held p = program.fd().hold()) {
-            update(intKey(index), intKey(p.fd()), BPF_ANY);
+            put(intKey(index), intKey(p.fd()), BPF_ANY);
         }
     }
 
@@ -304,7 +398,7 @@ public final class BpfMap implements BpfObject {
             throw new InvalidSpecException("map", "a " + type + " map does not hold maps");
         }
         try (Fd.Held m = inner.fd().hold()) {
-            update(key, intKey(m.fd()), BPF_ANY);
+            put(key, intKey(m.fd()), BPF_ANY);
         }
     }
 

@@ -18,9 +18,38 @@ import java.util.regex.Pattern;
  * @param numaNode a NUMA node to allocate on, or -1 for any (sets BPF_F_NUMA_NODE)
  * @param innerMap for maps of maps: a map of the kind its values will be (the kernel copies its shape)
  * @param mapExtra bpf_attr.map_extra: a bloom filter's hash count (low 4 bits), else 0
+ * @param btf raw BTF describing the key and value, with their type ids, or {@link Btf#NONE}
  */
 public record MapSpec(MapType type, int keySize, int valueSize, int maxEntries, int flags, String name, int numaNode,
-                      BpfMap innerMap, long mapExtra) {
+                      BpfMap innerMap, long mapExtra, Btf btf) {
+
+    /**
+     * BTF for a map's key and value (bpf_attr.btf_fd, btf_key_type_id, btf_value_type_id): the agent loads
+     * the raw BTF, passes its fd at create and closes it; the kernel keeps the BTF object with the map.
+     * Key and value ids must name types of exactly key_size and value_size bytes (the kernel checks).
+     */
+    public record Btf(byte[] btf, int keyTypeId, int valueTypeId) {
+        public static final Btf NONE = new Btf(null, 0, 0);
+
+        public Btf {
+            btf = btf == null ? new byte[0] : btf;
+            if (btf.length == 0 && (keyTypeId != 0 || valueTypeId != 0)) {
+                throw new InvalidSpecException("btf.btf", "is required with btf.key_type_id or btf.value_type_id");
+            }
+            if (btf.length > 0 && valueTypeId == 0) {
+                throw new InvalidSpecException("btf.value_type_id", "is required with btf.btf: the id of the value's"
+                        + " type in it");
+            }
+            if (keyTypeId < 0 || valueTypeId < 0) {
+                throw new InvalidSpecException(keyTypeId < 0 ? "btf.key_type_id" : "btf.value_type_id",
+                        "is not a type id");
+            }
+        }
+
+        public boolean isEmpty() {
+            return btf.length == 0;
+        }
+    }
 
     public static final int BPF_F_NO_PREALLOC = 1;
     public static final int BPF_F_NUMA_NODE = 4;
@@ -104,6 +133,53 @@ public record MapSpec(MapType type, int keySize, int valueSize, int maxEntries, 
         if (type != MapType.BLOOM_FILTER && mapExtra != 0) {
             throw new InvalidSpecException("map_extra", "is only for bloom filters (their hash count)");
         }
+        if (type == MapType.BLOOM_FILTER && (mapExtra & ~0xfL) != 0) {
+            throw new InvalidSpecException("map_extra", mapExtra + " for a bloom filter: its hash count, 0 to 15"
+                    + " (0 means the kernel's default, 5)");
+        }
+        checkRedirectAndSocketValues(type, keySize, valueSize);
+        btf = btf == null ? Btf.NONE : btf;
+        if (!btf.isEmpty() && type.holdsFds()) {
+            throw new InvalidSpecException("btf", "is not for a " + type + " map: its values are fds, not typed data");
+        }
+    }
+
+    /**
+     * Maps whose values name kernel objects: devmaps and cpumaps hold an ifindex / queue size with an
+     * optional program fd after it, socket maps a socket fd (u32 or u64), XSK maps a socket fd.
+     */
+    private static void checkRedirectAndSocketValues(MapType type, int keySize, int valueSize) {
+        switch (type) {
+            case DEVMAP, DEVMAP_HASH -> {
+                if (keySize != 4) {
+                    throw new InvalidSpecException("key_size", keySize + " for a " + type + " map: 4 (u32)");
+                }
+                if (valueSize != 4 && valueSize != 8) {
+                    throw new InvalidSpecException("value_size", valueSize + " for a " + type + " map: 4 (an ifindex)"
+                            + " or 8 (an ifindex and an XDP program fd, struct bpf_devmap_val)");
+                }
+            }
+            case CPUMAP -> {
+                if (valueSize != 4 && valueSize != 8) {
+                    throw new InvalidSpecException("value_size", valueSize + " for a CPUMAP map: 4 (a queue size) or 8"
+                            + " (a queue size and an XDP program fd, struct bpf_cpumap_val)");
+                }
+            }
+            case SOCKMAP, SOCKHASH -> {
+                if (valueSize != 4 && valueSize != 8) {
+                    throw new InvalidSpecException("value_size", valueSize + " for a " + type + " map: 4 or 8 (a socket"
+                            + " fd; lookups return its cookie with 8)");
+                }
+            }
+            case XSKMAP -> {
+                if (valueSize != 4) {
+                    throw new InvalidSpecException("value_size", valueSize + " for an XSKMAP map: 4 (an AF_XDP socket"
+                            + " fd)");
+                }
+            }
+            default -> {
+            }
+        }
     }
 
     /** A map with the usual defaults: no flags, no name, any node. */
@@ -126,6 +202,7 @@ public record MapSpec(MapType type, int keySize, int valueSize, int maxEntries, 
         private int numaNode = -1;
         private BpfMap innerMap;
         private long mapExtra;
+        private Btf btf = Btf.NONE;
 
         private Builder(MapType type, int keySize, int valueSize, int maxEntries) {
             this.type = type;
@@ -139,9 +216,10 @@ public record MapSpec(MapType type, int keySize, int valueSize, int maxEntries, 
         public Builder numaNode(int v) { numaNode = v; return this; }
         public Builder innerMap(BpfMap v) { innerMap = v; return this; }
         public Builder mapExtra(long v) { mapExtra = v; return this; }
+        public Builder btf(Btf v) { btf = v; return this; }
 
         public MapSpec build() {
-            return new MapSpec(type, keySize, valueSize, maxEntries, flags, name, numaNode, innerMap, mapExtra);
+            return new MapSpec(type, keySize, valueSize, maxEntries, flags, name, numaNode, innerMap, mapExtra, btf);
         }
     }
 }

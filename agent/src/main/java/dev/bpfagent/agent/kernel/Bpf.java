@@ -201,6 +201,24 @@ public final class Bpf {
         return elemOut(BpfCmd.BPF_MAP_LOOKUP_ELEM, map, key, valueSize, flags);
     }
 
+    /**
+     * BPF_MAP_LOOKUP_ELEM on a bloom filter: no key, and the value is read by the kernel, not written.
+     * True when the value may be in the set, false when it surely is not (ENOENT).
+     */
+    public static boolean mapLookupElemValueIn(Fd map, byte[] value) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = map.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.MapElem.LAYOUT);
+            s.set(JAVA_INT, BpfAttr.MapElem.map_fd, h.fd());
+            s.set(JAVA_LONG, BpfAttr.MapElem.value, copyIn(arena, value).address());
+            try {
+                call(arena, BpfCmd.BPF_MAP_LOOKUP_ELEM, s);
+                return true;
+            } catch (KernelException.NotFound e) {
+                return false;
+            }
+        }
+    }
+
     /** BPF_MAP_LOOKUP_AND_DELETE_ELEM (queues and stacks with no key): the value, or null when empty/absent. */
     public static byte[] mapLookupAndDeleteElem(Fd map, byte[] key, int valueSize) {
         return elemOut(BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM, map, key, valueSize, 0);

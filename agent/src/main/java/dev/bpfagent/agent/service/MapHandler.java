@@ -49,7 +49,10 @@ final class MapHandler {
                 () -> RequestException.invalid("type", "map type " + req.getType() + " is not known to this agent"));
         MapSpec spec = MapSpec.builder(type, req.getKeySize(), req.getValueSize(), req.getMaxEntries())
                 .flags(req.getFlags()).name(req.getName()).numaNode(req.hasNumaNode() ? req.getNumaNode() : -1)
-                .innerMap(inner).mapExtra(req.getMapExtra()).build();
+                .innerMap(inner).mapExtra(req.getMapExtra())
+                .btf(req.hasBtf() ? new MapSpec.Btf(req.getBtf().getBtf().toByteArray(), req.getBtf().getKeyTypeId(),
+                        req.getBtf().getValueTypeId()) : MapSpec.Btf.NONE)
+                .build();
         BpfMap map = BpfMap.create(spec);
         Registry.Entry entry = registry.add(KIND, map, Caller.current(), labels, dependsOn);
         return describe(entry);
@@ -125,6 +128,14 @@ final class MapHandler {
 
     LookupMapElemResponse lookup(LookupMapElemRequest req) {
         BpfMap m = held(req.hasMap(), req.getMap());
+        if (m.type() == dev.bpfagent.agent.bpf.MapType.BLOOM_FILTER) {
+            byte[] value = req.getValue().toByteArray();
+            return LookupMapElemResponse.newBuilder().setFound(spec(() -> m.mayContain(value))).build();
+        }
+        if (!req.getValue().isEmpty()) {
+            throw RequestException.invalid("value", "is only given to test a bloom filter; this is a " + m.type()
+                    + " map");
+        }
         return found(m, spec(() -> m.lookup(key(m, req.getKey()))));
     }
 
@@ -152,6 +163,32 @@ final class MapHandler {
         }
         long flags = req.getModeValue() | (req.getLock() ? BpfMap.BPF_F_LOCK : 0);
         byte[] key = key(m, req.getKey());
+        if (m.carriesRedirectPrograms()) {
+            if (req.getValue().size() != 8) {
+                throw RequestException.invalid("value", req.getValue().size() + " bytes; this " + m.type() + " map's"
+                        + " values are 8: a u32, then the u32 id of an XDP program the agent holds (or 0)");
+            }
+            // devmap / cpumap: a u32 (ifindex, queue size) then the id of an XDP program the agent holds, or 0
+            ByteBuffer v = ByteBuffer.wrap(req.getValue().toByteArray()).order(ByteOrder.nativeOrder());
+            int first = v.getInt();
+            int progId = v.getInt();
+            Program prog = null;
+            if (progId != 0) {
+                Registry.Entry p = registry.find(new Registry.Key(Registry.Kind.PROGRAM, progId));
+                if (p == null) {
+                    throw RequestException.notFound("PROGRAM_NOT_HELD", "value: program "
+                            + Integer.toUnsignedString(progId) + " (bytes 4-7) is not held by the agent")
+                            .with("field", "value");
+                }
+                prog = p.object(Program.class);
+            }
+            Program chosen = prog;
+            spec(() -> {
+                m.setRedirect(key, first, chosen);
+                return null;
+            });
+            return UpdateMapElemResponse.getDefaultInstance();
+        }
         if (m.holdsPrograms() || m.holdsMaps()) {
             // The kernel takes fds here; a client names a program or map the agent holds, by id.
             if (req.getValue().size() != 4) {
@@ -251,7 +288,7 @@ final class MapHandler {
 
     UpdateMapBatchResponse updateBatch(UpdateMapBatchRequest req) {
         BpfMap m = held(req.hasMap(), req.getMap());
-        if (m.holdsPrograms() || m.holdsMaps()) {
+        if (m.holdsPrograms() || m.holdsMaps() || m.carriesRedirectPrograms()) {
             throw RequestException.invalid("map", "a " + m.type() + " map's values are objects the agent holds: use"
                     + " UpdateMapElem, one entry at a time");
         }

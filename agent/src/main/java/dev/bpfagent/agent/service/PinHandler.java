@@ -66,6 +66,9 @@ final class PinHandler {
             case OBJECT_KIND_UNSPECIFIED, OBJECT_KIND_PROGRAM -> Registry.Kind.PROGRAM;
             case OBJECT_KIND_MAP -> Registry.Kind.MAP;
             case UNRECOGNIZED -> throw RequestException.invalid(field, "unknown object kind number");
+            case OBJECT_KIND_CHAIN -> throw RequestException.invalid(field, "a chain is the agent's, not the kernel's,"
+                    + " and has no pin: pin its prog array (Chain.prog_array_id, kind MAP) and its programs; a pinned"
+                    + " prog array keeps its entries after the agent lets go");
             default -> throw RequestException.unimplemented(field, k + ": this agent holds programs and maps so far");
         };
     }
