@@ -159,6 +159,49 @@ public final class AsyncBpfClient {
         return adapt(stub().closeProgram(request), r -> r);
     }
 
+    // ---- links ----
+
+    public CompletableFuture<LinkHandle> attach(int programId, Hook hook) {
+        return attach(Requests.attach(programId, hook));
+    }
+
+    public CompletableFuture<LinkHandle> attach(AttachProgramRequest request) {
+        return adapt(stub().attachProgram(request), l -> new LinkHandle(owner, l));
+    }
+
+    public CompletableFuture<LinkHandle> getPinnedLink(String path) {
+        return adapt(stub().getPinned(GetPinnedRequest.newBuilder().setPath(path)
+                .setExpectedKind(ObjectKind.OBJECT_KIND_LINK).build()), r -> new LinkHandle(owner, r.getLink()));
+    }
+
+    public CompletableFuture<Link> link(int linkId) {
+        return adapt(stub().getLink(GetLinkRequest.newBuilder().setLink(Requests.link(linkId)).build()), r -> r);
+    }
+
+    public CompletableFuture<ListLinksResponse> listLinks(ListLinksRequest request) {
+        return adapt(stub().listLinks(request), r -> r);
+    }
+
+    public CompletableFuture<List<Link>> links(int programId) {
+        return adapt(stub().listLinks(Requests.linksOf(programId)), ListLinksResponse::getLinksList);
+    }
+
+    public CompletableFuture<DetachLinkResponse> detach(int linkId) {
+        return detachLink(Requests.detach(linkId));
+    }
+
+    public CompletableFuture<DetachLinkResponse> detachLink(DetachLinkRequest request) {
+        return adapt(stub().detachLink(request), r -> r);
+    }
+
+    public CompletableFuture<Link> updateLink(int linkId, int programId) {
+        return updateLink(Requests.updateLink(linkId, programId));
+    }
+
+    public CompletableFuture<Link> updateLink(UpdateLinkRequest request) {
+        return adapt(stub().updateLink(request), r -> r);
+    }
+
     // ---- maps ----
 
     public CompletableFuture<MapHandle> createMap(CreateMapRequest request) {

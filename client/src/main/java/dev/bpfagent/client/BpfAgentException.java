@@ -110,8 +110,8 @@ public class BpfAgentException extends RuntimeException {
     public static final class NotFound extends BpfAgentException {
         private static final long serialVersionUID = 1L;
 
-        NotFound(String reason, int errno, String message, Throwable cause) {
-            super(Status.Code.NOT_FOUND, reason, errno, null, message, cause);
+        NotFound(String reason, int errno, String field, String message, Throwable cause) {
+            super(Status.Code.NOT_FOUND, reason, errno, field, message, cause);
         }
     }
 

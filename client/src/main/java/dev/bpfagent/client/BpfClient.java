@@ -193,6 +193,58 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().closeProgram(request));
     }
 
+    // ---- links ----
+
+    /** Attaches a held program to a hook ({@link Hooks} builds them); close the handle to detach. */
+    public LinkHandle attach(int programId, Hook hook) {
+        return attach(Requests.attach(programId, hook));
+    }
+
+    /** AttachProgram with every option (labels). */
+    public LinkHandle attach(AttachProgramRequest request) {
+        return new LinkHandle(this, Errors.call(target, () -> stub().attachProgram(request)));
+    }
+
+    /** Holds the link pinned at path (and its program); close the handle to detach it and remove the pin. */
+    public LinkHandle getPinnedLink(String path) {
+        return new LinkHandle(this, Errors.call(target, () -> stub().getPinned(GetPinnedRequest.newBuilder()
+                .setPath(path).setExpectedKind(ObjectKind.OBJECT_KIND_LINK).build())).getLink());
+    }
+
+    /** A held link as the agent describes it now. */
+    public Link link(int linkId) {
+        return Errors.call(target, () -> stub().getLink(GetLinkRequest.newBuilder().setLink(Requests.link(linkId))
+                .build()));
+    }
+
+    /** One page of held links, as the request filters them. */
+    public ListLinksResponse listLinks(ListLinksRequest request) {
+        return Errors.call(target, () -> stub().listLinks(request));
+    }
+
+    /** The held links of a program. */
+    public List<Link> links(int programId) {
+        return listLinks(Requests.linksOf(programId)).getLinksList();
+    }
+
+    /** Detaches a held link (and removes its pins). */
+    public DetachLinkResponse detach(int linkId) {
+        return detachLink(Requests.detach(linkId));
+    }
+
+    public DetachLinkResponse detachLink(DetachLinkRequest request) {
+        return Errors.call(target, () -> stub().detachLink(request));
+    }
+
+    /** The link runs programId instead, with no gap (XDP, tcx, cgroup, netns links). */
+    public Link updateLink(int linkId, int programId) {
+        return updateLink(Requests.updateLink(linkId, programId));
+    }
+
+    public Link updateLink(UpdateLinkRequest request) {
+        return Errors.call(target, () -> stub().updateLink(request));
+    }
+
     // ---- maps ----
 
     /** BPF_MAP_CREATE through the agent. */

@@ -68,7 +68,7 @@ public final class Errors {
         }
         return switch (status.getCode()) {
             case INVALID_ARGUMENT -> new BpfAgentException.InvalidArgument(reason, errno, field, message, t);
-            case NOT_FOUND -> new BpfAgentException.NotFound(reason, errno, message, t);
+            case NOT_FOUND -> new BpfAgentException.NotFound(reason, errno, field, message, t);
             case PERMISSION_DENIED -> new BpfAgentException.PermissionDenied(reason, errno, message, t);
             case ALREADY_EXISTS -> new BpfAgentException.AlreadyExists(reason, errno, message, t);
             default -> new BpfAgentException(status.getCode(), reason, errno, field, message, t);

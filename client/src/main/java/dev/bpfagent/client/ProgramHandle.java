@@ -75,6 +75,11 @@ public final class ProgramHandle implements AutoCloseable {
     }
 
     /** Pins under the agent's bpffs directory; returns the absolute path. */
+    /** Attaches this program to a hook ({@link Hooks}); close the link handle to detach. */
+    public LinkHandle attach(dev.bpfagent.proto.v1.Hook hook) {
+        return client.attach(id(), hook);
+    }
+
     public String pin(String path) {
         return client.pin(id(), path);
     }

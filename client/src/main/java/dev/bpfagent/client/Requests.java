@@ -19,6 +19,26 @@ final class Requests {
         return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_CHAIN).setId(id).build();
     }
 
+    static ObjectRef link(int id) {
+        return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_LINK).setId(id).build();
+    }
+
+    static AttachProgramRequest attach(int programId, Hook hook) {
+        return AttachProgramRequest.newBuilder().setProgram(program(programId)).setHook(hook).build();
+    }
+
+    static UpdateLinkRequest updateLink(int linkId, int programId) {
+        return UpdateLinkRequest.newBuilder().setLink(link(linkId)).setProgram(program(programId)).build();
+    }
+
+    static DetachLinkRequest detach(int linkId) {
+        return DetachLinkRequest.newBuilder().setLink(link(linkId)).build();
+    }
+
+    static ListLinksRequest linksOf(int programId) {
+        return ListLinksRequest.newBuilder().setProgramId(programId).setPageSize(1000).build();
+    }
+
     static ObjectRef map(int id) {
         return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(id).build();
     }

@@ -92,7 +92,18 @@ class ProtocolFuzzTest {
                         .setIndex(1).setProgram(missing).build()}),
                 Map.entry("ClearChainEntry", new Message[] {ClearChainEntryRequest.newBuilder().setChain(missingChain())
                         .setIndex(1).build()}),
-                Map.entry("CloseChain", new Message[] {CloseChainRequest.newBuilder().setChain(missingChain()).build()}));
+                Map.entry("CloseChain", new Message[] {CloseChainRequest.newBuilder().setChain(missingChain()).build()}),
+                // Links: the program (999999) does not exist, so nothing is attached.
+                Map.entry("AttachProgram", new Message[] {AttachProgramRequest.newBuilder().setProgram(missing)
+                        .setHook(Hook.newBuilder().setTracepoint(TracepointHook.newBuilder().setCategory("syscalls")
+                                .setName("sys_enter_getpid"))).build(),
+                        AttachProgramRequest.newBuilder().setProgram(missing).setHook(Hook.newBuilder().setUprobe(
+                                UprobeHook.newBuilder().setBinary("/bin/true").setSymbol("main@@V").setPid(1))).build()}),
+                Map.entry("GetLink", new Message[] {GetLinkRequest.newBuilder().setLink(missingLink()).build()}),
+                Map.entry("ListLinks", new Message[] {ListLinksRequest.newBuilder().setProgramId(5).setPageSize(2).build()}),
+                Map.entry("DetachLink", new Message[] {DetachLinkRequest.newBuilder().setLink(missingLink()).build()}),
+                Map.entry("UpdateLink", new Message[] {UpdateLinkRequest.newBuilder().setLink(missingLink())
+                        .setProgram(missing).setExpectedProgramId(3).build()}));
         return typed.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
                 e -> Stream.of(e.getValue()).map(Message::toByteArray).toList()));
     }
@@ -117,6 +128,10 @@ class ProtocolFuzzTest {
         }
         c.setRunStats(false);
         return made;
+    }
+
+    static ObjectRef missingLink() {
+        return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_LINK).setId(999_999).build();
     }
 
     static ObjectRef missingChain() {

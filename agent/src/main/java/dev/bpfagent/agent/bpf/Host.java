@@ -33,6 +33,22 @@ public final class Host {
         return Mounts.ensure(TRACEFS, "tracefs");
     }
 
+    /** Where tracefs is: the usual mount, or debugfs's tracing directory on older setups; empty if neither. */
+    public static java.util.Optional<Path> tracefs() {
+        for (Path p : List.of(TRACEFS, Path.of("/sys/kernel/debug/tracing"))) {
+            if (java.nio.file.Files.isDirectory(p.resolve("events"))) {
+                return java.util.Optional.of(p);
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    /** The first cgroup v2 mount (the unified hierarchy), if any. */
+    public static java.util.Optional<Path> cgroup2() {
+        return Mounts.current().stream().filter(m -> m.fstype().equals("cgroup2")).map(Mounts.Mount::target)
+                .findFirst();
+    }
+
     /** Every bpffs mount point on the host. */
     public static List<Path> bpffsMounts() {
         return Mounts.current().stream().filter(m -> m.fstype().equals("bpf")).map(Mounts.Mount::target).toList();

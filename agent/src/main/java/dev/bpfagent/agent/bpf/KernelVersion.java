@@ -33,6 +33,11 @@ public final class KernelVersion {
         return Running.CODE;
     }
 
+    /** The running kernel is major.minor or newer. */
+    public static boolean atLeast(int major, int minor) {
+        return code() >= (major << 16) + (minor << 8);
+    }
+
     /** The running kernel does not change under us: read once, on first use. */
     private static final class Running {
         static final String RELEASE = readRelease();

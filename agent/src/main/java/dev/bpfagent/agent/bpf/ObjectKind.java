@@ -20,6 +20,9 @@ public enum ObjectKind {
                 return k;
             }
         }
+        if ("bpf-link".equals(name)) {
+            return LINK; // a link's fd from BPF_OBJ_GET or GET_FD_BY_ID; new links are "bpf_link"
+        }
         return OTHER;
     }
 

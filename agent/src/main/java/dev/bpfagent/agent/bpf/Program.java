@@ -1,5 +1,7 @@
 package dev.bpfagent.agent.bpf;
 
+import java.util.Optional;
+
 import dev.bpfagent.agent.kernel.Bpf;
 import dev.bpfagent.agent.kernel.BpfCmd;
 import dev.bpfagent.agent.kernel.BpfProgInfo;
@@ -27,6 +29,11 @@ public final class Program implements BpfObject {
 
     /** What the kernel said of the program when this object took its fd. */
     private final ProgramInfo initialInfo;
+    /**
+     * The expected_attach_type it was loaded with, when this object loaded it (the kernel does not
+     * report it back): attaches that need it (tracing, tcx, cgroup) take it from here or from the hook.
+     */
+    private volatile Optional<AttachType> expectedAttachType = Optional.empty();
 
     private Program(Fd fd, BpfProgInfo info) {
         this.fd = fd;
@@ -89,7 +96,9 @@ public final class Program implements BpfObject {
                     throw first; // it passed the second time: report the first failure as it was
                 }
             }
-            return new Loaded(adopt(result.fd()), result.log(), truncated);
+            Program loaded = adopt(result.fd());
+            loaded.expectedAttachType = spec.expectedAttachType();
+            return new Loaded(loaded, result.log(), truncated);
         } finally {
             sideFds.forEach(Fd::close);
             mapFds.forEach(Fd.Held::close);
@@ -290,6 +299,11 @@ public final class Program implements BpfObject {
     @Override
     public int id() {
         return id;
+    }
+
+    /** The expected_attach_type this object loaded it with; empty when loaded elsewhere or with none. */
+    public Optional<AttachType> expectedAttachType() {
+        return expectedAttachType;
     }
 
     public ProgramType type() {

@@ -499,14 +499,100 @@ public final class Bpf {
 
     /** BPF_LINK_CREATE: attach prog to target (an fd, or an ifindex for XDP/tcx) at attachType. */
     public static Fd linkCreate(Fd prog, int target, int attachType, int flags) {
+        return linkCreate(new LinkCreateAttr(prog, null, target, attachType, flags, null));
+    }
+
+    /** BPF_LINK_CREATE with the union member the attach type reads. */
+    public static Fd linkCreate(LinkCreateAttr a) {
         StructLayout L = LinkCreate.LAYOUT;
-        try (Arena arena = Arena.ofConfined(); Fd.Held p = prog.hold()) {
+        LinkCreateAttr.Tcx tcx = a.union() instanceof LinkCreateAttr.Tcx t ? t : null;
+        try (Arena arena = Arena.ofConfined(); Fd.Held p = a.prog_fd().hold(); Fd.Held target = holdOrNull(a.target_fd());
+             Fd.Held relative = holdOrNull(tcx != null ? tcx.relative_fd() : null)) {
             MemorySegment s = attr(arena, L);
             s.set(JAVA_INT, LinkCreate.prog_fd, p.fd());
-            s.set(JAVA_INT, LinkCreate.target_fd, target);
-            s.set(JAVA_INT, LinkCreate.attach_type, attachType);
-            s.set(JAVA_INT, LinkCreate.flags, flags);
+            s.set(JAVA_INT, LinkCreate.target_fd, target != null ? target.fd() : a.target_ifindex());
+            s.set(JAVA_INT, LinkCreate.attach_type, a.attach_type());
+            s.set(JAVA_INT, LinkCreate.flags, a.flags());
+            switch (a.union()) {
+                case LinkCreateAttr.None n -> {
+                }
+                case LinkCreateAttr.Tracing t -> s.set(JAVA_INT, LinkCreate.target_btf_id, t.target_btf_id());
+                case LinkCreateAttr.PerfEvent pe -> s.set(JAVA_LONG, LinkCreate.bpf_cookie, pe.bpf_cookie());
+                case LinkCreateAttr.Tcx t -> {
+                    s.set(JAVA_INT, LinkCreate.tcx_relative_fd, relative != null ? relative.fd() : t.relative_id());
+                    s.set(JAVA_LONG, LinkCreate.tcx_expected_revision, t.expected_revision());
+                }
+                case LinkCreateAttr.Netfilter nf -> {
+                    s.set(JAVA_INT, LinkCreate.netfilter_pf, nf.pf());
+                    s.set(JAVA_INT, LinkCreate.netfilter_hooknum, nf.hooknum());
+                    s.set(JAVA_INT, LinkCreate.netfilter_priority, nf.priority());
+                    s.set(JAVA_INT, LinkCreate.netfilter_flags, nf.flags());
+                }
+            }
             return new Fd((int) call(arena, BpfCmd.BPF_LINK_CREATE, s));
+        }
+    }
+
+    /** BPF_RAW_TRACEPOINT_OPEN: a raw tracepoint link (a bpf_link since 5.8); name null for tp_btf/tracing. */
+    public static Fd rawTracepointOpen(String name, Fd prog, long cookie) {
+        StructLayout L = BpfAttr.RawTracepointOpen.LAYOUT;
+        try (Arena arena = Arena.ofConfined(); Fd.Held p = prog.hold()) {
+            MemorySegment s = attr(arena, L);
+            s.set(JAVA_LONG, BpfAttr.RawTracepointOpen.name, name == null ? 0 : arena.allocateFrom(name).address());
+            s.set(JAVA_INT, BpfAttr.RawTracepointOpen.prog_fd, p.fd());
+            s.set(JAVA_LONG, BpfAttr.RawTracepointOpen.cookie, cookie);
+            return new Fd((int) call(arena, BpfCmd.BPF_RAW_TRACEPOINT_OPEN, s));
+        }
+    }
+
+    /** BPF_F_REPLACE for BPF_LINK_UPDATE: only if the link still runs old_prog_fd. */
+    public static final int BPF_F_REPLACE = 1 << 2;
+
+    /** BPF_LINK_UPDATE: the link now runs newProg; with oldProg, only if it ran that one (else EPERM). */
+    public static void linkUpdate(Fd link, Fd newProg, Fd oldProg) {
+        StructLayout L = BpfAttr.LinkUpdate.LAYOUT;
+        try (Arena arena = Arena.ofConfined(); Fd.Held l = link.hold(); Fd.Held n = newProg.hold();
+             Fd.Held o = holdOrNull(oldProg)) {
+            MemorySegment s = attr(arena, L);
+            s.set(JAVA_INT, BpfAttr.LinkUpdate.link_fd, l.fd());
+            s.set(JAVA_INT, BpfAttr.LinkUpdate.new_prog_fd, n.fd());
+            if (o != null) {
+                s.set(JAVA_INT, BpfAttr.LinkUpdate.flags, BPF_F_REPLACE);
+                s.set(JAVA_INT, BpfAttr.LinkUpdate.old_prog_fd, o.fd());
+            }
+            call(arena, BpfCmd.BPF_LINK_UPDATE, s);
+        }
+    }
+
+    /** BPF_LINK_DETACH (5.9+): the link stops running its program now, though fds and pins of it remain. */
+    public static void linkDetach(Fd link) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held l = link.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.LinkFd.LAYOUT);
+            s.set(JAVA_INT, BpfAttr.LinkFd.link_fd, l.fd());
+            call(arena, BpfCmd.BPF_LINK_DETACH, s);
+        }
+    }
+
+    /** BPF_ITER_CREATE: an fd whose reads run an iterator link's program and return what it printed. */
+    public static Fd iterCreate(Fd link) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held l = link.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.LinkFd.LAYOUT);
+            s.set(JAVA_INT, BpfAttr.LinkFd.link_fd, l.fd());
+            return new Fd((int) call(arena, BpfCmd.BPF_ITER_CREATE, s));
+        }
+    }
+
+    /**
+     * struct bpf_link_info's head: type, id, prog_id, and the first 16 bytes of its per-type union
+     * (XDP: ifindex; tcx: ifindex, attach_type; cgroup: cgroup_id, attach_type; netns: netns_ino, attach_type).
+     */
+    public static BpfLinkInfo linkInfo(Fd link) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = link.hold()) {
+            MemorySegment info = arena.allocate(BpfLinkInfo.SIZE, 8);
+            info.fill((byte) 0);
+            objGetInfoByFd(arena, h.fd(), info);
+            return new BpfLinkInfo(info.get(JAVA_INT, 0), info.get(JAVA_INT, 4), info.get(JAVA_INT, 8),
+                    info.get(JAVA_LONG, 16), info.get(JAVA_LONG, 24));
         }
     }
 

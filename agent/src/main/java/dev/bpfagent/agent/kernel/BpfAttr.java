@@ -274,7 +274,12 @@ public final class BpfAttr {
         public static final long btf_log_true_size = offset(LAYOUT, "btf_log_true_size");
     }
 
-    /** BPF_LINK_CREATE (attr.link_create), the part every attach type shares. */
+    /**
+     * BPF_LINK_CREATE (attr.link_create): the part every attach type shares, then the union after it, of
+     * which each attach type reads its own member: target_btf_id (tracing), perf_event.bpf_cookie,
+     * tcx.relative_fd / expected_revision (6.6+), netfilter.pf / hooknum / priority / flags (6.4+),
+     * iter_info / iter_info_len (iterators).
+     */
     public static final class LinkCreate {
         private LinkCreate() {
         }
@@ -283,11 +288,91 @@ public final class BpfAttr {
                 JAVA_INT.withName("prog_fd"),
                 JAVA_INT.withName("target_fd"), // union with target_ifindex
                 JAVA_INT.withName("attach_type"),
-                JAVA_INT.withName("flags"));
+                JAVA_INT.withName("flags"),
+                MemoryLayout.unionLayout(
+                        JAVA_INT.withName("target_btf_id"),
+                        JAVA_LONG.withName("bpf_cookie"), // perf_event
+                        MemoryLayout.structLayout(
+                                JAVA_INT.withName("relative_fd"), // union with relative_id
+                                paddingLayout(4),
+                                JAVA_LONG.withName("expected_revision")).withName("tcx"),
+                        MemoryLayout.structLayout(
+                                JAVA_INT.withName("pf"),
+                                JAVA_INT.withName("hooknum"),
+                                JAVA_INT.withName("priority"),
+                                JAVA_INT.withName("flags")).withName("netfilter"),
+                        MemoryLayout.structLayout(
+                                JAVA_LONG.withName("iter_info"),
+                                JAVA_INT.withName("iter_info_len"),
+                                paddingLayout(4)).withName("iter")).withName("u"));
 
         public static final long prog_fd = offset(LAYOUT, "prog_fd");
         public static final long target_fd = offset(LAYOUT, "target_fd");
         public static final long attach_type = offset(LAYOUT, "attach_type");
+        public static final long flags = offset(LAYOUT, "flags");
+        public static final long target_btf_id = LAYOUT.byteOffset(groupElement("u"), groupElement("target_btf_id"));
+        public static final long bpf_cookie = LAYOUT.byteOffset(groupElement("u"), groupElement("bpf_cookie"));
+        public static final long tcx_relative_fd = LAYOUT.byteOffset(groupElement("u"), groupElement("tcx"),
+                groupElement("relative_fd"));
+        public static final long tcx_expected_revision = LAYOUT.byteOffset(groupElement("u"), groupElement("tcx"),
+                groupElement("expected_revision"));
+        public static final long netfilter_pf = LAYOUT.byteOffset(groupElement("u"), groupElement("netfilter"),
+                groupElement("pf"));
+        public static final long netfilter_hooknum = LAYOUT.byteOffset(groupElement("u"), groupElement("netfilter"),
+                groupElement("hooknum"));
+        public static final long netfilter_priority = LAYOUT.byteOffset(groupElement("u"), groupElement("netfilter"),
+                groupElement("priority"));
+        public static final long netfilter_flags = LAYOUT.byteOffset(groupElement("u"), groupElement("netfilter"),
+                groupElement("flags"));
+        public static final long iter_info = LAYOUT.byteOffset(groupElement("u"), groupElement("iter"),
+                groupElement("iter_info"));
+        public static final long iter_info_len = LAYOUT.byteOffset(groupElement("u"), groupElement("iter"),
+                groupElement("iter_info_len"));
+    }
+
+    /** BPF_RAW_TRACEPOINT_OPEN (attr.raw_tracepoint); cookie is 6.10+. */
+    public static final class RawTracepointOpen {
+        private RawTracepointOpen() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_LONG.withName("name"),
+                JAVA_INT.withName("prog_fd"),
+                paddingLayout(4),
+                JAVA_LONG.withName("cookie"));
+
+        public static final long name = offset(LAYOUT, "name");
+        public static final long prog_fd = offset(LAYOUT, "prog_fd");
+        public static final long cookie = offset(LAYOUT, "cookie");
+    }
+
+    /** BPF_LINK_UPDATE (attr.link_update). */
+    public static final class LinkUpdate {
+        private LinkUpdate() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("link_fd"),
+                JAVA_INT.withName("new_prog_fd"),
+                JAVA_INT.withName("flags"),
+                JAVA_INT.withName("old_prog_fd"));
+
+        public static final long link_fd = offset(LAYOUT, "link_fd");
+        public static final long new_prog_fd = offset(LAYOUT, "new_prog_fd");
+        public static final long flags = offset(LAYOUT, "flags");
+        public static final long old_prog_fd = offset(LAYOUT, "old_prog_fd");
+    }
+
+    /** BPF_LINK_DETACH (attr.link_detach) and BPF_ITER_CREATE (attr.iter_create): a link fd, then flags. */
+    public static final class LinkFd {
+        private LinkFd() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("link_fd"),
+                JAVA_INT.withName("flags"));
+
+        public static final long link_fd = offset(LAYOUT, "link_fd");
         public static final long flags = offset(LAYOUT, "flags");
     }
 

@@ -25,6 +25,11 @@ public final class Fd implements AutoCloseable {
         this.fd = fd;
     }
 
+    /** open(path, O_RDONLY | O_CLOEXEC): a namespace file, a cgroup directory, a file the kernel reads by fd. */
+    public static Fd openReadOnly(String path) {
+        return LibC.open(path, LibC.O_RDONLY | LibC.O_CLOEXEC);
+    }
+
     /** A use of the fd; close it (try-with-resources) when the system call is done. */
     public Held hold() {
         while (true) {

@@ -58,12 +58,36 @@ public final class PerfEvent {
 
     /** Opens a perf event of the given type and config, with sample_period 1, close-on-exec. */
     public static Fd open(int type, long config, int pid, int cpu) {
+        return open(type, config, 1, pid, cpu);
+    }
+
+    /** Opens a perf event sampling every samplePeriod events (a software clock: every that many ns). */
+    public static Fd open(int type, long config, long samplePeriod, int pid, int cpu) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment a = arena.allocate(ATTR);
             a.fill((byte) 0);
             a.set(JAVA_INT, BpfAttr.offset(ATTR, "type"), type);
             a.set(JAVA_INT, BpfAttr.offset(ATTR, "size"), (int) ATTR.byteSize());
             a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config"), config);
+            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "sample_period"), samplePeriod);
+            return new Fd(LibC.perfEventOpen(a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+        }
+    }
+
+    /**
+     * Opens a kprobe or uprobe through its PMU (type read from /sys/bus/event_source/devices/{kprobe,uprobe}/type):
+     * config1 points at the function name (kprobe_func) or binary path (uprobe_path), config2 is the offset
+     * (probe_offset), config carries the retprobe bit where the PMU's format says.
+     */
+    public static Fd openProbe(int pmuType, long config, String funcOrPath, long offset, int pid, int cpu) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = arena.allocate(ATTR);
+            a.fill((byte) 0);
+            a.set(JAVA_INT, BpfAttr.offset(ATTR, "type"), pmuType);
+            a.set(JAVA_INT, BpfAttr.offset(ATTR, "size"), (int) ATTR.byteSize());
+            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config"), config);
+            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config1"), arena.allocateFrom(funcOrPath).address());
+            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config2"), offset);
             a.set(JAVA_LONG, BpfAttr.offset(ATTR, "sample_period"), 1L);
             return new Fd(LibC.perfEventOpen(a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
         }

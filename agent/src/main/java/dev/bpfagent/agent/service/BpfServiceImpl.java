@@ -18,6 +18,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     private final AgentHandler agent;
     private final MapHandler maps;
     private final ChainHandler chains;
+    private final LinkHandler links;
     private final Offload offload;
 
     public BpfServiceImpl(Registry registry, PinPaths pins, String version) {
@@ -32,13 +33,39 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
         this.maps = new MapHandler(registry, refs);
         this.chains = new ChainHandler(registry, refs, maps);
-        this.pinCalls = new PinHandler(registry, refs, programs, maps);
+        this.links = new LinkHandler(registry, refs);
+        this.pinCalls = new PinHandler(registry, refs, programs, maps, links);
         this.agent = new AgentHandler(registry, pins, version);
     }
 
     private static <T> void reply(StreamObserver<T> out, T value) {
         out.onNext(value);
         out.onCompleted();
+    }
+
+    @Override
+    public void attachProgram(AttachProgramRequest req, StreamObserver<Link> out) {
+        reply(out, links.attach(req));
+    }
+
+    @Override
+    public void getLink(GetLinkRequest req, StreamObserver<Link> out) {
+        reply(out, links.get(req));
+    }
+
+    @Override
+    public void listLinks(ListLinksRequest req, StreamObserver<ListLinksResponse> out) {
+        reply(out, links.list(req));
+    }
+
+    @Override
+    public void detachLink(DetachLinkRequest req, StreamObserver<DetachLinkResponse> out) {
+        reply(out, links.detach(req));
+    }
+
+    @Override
+    public void updateLink(UpdateLinkRequest req, StreamObserver<Link> out) {
+        reply(out, links.update(req));
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.bpfagent.agent.service;
 
 import dev.bpfagent.agent.bpf.BpfMap;
+import dev.bpfagent.agent.bpf.Link;
 import dev.bpfagent.agent.bpf.ObjectKind;
 import dev.bpfagent.agent.bpf.Pins;
 import dev.bpfagent.agent.bpf.Program;
@@ -34,8 +35,10 @@ final class PinHandler {
     private final ProgramHandler programs;
 
     private final MapHandler maps;
+    private final LinkHandler links;
 
-    PinHandler(Registry registry, Refs refs, ProgramHandler programs, MapHandler maps) {
+    PinHandler(Registry registry, Refs refs, ProgramHandler programs, MapHandler maps, LinkHandler links) {
+        this.links = links;
         this.maps = maps;
         this.registry = registry;
         this.refs = refs;
@@ -65,6 +68,7 @@ final class PinHandler {
         return switch (k) {
             case OBJECT_KIND_UNSPECIFIED, OBJECT_KIND_PROGRAM -> Registry.Kind.PROGRAM;
             case OBJECT_KIND_MAP -> Registry.Kind.MAP;
+            case OBJECT_KIND_LINK -> Registry.Kind.LINK;
             case UNRECOGNIZED -> throw RequestException.invalid(field, "unknown object kind number");
             case OBJECT_KIND_CHAIN -> throw RequestException.invalid(field, "a chain is the agent's, not the kernel's,"
                     + " and has no pin: pin its prog array (Chain.prog_array_id, kind MAP) and its programs; a pinned"
@@ -126,6 +130,20 @@ final class PinHandler {
             }
             return GetPinnedResponse.newBuilder().setMap(maps.describe(entry)).build();
         }
+        if (kind == Registry.Kind.LINK || (anyKind && !Files.isDirectory(path) && Files.exists(path)
+                && Pins.kindAt(path.toString()) == ObjectKind.LINK)) {
+            Link l;
+            try {
+                l = Link.fromPinned(path.toString());
+            } catch (KernelException.NotFound e) {
+                throw RequestException.notFound("PIN_NOT_FOUND", "nothing is pinned at " + path);
+            }
+            Registry.Entry entry = holdLink(l, Caller.current());
+            if (path.startsWith(pins.root())) {
+                entry.recordPin(path);
+            }
+            return GetPinnedResponse.newBuilder().setLink(links.describe(entry)).build();
+        }
         var expect = req.getProgram();
         if (expect.getType() == dev.bpfagent.proto.v1.ProgramType.UNRECOGNIZED) {
             throw RequestException.invalid("program.type", "unknown program type number");
@@ -179,9 +197,15 @@ final class PinHandler {
             LOG.warning("cannot walk " + pins.root() + ": " + e.getMessage());
             return 0;
         }
+        List<Path> linkPins = new java.util.ArrayList<>();
         for (Path pin : files) {
             try {
-                boolean map = Pins.kindAt(pin.toString()) == ObjectKind.MAP;
+                ObjectKind pinned = Pins.kindAt(pin.toString());
+                if (pinned == ObjectKind.LINK) {
+                    linkPins.add(pin); // after the programs they run
+                    continue;
+                }
+                boolean map = pinned == ObjectKind.MAP;
                 var entry = map
                         ? registry.add(Registry.Kind.MAP, BpfMap.fromPinned(pin.toString()), Caller.ADOPTED, Map.of(), Set.of())
                         : registry.add(Registry.Kind.PROGRAM, Program.fromPinned(pin.toString()), Caller.ADOPTED,
@@ -192,6 +216,31 @@ final class PinHandler {
                 LOG.info("not adopting " + pin + ": " + e.getMessage());
             }
         }
+        for (Path pin : linkPins) {
+            try {
+                holdLink(Link.fromPinned(pin.toString()), Caller.ADOPTED).recordPin(pin);
+                adopted++;
+            } catch (RuntimeException e) {
+                LOG.info("not adopting " + pin + ": " + e.getMessage());
+            }
+        }
         return adopted;
+    }
+
+    /**
+     * Holds a link opened from a pin, with the program it runs (held already, or opened by id and held
+     * as the link's owner's): a held link always has its program held.
+     */
+    private Registry.Entry holdLink(Link l, Caller owner) {
+        try {
+            Registry.Key progKey = new Registry.Key(Registry.Kind.PROGRAM, l.programId());
+            if (registry.find(progKey) == null) {
+                registry.add(Registry.Kind.PROGRAM, Program.fromId(l.programId()), owner, Map.of(), Set.of());
+            }
+            return registry.add(Registry.Kind.LINK, l, owner, Map.of(), Set.of(progKey));
+        } catch (RuntimeException e) {
+            l.close();
+            throw e;
+        }
     }
 }

@@ -69,6 +69,19 @@ class LayoutTest {
         assertEquals(4, BpfAttr.EnableStats.LAYOUT.byteSize());
         assertEquals(8, BpfAttr.LinkCreate.attach_type);
         assertEquals(12, BpfAttr.LinkCreate.flags);
+        // the union after the shared part (struct { ... } link_create in bpf.h)
+        assertEquals(16, BpfAttr.LinkCreate.target_btf_id);
+        assertEquals(16, BpfAttr.LinkCreate.bpf_cookie);
+        assertEquals(16, BpfAttr.LinkCreate.tcx_relative_fd);
+        assertEquals(24, BpfAttr.LinkCreate.tcx_expected_revision);
+        assertEquals(20, BpfAttr.LinkCreate.netfilter_hooknum);
+        assertEquals(24, BpfAttr.LinkCreate.netfilter_priority);
+        assertEquals(28, BpfAttr.LinkCreate.netfilter_flags);
+        assertEquals(24, BpfAttr.LinkCreate.iter_info_len);
+        assertEquals(32, BpfAttr.LinkCreate.LAYOUT.byteSize());
+        assertEquals(8, BpfAttr.RawTracepointOpen.prog_fd);
+        assertEquals(16, BpfAttr.RawTracepointOpen.cookie);
+        assertEquals(12, BpfAttr.LinkUpdate.old_prog_fd);
     }
 
     @Test

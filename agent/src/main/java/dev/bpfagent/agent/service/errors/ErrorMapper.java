@@ -3,6 +3,7 @@ package dev.bpfagent.agent.service.errors;
 import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
+import dev.bpfagent.agent.bpf.HookException;
 import dev.bpfagent.agent.bpf.InvalidSpecException;
 import dev.bpfagent.agent.bpf.VerifierException;
 import dev.bpfagent.agent.bpf.WrongKindException;
@@ -55,6 +56,13 @@ public final class ErrorMapper {
         }
         if (t instanceof VerifierException ve) {
             return verifier(ve, "");
+        }
+        if (t instanceof HookException he) {
+            return withField(he.kind() == HookException.Kind.NOT_FOUND ? Status.Code.NOT_FOUND
+                    : Status.Code.FAILED_PRECONDITION, he.reason(), he.field(), he.getMessage(), Map.of());
+        }
+        if (t instanceof dev.bpfagent.agent.bpf.elf.ElfException ee) {
+            return build(Status.Code.INVALID_ARGUMENT, ee.getMessage(), info("MALFORMED_ELF").build());
         }
         if (t instanceof WrongKindException wk) {
             return build(Status.Code.FAILED_PRECONDITION, wk.getMessage(), info("KIND_MISMATCH")

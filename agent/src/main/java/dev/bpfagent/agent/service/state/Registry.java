@@ -298,7 +298,15 @@ public final class Registry {
     }
 
     private void collect(Entry e, LinkedHashSet<Entry> order, boolean cascade) {
-        List<Key> deps = dependents(e.key);
+        List<Key> all = dependents(e.key);
+        // a program's links go with it, cascade or not: an attachment means nothing without its program
+        List<Key> deps = all.stream().filter(k -> k.kind() != Kind.LINK || e.key.kind() != Kind.PROGRAM).toList();
+        for (Key l : all) {
+            Entry le = entries.get(l);
+            if (!deps.contains(l) && le != null && !order.contains(le)) {
+                collect(le, order, cascade);
+            }
+        }
         if (!deps.isEmpty() && !cascade) {
             throw RequestException.failedPrecondition("HAS_DEPENDENTS", "cannot close " + e.key + ": "
                     + deps.stream().map(Key::toString).reduce((a, b) -> a + ", " + b).orElseThrow()

@@ -24,7 +24,11 @@ public final class CallExecutors implements ServerCallExecutorSupplier {
             BpfServiceGrpc.getListMapsMethod(),
             BpfServiceGrpc.getDumpMapMethod(),
             BpfServiceGrpc.getUpdateMapBatchMethod(),
-            BpfServiceGrpc.getDeleteMapBatchMethod());
+            BpfServiceGrpc.getDeleteMapBatchMethod(),
+            // attach reads ELF symbol tables and sysfs; detach waits for the kernel's RCU grace periods
+            BpfServiceGrpc.getAttachProgramMethod(),
+            BpfServiceGrpc.getDetachLinkMethod(),
+            BpfServiceGrpc.getUpdateLinkMethod());
 
     private final Executor pool;
     private final Admission admission;

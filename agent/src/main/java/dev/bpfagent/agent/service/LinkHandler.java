@@ -1,0 +1,118 @@
+package dev.bpfagent.agent.service;
+
+import dev.bpfagent.agent.bpf.Hook;
+import dev.bpfagent.agent.bpf.KernelObjects;
+import dev.bpfagent.agent.bpf.Link;
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.service.auth.Caller;
+import dev.bpfagent.agent.service.errors.RequestException;
+import dev.bpfagent.agent.service.state.Labels;
+import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.proto.v1.*;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/** The link resource: attach a held program to a hook, get, list, update and detach its links. */
+final class LinkHandler {
+    static final Registry.Kind KIND = Registry.Kind.LINK;
+
+    private final Registry registry;
+    private final Refs refs;
+
+    LinkHandler(Registry registry, Refs refs) {
+        this.registry = registry;
+        this.refs = refs;
+    }
+
+    dev.bpfagent.proto.v1.Link attach(AttachProgramRequest req) {
+        Map<String, String> labels = Labels.check(req.getLabelsMap(), "labels");
+        Registry.Entry prog = refs.held(req.hasProgram(), req.getProgram(), Registry.Kind.PROGRAM, "program");
+        if (!req.hasHook() || req.getHook().getHookCase() == dev.bpfagent.proto.v1.Hook.HookCase.HOOK_NOT_SET) {
+            throw RequestException.invalid("hook", "is required: where to attach (tracepoint, uprobe, xdp, tcx,"
+                    + " cgroup, ...)");
+        }
+        Hook hook = HookConvert.fromProto(req.getHook());
+        Link link = Link.attach(prog.object(Program.class), hook);
+        if (link.mechanism() == Link.Mechanism.PERF_EVENT_IOCTL) {
+            // no kernel id: the registry numbers it in the agent's own range
+            link = link.withId(registry.nextAgentId() | Integer.MIN_VALUE);
+        }
+        Registry.Entry e = registry.add(KIND, link, Caller.current(), labels, Set.of(prog.key()));
+        return describe(e);
+    }
+
+    dev.bpfagent.proto.v1.Link get(GetLinkRequest req) {
+        return describe(refs.held(req.hasLink(), req.getLink(), KIND, "link"));
+    }
+
+    ListLinksResponse list(ListLinksRequest req) {
+        Listing.Query q = Listing.query(req.getPageSize(), req.getPageToken(), false, req.getLabelsMap(),
+                req.getOwner());
+        int program = req.getProgramId();
+        Listing.Page<dev.bpfagent.proto.v1.Link> page = Listing.page(registry, KIND, q, id -> OptionalInt.empty(),
+                this::describeIfOpen, id -> Optional.empty(), l -> program == 0 || l.getProgramId() == program);
+        return ListLinksResponse.newBuilder().addAllLinks(page.items()).setNextPageToken(page.nextPageToken()).build();
+    }
+
+    DetachLinkResponse detach(DetachLinkRequest req) {
+        Registry.Entry target = refs.held(req.hasLink(), req.getLink(), KIND, "link");
+        var closed = Closer.close(registry, refs.pins(), target, false, req.getKeepPins(), "link");
+        return DetachLinkResponse.newBuilder().addAllUnpinnedPaths(closed.unpinned()).build();
+    }
+
+    dev.bpfagent.proto.v1.Link update(UpdateLinkRequest req) {
+        Registry.Entry e = refs.held(req.hasLink(), req.getLink(), KIND, "link");
+        Registry.Entry next = refs.held(req.hasProgram(), req.getProgram(), Registry.Kind.PROGRAM, "program");
+        Program expected = null;
+        if (req.hasExpectedProgramId()) {
+            expected = registry.get(new Registry.Key(Registry.Kind.PROGRAM, req.getExpectedProgramId()))
+                    .object(Program.class);
+        }
+        Link link = e.object(Link.class);
+        Program nextProgram = next.object(Program.class);
+        if (nextProgram.type() != programOf(link).map(Program::type).orElse(nextProgram.type())) {
+            throw RequestException.invalid("program", "program " + nextProgram.id() + " is a " + nextProgram.type()
+                    + " program; the link runs " + programOf(link).map(p -> p.type().toString()).orElse("another")
+                    + " programs");
+        }
+        link.update(nextProgram, expected);
+        registry.setDependsOn(e, Set.of(next.key()));
+        return describe(e);
+    }
+
+    private Optional<Program> programOf(Link link) {
+        Registry.Entry p = registry.find(new Registry.Key(Registry.Kind.PROGRAM, link.programId()));
+        return p == null ? Optional.empty() : Optional.of(p.object(Program.class));
+    }
+
+    dev.bpfagent.proto.v1.Link describe(Registry.Entry e) {
+        Link l = e.object(Link.class);
+        Link.Info info = l.info();
+        var b = dev.bpfagent.proto.v1.Link.newBuilder().setId(l.id()).setProgramId(info.programId())
+                .setMechanism(l.mechanism() == Link.Mechanism.BPF_LINK ? AttachMechanism.ATTACH_MECHANISM_BPF_LINK
+                        : AttachMechanism.ATTACH_MECHANISM_PERF_EVENT_IOCTL)
+                .setTarget(l.target()).setType(info.type()).setIfindex(info.ifindex())
+                .setAgent(ProtoConvert.agentView(e, registry.dependents(e.key())));
+        if (l.hook() != null) {
+            b.setHook(HookConvert.toProto(l.hook()));
+        }
+        return b.build();
+    }
+
+    private Optional<dev.bpfagent.proto.v1.Link> describeIfOpen(Registry.Entry e) {
+        try {
+            return Optional.of(describe(e));
+        } catch (KernelException.Closed | KernelException.NotFound gone) {
+            return Optional.empty();
+        }
+    }
+
+    /** The kernel's links of a program, whoever made them (for GetProgram's with_links). */
+    static List<Integer> kernelLinksOf(int programId) {
+        return KernelObjects.linksOfProgram(programId);
+    }
+}

@@ -1,0 +1,280 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.bpfagent.agent.bpf.KernelObjects;
+import dev.bpfagent.client.BpfAgentException;
+import dev.bpfagent.client.Hooks;
+import dev.bpfagent.client.LinkHandle;
+import dev.bpfagent.client.LoadOptions;
+import dev.bpfagent.client.MapCodec;
+import dev.bpfagent.client.MapHandle;
+import dev.bpfagent.client.ProgramHandle;
+import dev.bpfagent.proto.v1.*;
+import io.grpc.Status;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Attach and detach through the agent, proven by the kernel running the programs on real events: a
+ * counter that rises while attached and stops after detach. Hooks this kernel lacks (kprobes) must
+ * give their precise refusal here.
+ */
+class LinksOverAgentTest extends OneAgentPerClass {
+    /** u32 -> u64 array with one slot: what the counter programs add to. */
+    static MapHandle counter() {
+        return c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 1, "count");
+    }
+
+    static long count(MapHandle m) {
+        return MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow());
+    }
+
+    /** A program of this type adding 1 to counter slot 0 on every run. */
+    static ProgramHandle counting(ProgramType type, MapHandle counter) {
+        return c.load(LoadOptions.builder(type, MapsOverAgentTest.perCpuCounter()).map(counter.id()).build());
+    }
+
+    static void run(String... cmd) throws Exception {
+        var r = Processes.run(30, List.of(cmd));
+        assertEquals(0, r.exit(), String.join(" ", cmd) + ": " + r.output());
+    }
+
+    /** Waits (up to 5 s) for the counter to move past from; returns it. */
+    static long risesFrom(MapHandle m, long from, Runnable trigger) throws Exception {
+        long end = System.nanoTime() + 5_000_000_000L;
+        while (System.nanoTime() < end) {
+            trigger.run();
+            long now = count(m);
+            if (now > from) {
+                return now;
+            }
+            Thread.sleep(20);
+        }
+        return fail("the counter stayed at " + from + ": the program did not run");
+    }
+
+    static Runnable sleeper() {
+        return () -> {
+            try {
+                run("sleep", "0.01");
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        };
+    }
+
+    /** After detach the program must not run again, whatever happens on the host. */
+    static void staysAt(MapHandle m, Runnable trigger) throws Exception {
+        long at = count(m);
+        for (int i = 0; i < 3; i++) {
+            trigger.run();
+        }
+        Thread.sleep(50);
+        assertEquals(at, count(m), "the program ran after detach");
+    }
+
+    @Test
+    void aTracepointCountsSleepsUntilDetached() throws Exception {
+        try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_TRACEPOINT, m)) {
+            int linksBefore = KernelObjects.linkIds().size();
+            LinkHandle link = p.attach(Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"));
+            assertEquals(AttachMechanism.ATTACH_MECHANISM_BPF_LINK, link.link().getMechanism());
+            assertEquals("perf_event", link.link().getType());
+            assertEquals(p.id(), link.link().getProgramId());
+            assertTrue(link.link().getAgent().getDependsOnList().stream().anyMatch(r -> r.getId() == p.id()));
+            assertEquals(List.of(link.id()), c.links(p.id()).stream().map(Link::getId).toList());
+            assertTrue(c.program(p.id(), true).getLinks().getLinkIdsList().contains(link.id()), "the kernel sees it");
+            assertTrue(risesFrom(m, 0, sleeper()) > 0);
+            link.close();
+            staysAt(m, sleeper());
+            assertFalse(KernelObjects.linkIds().contains(link.id()), "the kernel's link is gone");
+            assertEquals(linksBefore, KernelObjects.linkIds().size());
+            assertEquals(List.of(), c.links(p.id()));
+        }
+    }
+
+    @Test
+    void aRawTracepointRunsOnEverySyscall() throws Exception {
+        try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_RAW_TRACEPOINT, m)) {
+            LinkHandle link = p.attach(Hooks.rawTracepoint("sys_enter"));
+            assertEquals("raw_tracepoint", link.link().getType());
+            risesFrom(m, 0, sleeper());
+            link.close();
+            staysAt(m, sleeper());
+        }
+    }
+
+    static String libc() throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+            int slash = line.indexOf('/');
+            if (slash >= 0 && line.substring(slash).matches(".*/libc(\\.so\\.6|-[0-9.]+\\.so)$")) {
+                return line.substring(slash);
+            }
+        }
+        Assumptions.abort("this JVM has no libc.so.6 mapped (not glibc?)");
+        return null;
+    }
+
+    /** KPROBE (uretprobe): stores the probed function's return value (x86-64 pt_regs->ax) in slot 0. */
+    static byte[] storeReturnValue() {
+        return new MapsOverAgentTest.Insns()
+                .i(0x79, 6, 1, 80, 0)     // 0: r6 = ctx->ax
+                .i(0x62, 10, 0, -4, 0)    // 1: *(u32 *)(fp - 4) = 0
+                .i(0x7b, 10, 6, -16, 0)   // 2: *(u64 *)(fp - 16) = r6
+                .map(1, 0)                // 3-4: r1 = maps[0]
+                .i(0xbf, 2, 10, 0, 0)     // 5: r2 = fp
+                .i(0x07, 2, 0, 0, -4)     // 6: r2 -= 4
+                .i(0xbf, 3, 10, 0, 0)     // 7: r3 = fp
+                .i(0x07, 3, 0, 0, -16)    // 8: r3 -= 16
+                .i(0xb7, 4, 0, 0, 0)      // 9: r4 = BPF_ANY
+                .i(0x85, 0, 0, 0, 2)      // 10: bpf_map_update_elem
+                .i(0xb7, 0, 0, 0, 0)      // 11: r0 = 0
+                .i(0x95, 0, 0, 0, 0)      // 12: exit
+                .bytes();
+    }
+
+    @Test
+    void uprobesOnLibcMallocBySymbolAndVersionedSymbol() throws Exception {
+        Assumptions.assumeTrue(System.getProperty("os.arch").equals("amd64"), "reads x86-64 pt_regs");
+        String libc = libc();
+        Runnable ls = () -> {
+            try {
+                run("ls", "/");
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        };
+        try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_KPROBE, m)) {
+            LinkHandle link = p.attach(Hooks.uprobe(libc, "malloc"));
+            assertTrue(link.link().getTarget().endsWith(":malloc"), link.link().getTarget());
+            risesFrom(m, 0, ls);
+            link.close();
+            staysAt(m, ls);
+            // the same function by its versioned name
+            LinkHandle versioned = p.attach(Hooks.uprobe(libc, "malloc@@GLIBC_2.2.5"));
+            long at = count(m);
+            risesFrom(m, at, ls);
+            versioned.close();
+        }
+        try (MapHandle ret = counter(); ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_KPROBE,
+                storeReturnValue()).map(ret.id()).build());
+             LinkHandle link = p.attach(Hooks.uretprobe(libc, "malloc"))) {
+            long pointer = risesFrom(ret, 0, ls);
+            assertTrue(pointer > 4096, "malloc returned a pointer: 0x" + Long.toHexString(pointer));
+        }
+    }
+
+    @Test
+    void aPerfEventRunsOnASoftwareClock() throws Exception {
+        try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_PERF_EVENT, m);
+             LinkHandle link = p.attach(Hooks.perfEvent(1 /* PERF_TYPE_SOFTWARE */, 0 /* CPU_CLOCK */, 1_000_000, 0))) {
+            risesFrom(m, 0, () -> { });
+        }
+    }
+
+    @Test
+    void closingAProgramDetachesItsLinksAndAPinnedLinkOutlivesDetach() throws Exception {
+        MapHandle m = counter();
+        ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_TRACEPOINT, m);
+        LinkHandle a = p.attach(Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"));
+        LinkHandle b = p.attach(Hooks.tracepoint("syscalls", "sys_exit_clock_nanosleep"));
+        var closed = c.closeProgram(p.id(), false); // no cascade needed: links go with their program
+        assertTrue(closed.getClosedList().stream().anyMatch(r -> r.getKind() == ObjectKind.OBJECT_KIND_LINK
+                && r.getId() == a.id()), closed.toString());
+        assertFalse(KernelObjects.linkIds().contains(a.id()));
+        assertFalse(KernelObjects.linkIds().contains(b.id()));
+        var gone = assertThrows(BpfAgentException.NotFound.class, () -> c.link(a.id()));
+        assertEquals("LINK_NOT_HELD", gone.reason());
+
+        // a pinned link keeps the attachment when detached with keep_pins, and comes back from its pin
+        try (ProgramHandle q = counting(ProgramType.PROGRAM_TYPE_TRACEPOINT, m)) {
+            LinkHandle l = q.attach(Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"));
+            String path = l.pin("links/sleeps");
+            assertTrue(Files.exists(Path.of(path)));
+            c.detachLink(DetachLinkRequest.newBuilder().setLink(ObjectRef.newBuilder()
+                    .setKind(ObjectKind.OBJECT_KIND_LINK).setId(l.id())).setKeepPins(true).build());
+            assertTrue(KernelObjects.linkIds().contains(l.id()), "the pin holds the link");
+            long at = count(m);
+            risesFrom(m, at, sleeper());
+            LinkHandle back = c.getPinnedLink(path);
+            assertEquals(l.id(), back.id());
+            assertEquals(q.id(), back.link().getProgramId());
+            c.detach(l.id()); // removes the pin
+            assertFalse(Files.exists(Path.of(path)));
+            assertFalse(KernelObjects.linkIds().contains(l.id()));
+        }
+        m.close();
+    }
+
+    @Test
+    void hooksThatAreNotThereAreNotFoundAndLeaveNothing() throws Exception {
+        try (MapHandle m = counter(); ProgramHandle tp = counting(ProgramType.PROGRAM_TYPE_TRACEPOINT, m);
+             ProgramHandle kp = counting(ProgramType.PROGRAM_TYPE_KPROBE, m);
+             ProgramHandle xdp = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2)).build());
+             ProgramHandle raw = counting(ProgramType.PROGRAM_TYPE_RAW_TRACEPOINT, m);
+             ProgramHandle sock = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_CGROUP_SOCK_ADDR, Asm.returnImm(1))
+                     .expectedAttachType(AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT).build())) {
+            String libc = libc();
+            record Case(String field, Status.Code code, String reason, Supplier<LinkHandle> attach) {
+            }
+            List<Case> cases = List.of(
+                    new Case("hook.tracepoint.category", Status.Code.NOT_FOUND, "TRACEPOINT_NOT_FOUND",
+                            () -> tp.attach(Hooks.tracepoint("no_such_category", "x"))),
+                    new Case("hook.tracepoint.name", Status.Code.NOT_FOUND, "TRACEPOINT_NOT_FOUND",
+                            () -> tp.attach(Hooks.tracepoint("syscalls", "sys_enter_no_such_call"))),
+                    new Case("hook.tracepoint.name", Status.Code.INVALID_ARGUMENT, "INVALID_FIELD",
+                            () -> tp.attach(Hooks.tracepoint("syscalls", "../../../etc"))),
+                    new Case("hook.raw_tracepoint.name", Status.Code.NOT_FOUND, "TRACEPOINT_NOT_FOUND",
+                            () -> raw.attach(Hooks.rawTracepoint("no_such_tracepoint"))),
+                    new Case("hook.uprobe.binary", Status.Code.NOT_FOUND, "BINARY_NOT_FOUND",
+                            () -> kp.attach(Hooks.uprobe("/no/such/binary", "main"))),
+                    new Case("hook.uprobe.symbol", Status.Code.NOT_FOUND, "SYMBOL_NOT_FOUND",
+                            () -> kp.attach(Hooks.uprobe(libc, "no_such_function_here"))),
+                    new Case("hook.uprobe.symbol", Status.Code.NOT_FOUND, "SYMBOL_NOT_FOUND",
+                            () -> kp.attach(Hooks.uprobe(libc, "malloc@@NO_SUCH_VERSION"))),
+                    new Case("hook.xdp.interface.name", Status.Code.NOT_FOUND, "INTERFACE_NOT_FOUND",
+                            () -> xdp.attach(Hooks.xdp("nosuchif0"))),
+                    new Case("hook.cgroup.path", Status.Code.NOT_FOUND, "CGROUP_NOT_FOUND",
+                            () -> sock.attach(Hooks.cgroup("/sys/fs/cgroup/unified/no-such-cgroup",
+                                    AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT))),
+                    new Case("program", Status.Code.INVALID_ARGUMENT, "INVALID_FIELD",
+                            () -> xdp.attach(Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"))),
+                    new Case("hook", Status.Code.INVALID_ARGUMENT, "INVALID_FIELD",
+                            () -> c.attach(AttachProgramRequest.newBuilder().setProgram(ObjectRef.newBuilder()
+                                    .setId(tp.id())).build())));
+            boolean kprobes = Files.exists(Path.of("/sys/bus/event_source/devices/kprobe"));
+            long fdsBefore = 0;
+            for (int round = 0; round < 21; round++) {
+                if (round == 1) { // round 0 warms up: pools, lazily opened files
+                    fdsBefore = NoLeakTest.openFds(agent.process);
+                }
+                Set<Integer> linksBefore = new HashSet<>(KernelObjects.linkIds());
+                for (Case k : cases) {
+                    var e = assertThrows(BpfAgentException.class, () -> k.attach().get(), k.field());
+                    assertEquals(k.code(), e.code(), k.field() + ": " + e.getMessage());
+                    assertEquals(k.field(), e.field(), e.getMessage());
+                    assertEquals(k.reason(), e.reason(), e.getMessage());
+                }
+                if (!kprobes) {
+                    var e = assertThrows(BpfAgentException.class, () -> kp.attach(Hooks.kprobe("do_sys_openat2")));
+                    assertEquals(Status.Code.FAILED_PRECONDITION, e.code(), e.getMessage());
+                    assertEquals("KPROBES_UNAVAILABLE", e.reason());
+                    assertEquals("hook.kprobe.function", e.field());
+                }
+                assertEquals(linksBefore, new HashSet<>(KernelObjects.linkIds()), "no link left by a failure");
+                assertEquals(0, c.listLinks(ListLinksRequest.getDefaultInstance()).getLinksCount());
+                if (round == 20) {
+                    long fds = NoLeakTest.openFds(agent.process);
+                    assertTrue(fds <= fdsBefore + 2, "agent fds grew from " + fdsBefore + " to " + fds);
+                }
+            }
+        }
+    }
+}
