@@ -51,6 +51,25 @@ public final class Asm {
                 .bytes();
     }
 
+    /** tc / tcx (SCHED_CLS): drop IPv4 UDP (TC_ACT_SHOT), let everything else go on (TCX_NEXT). */
+    public static byte[] tcDropUdp() {
+        return new Asm()
+                .ldxW(R2, R1, 76)       // 0: r2 = skb->data
+                .ldxW(R3, R1, 80)       // 1: r3 = skb->data_end
+                .movReg(R4, R2)         // 2
+                .addImm(R4, 34)         // 3: r4 = data + eth(14) + ipv4(20)
+                .jgtReg(R4, R3, 6)      // 4: too short -> next
+                .ldxH(R5, R2, 12)       // 5: ethertype
+                .jneImm(R5, 0x0008, 4)  // 6: not IPv4 -> next
+                .ldxB(R5, R2, 23)       // 7: IPv4 protocol
+                .jneImm(R5, 17, 2)      // 8: not UDP -> next
+                .movImm(R0, 2)          // 9: TC_ACT_SHOT
+                .exit()                 // 10
+                .movImm(R0, -1)         // 11: TCX_NEXT
+                .exit()                 // 12
+                .bytes();
+    }
+
     /** Returns a constant: the smallest valid program of most types. */
     public static byte[] returnImm(int value) {
         return new Asm().movImm(R0, value).exit().bytes();

@@ -174,10 +174,14 @@ class BadInputTest {
                 ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(Integer.MAX_VALUE - 2)).build()));
         assertEquals(Status.Code.NOT_FOUND, mapPin.code());
         assertEquals("MAP_NOT_HELD", mapPin.info().getReason());
-        // Kinds the agent does not hold yet: said plainly, naming the field.
         Failure linkPin = failure(() -> stub.pin(PinRequest.newBuilder().setPath("x").setObject(
-                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_LINK).setId(1)).build()));
-        assertEquals(Status.Code.UNIMPLEMENTED, linkPin.code());
+                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_LINK).setId(Integer.MAX_VALUE - 2)).build()));
+        assertEquals(Status.Code.NOT_FOUND, linkPin.code());
+        assertEquals("LINK_NOT_HELD", linkPin.info().getReason());
+        // a chain is not a kernel object: said plainly, naming the field
+        Failure chainPin = failure(() -> stub.pin(PinRequest.newBuilder().setPath("x").setObject(
+                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_CHAIN).setId(1)).build()));
+        assertField(chainPin, "object.kind");
     }
 
     @Test

@@ -168,8 +168,11 @@ class MapsKernelTest {
              BpfMap other = BpfMap.create(MapSpec.of(MapType.ARRAY, 4, 8, 4));
              BpfMap outer = BpfMap.create(MapSpec.builder(MapType.ARRAY_OF_MAPS, 4, 4, 2).innerMap(inner).build());
              Fd.Held fd = ProgramFds.fd(other).hold()) {
-            outer.update(u32(0), u32(fd.fd()), BpfMap.BPF_ANY);
-            // userspace writes an fd and reads back the inner map's id
+            // raw bytes would name this process's fds: refused, the map is set as a map
+            assertEquals("value", assertThrows(InvalidSpecException.class,
+                    () -> outer.update(u32(0), u32(fd.fd()), BpfMap.BPF_ANY)).field());
+            outer.setInnerMap(u32(0), other);
+            // the kernel took an fd and reads back the inner map's id
             assertEquals(other.id(), asU32(outer.lookup(u32(0)).orElseThrow()));
         }
         assertEquals("inner_map", assertThrows(InvalidSpecException.class,

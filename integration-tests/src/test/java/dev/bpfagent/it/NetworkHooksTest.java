@@ -1,0 +1,299 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.bpfagent.client.BpfAgentException;
+import dev.bpfagent.client.Hooks;
+import dev.bpfagent.client.LinkHandle;
+import dev.bpfagent.client.LoadOptions;
+import dev.bpfagent.client.MapCodec;
+import dev.bpfagent.client.MapHandle;
+import dev.bpfagent.client.ProgramHandle;
+import dev.bpfagent.proto.v1.*;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.SocketTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Network hooks proven by real packets: a veth pair whose far end is in a network namespace this test
+ * makes (and deletes), packets sent from there with bash's /dev/udp and /dev/tcp, and received (or
+ * not) by this JVM. cgroup hooks proven by a process in a cgroup this test makes.
+ */
+class NetworkHooksTest extends OneAgentPerClass {
+    static final String IP = Files.isExecutable(Path.of("/usr/sbin/ip")) ? "/usr/sbin/ip" : "/sbin/ip";
+    static final String TAG = UUID.randomUUID().toString().substring(0, 6);
+    static final String NS = "bpfag" + TAG;
+    static final String HOST_IF = "bpfh" + TAG;
+    static final String NS_IF = "bpfn" + TAG;
+    static final int NET = 100 + (int) (Math.random() * 100);
+    static final String HOST_ADDR = "10.213." + NET + ".1";
+    static final String NS_ADDR = "10.213." + NET + ".2";
+    static boolean made;
+
+    static void sh(String... cmd) throws Exception {
+        var r = Processes.run(30, List.of(cmd));
+        assertEquals(0, r.exit(), String.join(" ", cmd) + ": " + r.output());
+    }
+
+    @BeforeAll
+    static void network() throws Exception {
+        Kernel.assumeRoot();
+        Assumptions.assumeTrue(Files.isExecutable(Path.of(IP)), "needs iproute2's ip");
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "needs bash (/dev/udp, /dev/tcp)");
+        sh(IP, "netns", "add", NS);
+        made = true;
+        sh(IP, "link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF);
+        sh(IP, "link", "set", NS_IF, "netns", NS);
+        sh(IP, "addr", "add", HOST_ADDR + "/30", "dev", HOST_IF);
+        sh(IP, "link", "set", HOST_IF, "up");
+        sh(IP, "netns", "exec", NS, IP, "addr", "add", NS_ADDR + "/30", "dev", NS_IF);
+        sh(IP, "netns", "exec", NS, IP, "link", "set", NS_IF, "up");
+        sh(IP, "netns", "exec", NS, IP, "link", "set", "lo", "up");
+    }
+
+    @AfterAll
+    static void removeNetwork() throws Exception {
+        if (made) {
+            Processes.run(30, List.of(IP, "netns", "del", NS)); // takes the veth pair with it
+            Processes.run(30, List.of(IP, "link", "del", HOST_IF));
+        }
+    }
+
+    /** Sends 3 UDP datagrams from the namespace to this JVM; true when one arrived. */
+    static boolean udpArrives() throws Exception {
+        try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(HOST_ADDR), 0))) {
+            s.setSoTimeout(400);
+            sh(IP, "netns", "exec", NS, "/bin/bash", "-c", "for i in 1 2 3; do echo hi > /dev/udp/" + HOST_ADDR + "/"
+                    + s.getLocalPort() + "; sleep 0.02; done");
+            try {
+                s.receive(new DatagramPacket(new byte[64], 64));
+                return true;
+            } catch (SocketTimeoutException e) {
+                return false;
+            }
+        }
+    }
+
+    /** A TCP connection from the namespace to this JVM: true when it was made. */
+    static boolean tcpConnects() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getByName(HOST_ADDR))) {
+            var r = Processes.run(30, List.of(IP, "netns", "exec", NS, "timeout", "3", "/bin/bash", "-c",
+                    "exec 3<>/dev/tcp/" + HOST_ADDR + "/" + server.getLocalPort()));
+            return r.exit() == 0;
+        }
+    }
+
+    @Test
+    void xdpDropsRealUdpPassesTcpAndUpdatesWithoutAGap() throws Exception {
+        try (ProgramHandle drop = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.xdpDropUdp())
+                .name("drop_udp").build());
+             ProgramHandle pass = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2)).build())) {
+            assertTrue(udpArrives(), "before attaching, UDP goes through");
+            LinkHandle link = drop.attach(Hooks.xdp(HOST_IF));
+            int ifindex = Integer.parseInt(Files.readString(Path.of("/sys/class/net/" + HOST_IF + "/ifindex")).strip());
+            assertEquals("xdp", link.link().getType());
+            assertEquals(ifindex, link.link().getIfindex());
+            assertTrue(c.programAttached(drop.id()));
+            assertFalse(udpArrives(), "XDP drops UDP");
+            assertTrue(tcpConnects(), "and passes TCP");
+
+            // a second XDP program on the same interface is refused, clearly
+            var busy = assertThrows(BpfAgentException.class, () -> pass.attach(Hooks.xdp(HOST_IF)));
+            assertTrue(busy.getMessage().contains("already has an XDP program"), busy.getMessage());
+
+            Link updated = link.update(pass.id());
+            assertEquals(pass.id(), updated.getProgramId());
+            assertEquals(List.of(link.id()), c.links(pass.id()).stream().map(Link::getId).toList());
+            assertTrue(udpArrives(), "updated to a program that passes");
+            // the program it ran can now be closed: the link depends on the new one
+            link.update(drop.id());
+            assertFalse(udpArrives(), "and back");
+            var stale = assertThrows(BpfAgentException.class, () -> c.updateLink(UpdateLinkRequest.newBuilder()
+                    .setLink(ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_LINK).setId(link.id()))
+                    .setProgram(ObjectRef.newBuilder().setId(pass.id())).setExpectedProgramId(pass.id()).build()));
+            assertTrue(stale.getMessage().contains("no longer runs program " + pass.id()), stale.getMessage());
+            link.close();
+            assertTrue(udpArrives(), "after detach, UDP goes through again");
+            assertFalse(c.programAttached(drop.id()));
+        }
+    }
+
+    /** SCHED_CLS: the first packet records which programs ran, in order: slot0 = slot0 * 10 + digit. */
+    static byte[] recordOrder(int digit) {
+        return new MapsOverAgentTest.Insns()
+                .i(0x62, 10, 0, -4, 0)    // 0: *(u32 *)(fp - 4) = 0
+                .map(1, 0)                // 1-2: r1 = maps[0]
+                .i(0xbf, 2, 10, 0, 0)     // 3: r2 = fp
+                .i(0x07, 2, 0, 0, -4)     // 4: r2 -= 4
+                .i(0x85, 0, 0, 0, 1)      // 5: bpf_map_lookup_elem
+                .i(0x15, 0, 0, 5, 0)      // 6: if r0 == 0 goto 12
+                .i(0x79, 1, 0, 0, 0)      // 7: r1 = *(u64 *)r0
+                .i(0x25, 1, 0, 3, 9)      // 8: if r1 > 9 goto 12 (only the first packet)
+                .i(0x27, 1, 0, 0, 10)     // 9: r1 *= 10
+                .i(0x07, 1, 0, 0, digit)  // 10: r1 += digit
+                .i(0x7b, 0, 1, 0, 0)      // 11: *(u64 *)r0 = r1
+                .i(0xb7, 0, 0, 0, -1)     // 12: r0 = TCX_NEXT
+                .i(0x95, 0, 0, 0, 0)      // 13: exit
+                .bytes();
+    }
+
+    @Test
+    void tcxDropsRealUdpAndRunsProgramsInTheOrderAsked() throws Exception {
+        try (ProgramHandle drop = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_SCHED_CLS, Asm.tcDropUdp())
+                .build())) {
+            LinkHandle link = drop.attach(Hooks.tcxIngress(HOST_IF));
+            assertEquals("tcx", link.link().getType());
+            assertFalse(udpArrives(), "tcx drops UDP");
+            assertTrue(tcpConnects(), "and lets TCP go on");
+            link.close();
+            assertTrue(udpArrives());
+        }
+        try (MapHandle order = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 1, "order");
+             ProgramHandle one = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_SCHED_CLS, recordOrder(1))
+                     .map(order.id()).build());
+             ProgramHandle two = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_SCHED_CLS, recordOrder(2))
+                     .map(order.id()).build())) {
+            try (LinkHandle a = one.attach(Hooks.tcxIngress(HOST_IF));
+                 LinkHandle b = two.attach(Hooks.tcxIngress(HOST_IF))) {
+                udpArrives();
+                assertEquals(12, MapCodec.asU64(order.lookup(MapCodec.u32(0)).orElseThrow()), "appended: 1 then 2");
+            }
+            order.put(MapCodec.u32(0), MapCodec.u64(0));
+            try (LinkHandle a = one.attach(Hooks.tcxIngress(HOST_IF));
+                 LinkHandle b = two.attach(Hooks.tcx(HOST_IF, TcDirection.TC_DIRECTION_INGRESS, one.id(), 0))) {
+                udpArrives();
+                assertEquals(21, MapCodec.asU64(order.lookup(MapCodec.u32(0)).orElseThrow()), "2 placed before 1");
+            }
+            var notThere = assertThrows(BpfAgentException.NotFound.class, () -> two.attach(Hooks.tcx(HOST_IF,
+                    TcDirection.TC_DIRECTION_INGRESS, one.id(), 0)));
+            assertEquals("hook.tcx.before_program_id", notThere.field());
+        }
+    }
+
+    /** A new cgroup v2 directory, removed after (it must be empty by then). */
+    static Path cgroup() throws Exception {
+        Path root = Path.of("/sys/fs/cgroup/unified");
+        if (!Files.exists(root.resolve("cgroup.procs"))) {
+            root = Path.of("/sys/fs/cgroup");
+        }
+        Assumptions.assumeTrue(Files.exists(root.resolve("cgroup.controllers")), "needs a cgroup v2 hierarchy");
+        return Files.createDirectory(root.resolve("bpf-agent-it-" + TAG + "-" + System.nanoTime() % 100000));
+    }
+
+    /** Runs a bash command in a cgroup (the shell moves itself in first). */
+    static Processes.Result inCgroup(Path cg, String command) throws Exception {
+        return Processes.run(30, List.of("/bin/bash", "-c", "echo $$ > " + cg.resolve("cgroup.procs") + " && "
+                + command));
+    }
+
+    @Test
+    void aCgroupProgramDeniesConnectForProcessesInItsCgroup() throws Exception {
+        Path cg = cgroup();
+        try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getLoopbackAddress());
+             ProgramHandle deny = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_CGROUP_SOCK_ADDR, Asm.returnImm(0))
+                     .expectedAttachType(AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT).build())) {
+            String connect = "exec 3<>/dev/tcp/127.0.0.1/" + server.getLocalPort() + " && echo connected";
+            assertEquals(0, inCgroup(cg, connect).exit());
+            try (LinkHandle link = deny.attach(Hooks.cgroup(cg.toString(), AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT))) {
+                assertEquals("cgroup", link.link().getType());
+                var denied = inCgroup(cg, connect);
+                assertNotEquals(0, denied.exit());
+                assertTrue(denied.output().contains("Operation not permitted"), denied.output());
+                // a process outside the cgroup is not affected
+                var outside = Processes.run(30, List.of("/bin/bash", "-c", connect));
+                assertEquals(0, outside.exit(), outside.output());
+            }
+            assertEquals(0, inCgroup(cg, connect).exit(), "after detach, connect works again");
+        } finally {
+            Files.delete(cg);
+        }
+    }
+
+    @Test
+    void aSysctlProgramDeniesAWrite() throws Exception {
+        Path cg = cgroup();
+        Path sysctl = Path.of("/proc/sys/vm/swappiness");
+        String value = Files.readString(sysctl).strip();
+        String write = "echo " + value + " > " + sysctl;
+        try (ProgramHandle deny = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_CGROUP_SYSCTL, Asm.returnImm(0))
+                .expectedAttachType(AttachType.ATTACH_TYPE_CGROUP_SYSCTL).build())) {
+            try (LinkHandle link = deny.attach(Hooks.cgroup(cg.toString(), AttachType.ATTACH_TYPE_CGROUP_SYSCTL))) {
+                var denied = inCgroup(cg, write);
+                assertNotEquals(0, denied.exit());
+                assertTrue(denied.output().contains("Operation not permitted"), denied.output());
+            }
+            assertEquals(0, inCgroup(cg, write).exit(), "after detach the same write works");
+        } finally {
+            Files.delete(cg);
+        }
+        assertEquals(value, Files.readString(sysctl).strip());
+    }
+
+    /** A counter (slot 0 of maps[0]) that returns r0. */
+    static byte[] countReturning(int r0) {
+        return new MapsOverAgentTest.Insns()
+                .i(0x62, 10, 0, -4, 0)    // 0: *(u32 *)(fp - 4) = 0
+                .map(1, 0)                // 1-2: r1 = maps[0]
+                .i(0xbf, 2, 10, 0, 0)     // 3: r2 = fp
+                .i(0x07, 2, 0, 0, -4)     // 4: r2 -= 4
+                .i(0x85, 0, 0, 0, 1)      // 5: bpf_map_lookup_elem
+                .i(0x15, 0, 0, 2, 0)      // 6: if r0 == 0 goto 9
+                .i(0xb7, 1, 0, 0, 1)      // 7: r1 = 1
+                .i(0xdb, 0, 1, 0, 0)      // 8: lock *(u64 *)r0 += r1
+                .i(0xb7, 0, 0, 0, r0)     // 9: r0 = the verdict
+                .i(0x95, 0, 0, 0, 0)      // 10: exit
+                .bytes();
+    }
+
+    @Test
+    void skLookupRunsForConnectionsInItsNamespace() throws Exception {
+        try (MapHandle m = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 1, "lookups");
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_SK_LOOKUP, countReturning(1))
+                     .expectedAttachType(AttachType.ATTACH_TYPE_SK_LOOKUP).map(m.id()).build());
+             LinkHandle link = p.attach(Hooks.netns("/run/netns/" + NS))) {
+            assertEquals("netns", link.link().getType());
+            // a connection to a closed port in the namespace still asks sk_lookup first
+            Processes.run(30, List.of(IP, "netns", "exec", NS, "timeout", "3", "/bin/bash", "-c",
+                    "exec 3<>/dev/tcp/" + NS_ADDR + "/9"));
+            assertTrue(MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow()) > 0, "sk_lookup ran");
+        }
+        var missing = assertThrows(BpfAgentException.NotFound.class, () -> {
+            try (ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_SK_LOOKUP, Asm.returnImm(1))
+                    .expectedAttachType(AttachType.ATTACH_TYPE_SK_LOOKUP).build())) {
+                p.attach(Hooks.netns("/run/netns/no-such-ns-" + TAG));
+            }
+        });
+        assertEquals("hook.netns.path", missing.field());
+    }
+
+    @Test
+    void netfilterRunsOnLocalInput() throws Exception {
+        try (MapHandle m = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 1, "nf");
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_NETFILTER, countReturning(1))
+                     .expectedAttachType(AttachType.ATTACH_TYPE_NETFILTER).map(m.id()).build())) {
+            LinkHandle link;
+            try {
+                link = p.attach(Hooks.netfilter(2, 1 /* NF_INET_LOCAL_IN */, -128));
+            } catch (BpfAgentException e) {
+                Assumptions.abort("this kernel has no netfilter BPF links: " + e.getMessage());
+                return;
+            }
+            try (link) {
+                assertEquals("netfilter", link.link().getType());
+                assertTrue(udpArrives(), "NF_ACCEPT lets it through");
+                assertTrue(MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow()) > 0, "the hook ran");
+            }
+        }
+    }
+}
