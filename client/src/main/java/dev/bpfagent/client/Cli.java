@@ -12,6 +12,10 @@ import java.util.List;
  * <pre>
  *   java -cp CLIENT_CLASSPATH dev.bpfagent.client.Cli [--target unix:/run/bpf-agent/agent.sock] COMMAND
  *     health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH
+ *     attach ID HOOK... | detach LINK_ID | links [ID]
+ *   HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC
+ *       | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE
+ *       | cgroup PATH ATTACH_TYPE (e.g. cgroup_inet4_connect) | netns PATH | tracing
  * </pre>
  * Exit status: 0 done, 1 the agent refused (its status is printed), 2 bad usage.
  */
@@ -20,13 +24,18 @@ public final class Cli {
     }
 
     static final String USAGE = "usage: Cli [--target unix:PATH|HOST:PORT] "
-            + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH";
+            + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
+            + " | attach ID HOOK... | detach LINK_ID | links [ID]\n"
+            + "  HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC"
+            + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE"
+            + " | cgroup PATH ATTACH_TYPE | netns PATH | tracing";
 
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
 
-    static int run(String[] argv, PrintStream out, PrintStream err) {
+    /** Runs one command (as main does, without exiting): 0 done, 1 the agent refused, 2 bad usage. */
+    public static int run(String[] argv, PrintStream out, PrintStream err) {
         List<String> args = new ArrayList<>(List.of(argv));
         String target = AgentChannels.DEFAULT_TARGET;
         if (args.size() >= 2 && args.get(0).equals("--target")) {
@@ -71,6 +80,24 @@ public final class Cli {
                     }
                     out.println(c.unpin(args.get(1)));
                 }
+                case "attach" -> {
+                    LinkHandle l = c.attach(id(args), hook(args.subList(Math.min(2, args.size()), args.size())));
+                    out.println(line(l.link()));
+                }
+                case "detach" -> {
+                    var r = c.detach(id(args));
+                    out.println("detached" + (r.getUnpinnedPathsCount() > 0 ? ", unpinned " + r.getUnpinnedPathsList()
+                            : ""));
+                }
+                case "links" -> {
+                    var req = dev.bpfagent.proto.v1.ListLinksRequest.newBuilder().setPageSize(1000);
+                    if (args.size() > 1) {
+                        req.setProgramId(id(args));
+                    }
+                    for (var l : c.listLinks(req.build()).getLinksList()) {
+                        out.println(line(l));
+                    }
+                }
                 default -> throw new IllegalArgumentException("unknown command " + cmd);
             }
             return 0;
@@ -92,6 +119,64 @@ public final class Cli {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("not a program id: " + args.get(1));
         }
+    }
+
+    /** A hook from the words after the program id. */
+    static dev.bpfagent.proto.v1.Hook hook(List<String> w) {
+        if (w.isEmpty()) {
+            throw new IllegalArgumentException("attach needs a hook");
+        }
+        String kind = w.get(0);
+        if (kind.equals("tracing")) {
+            return Hooks.tracing();
+        }
+        if (w.size() < 2) {
+            throw new IllegalArgumentException(kind + " needs a target");
+        }
+        String t = w.get(1);
+        return switch (kind) {
+            case "tracepoint" -> {
+                int slash = t.indexOf('/');
+                if (slash <= 0) {
+                    throw new IllegalArgumentException("tracepoint takes CATEGORY/NAME, e.g. syscalls/sys_enter_openat");
+                }
+                yield Hooks.tracepoint(t.substring(0, slash), t.substring(slash + 1));
+            }
+            case "raw_tracepoint" -> Hooks.rawTracepoint(t);
+            case "kprobe" -> Hooks.kprobe(t);
+            case "kretprobe" -> Hooks.kretprobe(t);
+            case "uprobe", "uretprobe" -> {
+                int colon = t.lastIndexOf(':');
+                if (colon <= 0) {
+                    throw new IllegalArgumentException(kind + " takes BINARY:SYMBOL, e.g. /usr/lib/x86_64-linux-gnu/libc.so.6:malloc");
+                }
+                yield kind.equals("uprobe") ? Hooks.uprobe(t.substring(0, colon), t.substring(colon + 1))
+                        : Hooks.uretprobe(t.substring(0, colon), t.substring(colon + 1));
+            }
+            case "xdp" -> Hooks.xdp(t);
+            case "tcx-ingress" -> Hooks.tcxIngress(t);
+            case "tcx-egress" -> Hooks.tcxEgress(t);
+            case "netns" -> Hooks.netns(t);
+            case "cgroup" -> {
+                if (w.size() < 3) {
+                    throw new IllegalArgumentException("cgroup takes PATH ATTACH_TYPE, e.g. cgroup_inet4_connect");
+                }
+                String name = w.get(2).toUpperCase(java.util.Locale.ROOT);
+                dev.bpfagent.proto.v1.AttachType type;
+                try {
+                    type = dev.bpfagent.proto.v1.AttachType.valueOf(name.startsWith("ATTACH_TYPE_") ? name
+                            : "ATTACH_TYPE_" + name);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("no attach type " + w.get(2));
+                }
+                yield Hooks.cgroup(t, type);
+            }
+            default -> throw new IllegalArgumentException("unknown hook " + kind);
+        };
+    }
+
+    static String line(dev.bpfagent.proto.v1.Link l) {
+        return String.format("link %6d  program %6d  %-14s %s", l.getId(), l.getProgramId(), l.getType(), l.getTarget());
     }
 
     static String line(Program p) {

@@ -101,6 +101,35 @@ class LinksOverAgentTest extends OneAgentPerClass {
     }
 
     @Test
+    void theCliAttachesListsAndDetaches() throws Exception {
+        try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_TRACEPOINT, m)) {
+            var out = new java.io.ByteArrayOutputStream();
+            var err = new java.io.ByteArrayOutputStream();
+            String target = agent.unixTarget();
+            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", target, "attach",
+                    String.valueOf(p.id()), "tracepoint", "syscalls/sys_enter_clock_nanosleep"},
+                    new java.io.PrintStream(out), new java.io.PrintStream(err)), err.toString());
+            List<Link> links = c.links(p.id());
+            assertEquals(1, links.size());
+            assertTrue(out.toString().contains("link " + String.format("%6d", links.get(0).getId())), out.toString());
+            risesFrom(m, 0, sleeper());
+            out.reset();
+            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", target, "links",
+                    String.valueOf(p.id())}, new java.io.PrintStream(out), new java.io.PrintStream(err)));
+            assertTrue(out.toString().contains("perf_event"), out.toString());
+            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", target, "detach",
+                    String.valueOf(links.get(0).getId())}, new java.io.PrintStream(out), new java.io.PrintStream(err)));
+            assertEquals(List.of(), c.links(p.id()));
+            err.reset();
+            assertEquals(1, dev.bpfagent.client.Cli.run(new String[] {"--target", target, "attach",
+                    String.valueOf(p.id()), "tracepoint", "syscalls/no_such_call"}, new java.io.PrintStream(out),
+                    new java.io.PrintStream(err)));
+            assertTrue(err.toString().contains("TRACEPOINT_NOT_FOUND") || err.toString().contains("no tracepoint"),
+                    err.toString());
+        }
+    }
+
+    @Test
     void aRawTracepointRunsOnEverySyscall() throws Exception {
         try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_RAW_TRACEPOINT, m)) {
             LinkHandle link = p.attach(Hooks.rawTracepoint("sys_enter"));

@@ -1,0 +1,27 @@
+package dev.bpfagent.client;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.bpfagent.proto.v1.AttachType;
+import dev.bpfagent.proto.v1.Hook;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The CLI's hook words become the same hooks {@link Hooks} builds; bad words are usage errors. */
+class CliTest {
+    @Test
+    void hookWords() {
+        assertEquals(Hooks.tracepoint("syscalls", "sys_enter_openat"), Cli.hook(List.of("tracepoint",
+                "syscalls/sys_enter_openat")));
+        assertEquals(Hooks.uretprobe("/lib/libc.so.6", "malloc@@GLIBC_2.2.5"), Cli.hook(List.of("uretprobe",
+                "/lib/libc.so.6:malloc@@GLIBC_2.2.5")));
+        assertEquals(Hooks.cgroup("/sys/fs/cgroup/x", AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT),
+                Cli.hook(List.of("cgroup", "/sys/fs/cgroup/x", "cgroup_inet4_connect")));
+        assertEquals(Hooks.tcxEgress("eth0"), Cli.hook(List.of("tcx-egress", "eth0")));
+        assertEquals(Hook.HookCase.TRACING, Cli.hook(List.of("tracing")).getHookCase());
+        for (List<String> bad : List.<List<String>>of(List.of(), List.of("tracepoint", "nocategory"), List.of("uprobe", "nocolon"),
+                List.of("cgroup", "/x", "no_such_type"), List.of("warp", "x"), List.of("xdp"))) {
+            assertThrows(IllegalArgumentException.class, () -> Cli.hook(bad), bad.toString());
+        }
+    }
+}
