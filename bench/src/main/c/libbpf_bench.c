@@ -3,8 +3,11 @@
 //   cc -O2 -o libbpf_bench libbpf_bench.c -lbpf && ./libbpf_bench ITERATIONS PIN_DIR
 // Prints one line per operation: name|path|n|p50_us|p99_us|mean_us|ops_per_s
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/perf_event.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,10 +46,50 @@ static unsigned char packet[42] = {
     0x30, 0x39, 0, 80, 0, 8, 0, 0,
 };
 
-enum op { LOAD_CLOSE, TEST_RUN, PIN_UNPIN };
+enum op { LOAD_CLOSE, TEST_RUN, PIN_UNPIN, ATTACH_XDP, ATTACH_TRACEPOINT, ATTACH_CGROUP };
+
+// what the attach rows attach: programs of each type, the tracepoint's id, the cgroup's fd
+static int tp_id, cgroup_fd;
+
+static int load_type(enum bpf_prog_type type, enum bpf_attach_type expected, int r0) {
+    struct bpf_insn ret[] = {{0xb7, 0, 0, 0, r0}, {0x95, 0, 0, 0, 0}};
+    LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = expected);
+    int fd = bpf_prog_load(type, "bench", "GPL", ret, 2, &o);
+    if (fd < 0) {
+        perror("bpf_prog_load");
+        exit(1);
+    }
+    return fd;
+}
+
+static void attach_detach(enum op op, int prog) {
+    int link;
+    if (op == ATTACH_XDP) {
+        link = bpf_link_create(prog, 1 /* lo */, BPF_XDP, NULL);
+    } else if (op == ATTACH_CGROUP) {
+        link = bpf_link_create(prog, cgroup_fd, BPF_CGROUP_INET4_CONNECT, NULL);
+    } else {
+        struct perf_event_attr a = {.type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = tp_id,
+                                    .sample_period = 1};
+        int pfd = syscall(SYS_perf_event_open, &a, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+        if (pfd < 0) {
+            perror("perf_event_open");
+            exit(1);
+        }
+        link = bpf_link_create(prog, pfd, BPF_PERF_EVENT, NULL);
+        close(pfd);
+    }
+    if (link < 0) {
+        perror("bpf_link_create");
+        exit(1);
+    }
+    close(link);
+}
 
 static void one(enum op op, int fd, const char *pin) {
-    if (op == LOAD_CLOSE) {
+    if (op >= ATTACH_XDP) {
+        attach_detach(op, fd);
+    } else if (op == LOAD_CLOSE) {
         close(load());
     } else if (op == TEST_RUN) {
         unsigned char out[42 + 256];
@@ -96,5 +139,24 @@ int main(int argc, char **argv) {
     measure("test-run", TEST_RUN, n, fd, pin);
     measure("pin+unpin", PIN_UNPIN, n, fd, pin);
     close(fd);
+    if (argc > 4) { // attach rows: TRACEPOINT_ID CGROUP_DIR
+        tp_id = atoi(argv[3]);
+        cgroup_fd = open(argv[4], O_RDONLY | O_DIRECTORY);
+        if (cgroup_fd < 0) {
+            perror(argv[4]);
+            return 1;
+        }
+        int attaches = n / 4 > 100 ? n / 4 : 100;
+        int xdp = load_type(BPF_PROG_TYPE_XDP, 0, 2);
+        int tp = load_type(BPF_PROG_TYPE_TRACEPOINT, 0, 0);
+        int cg = load_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT, 1);
+        measure("attach+detach xdp (lo)", ATTACH_XDP, attaches, xdp, pin);
+        measure("attach+detach tracepoint", ATTACH_TRACEPOINT, attaches, tp, pin);
+        measure("attach+detach cgroup", ATTACH_CGROUP, attaches, cg, pin);
+        close(xdp);
+        close(tp);
+        close(cg);
+        close(cgroup_fd);
+    }
     return 0;
 }

@@ -159,7 +159,16 @@ public final class AgentBench {
             long rssMaps = rssKiB(agent.process);
             Thread.sleep(10_000);
             long rssMapsRested = rssKiB(agent.process);
-            rows.addAll(LibbpfBaseline.run(iterations, bpffs));
+            Path cgroup = Files.createDirectory(dev.bpfagent.agent.bpf.Host.cgroup2().orElseThrow(
+                    () -> new IllegalStateException("no cgroup v2 hierarchy for the attach rows"))
+                    .resolve("bpf-agent-bench-" + ProcessHandle.current().pid()));
+            try {
+                attachRows(agent, iterations, cgroup, rows);
+                rows.addAll(LibbpfBaseline.run(iterations, bpffs, Long.parseLong(Files.readString(
+                        Path.of("/sys/kernel/tracing/events", ATTACH_TP[0], ATTACH_TP[1], "id")).strip()), cgroup));
+            } finally {
+                Files.delete(cgroup);
+            }
             print(rows, iterations);
             System.out.printf(Locale.ROOT, "%nagent RSS: %d MiB at start, %d MiB after the loads and test runs, %d MiB"
                     + " after 10 s idle, %d MiB holding 10,000 programs; %d MiB after the map rows (200,000-entry"
@@ -169,6 +178,61 @@ public final class AgentBench {
     }
 
     static final int THREADS = 4;
+
+    /** A tracepoint that rarely fires, for the attach rows. */
+    static final String[] ATTACH_TP = {"syscalls", "sys_enter_getppid"};
+
+    /**
+     * Attach + detach per hook kind (XDP on lo with a program that passes everything, a tracepoint, a
+     * cgroup's connect4 hook on a cgroup made for the bench): through the agent and in-process.
+     */
+    static void attachRows(AgentProcess agent, int iterations, Path cgroup, List<Row> rows) throws Exception {
+        int n = Math.max(100, iterations / 4);
+        try (BpfClient c = BpfClient.connect(agent.unixTarget());
+             Program xdp = Program.load(ProgramSpec.of(ProgramType.XDP, Asm.returnImm(2), "bench")).program();
+             Program tp = Program.load(ProgramSpec.of(ProgramType.TRACEPOINT, Asm.returnImm(0), "bench")).program();
+             Program cg = Program.load(ProgramSpec.builder(ProgramType.CGROUP_SOCK_ADDR, Asm.returnImm(1))
+                     .name("bench").expectedAttachType(dev.bpfagent.agent.bpf.AttachType.CGROUP_INET4_CONNECT).build())
+                     .program();
+             ProgramHandle xdpH = c.load(LoadOptions.builder(dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_XDP,
+                     Asm.returnImm(2)).build());
+             ProgramHandle tpH = c.load(LoadOptions.builder(dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_TRACEPOINT,
+                     Asm.returnImm(0)).build());
+             ProgramHandle cgH = c.load(LoadOptions.builder(
+                     dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_CGROUP_SOCK_ADDR, Asm.returnImm(1))
+                     .expectedAttachType(dev.bpfagent.proto.v1.AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT).build())) {
+            var lo = new dev.bpfagent.agent.bpf.Hook.Xdp(new dev.bpfagent.agent.bpf.Hook.Interface("lo", 0), null);
+            var tracepoint = new dev.bpfagent.agent.bpf.Hook.Tracepoint(ATTACH_TP[0], ATTACH_TP[1], 0);
+            var connect4 = new dev.bpfagent.agent.bpf.Hook.Cgroup(cgroup.toString(),
+                    dev.bpfagent.agent.bpf.AttachType.CGROUP_INET4_CONNECT);
+            List<Task> tasks = List.of(
+                    new Task("attach+detach xdp (lo)", "in-process", n,
+                            () -> dev.bpfagent.agent.bpf.Link.attach(xdp, lo).close()),
+                    new Task("attach+detach xdp (lo)", "uds", n,
+                            () -> xdpH.attach(dev.bpfagent.client.Hooks.xdp("lo")).close()),
+                    new Task("attach+detach tracepoint", "in-process", n,
+                            () -> dev.bpfagent.agent.bpf.Link.attach(tp, tracepoint).close()),
+                    new Task("attach+detach tracepoint", "uds", n,
+                            () -> tpH.attach(dev.bpfagent.client.Hooks.tracepoint(ATTACH_TP[0], ATTACH_TP[1])).close()),
+                    new Task("attach+detach cgroup", "in-process", n,
+                            () -> dev.bpfagent.agent.bpf.Link.attach(cg, connect4).close()),
+                    new Task("attach+detach cgroup", "uds", n, () -> cgH.attach(dev.bpfagent.client.Hooks.cgroup(
+                            cgroup.toString(), dev.bpfagent.proto.v1.AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT))
+                            .close()));
+            for (Task t : tasks) { // warm
+                for (int i = 0; i < t.n(); i++) {
+                    t.op().run();
+                }
+            }
+            java.util.Map<Task, Row> best = new java.util.LinkedHashMap<>();
+            for (int round = 0; round < ROUNDS; round++) {
+                for (Task t : tasks) {
+                    best.merge(t, measure(t.operation(), t.path(), t.n(), t.op()), (x, y) -> x.p50us() <= y.p50us() ? x : y);
+                }
+            }
+            rows.addAll(best.values());
+        }
+    }
 
     static final int DUMP_KEYS = 200_000;
 

@@ -17,7 +17,8 @@ final class LibbpfBaseline {
     private LibbpfBaseline() {
     }
 
-    static List<AgentBench.Row> run(int iterations, Path pinDir) throws IOException, InterruptedException {
+    static List<AgentBench.Row> run(int iterations, Path pinDir, long tracepointId, Path cgroup)
+            throws IOException, InterruptedException {
         if (!Files.exists(Path.of("/usr/include/bpf/bpf.h"))) {
             System.err.println("libbpf row skipped: install libbpf-dev (apt-get install libbpf-dev) for it");
             return List.of();
@@ -38,7 +39,8 @@ final class LibbpfBaseline {
                 return List.of();
             }
             Files.createDirectories(pinDir);
-            Result r = exec(dir, bin.toString(), Integer.toString(iterations), pinDir.toString());
+            Result r = exec(dir, bin.toString(), Integer.toString(iterations), pinDir.toString(),
+                    Long.toString(tracepointId), cgroup.toString());
             if (r.exitCode != 0) {
                 System.err.println("libbpf row failed: " + r.output);
                 return List.of();

@@ -159,6 +159,12 @@ public final class AsyncBpfClient {
         return adapt(stub().closeProgram(request), r -> r);
     }
 
+    public CompletableFuture<ProgramHandle> loadTracing(AttachType attachType, String function, byte[] insns,
+                                                       String name) {
+        return load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING, insns).name(name)
+                .expectedAttachType(attachType).attachFunction(function).build());
+    }
+
     // ---- links ----
 
     public CompletableFuture<LinkHandle> attach(int programId, Hook hook) {

@@ -193,6 +193,15 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().closeProgram(request));
     }
 
+    /**
+     * The seed's load-fentry-program: a TRACING program for fentry, fexit or fmod_ret (attachType) on a
+     * kernel function by name; the agent finds its BTF id. Attach it with {@link Hooks#tracing()}.
+     */
+    public ProgramHandle loadTracing(AttachType attachType, String function, byte[] insns, String name) {
+        return load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING, insns).name(name)
+                .expectedAttachType(attachType).attachFunction(function).build());
+    }
+
     // ---- links ----
 
     /** Attaches a held program to a hook ({@link Hooks} builds them); close the handle to detach. */

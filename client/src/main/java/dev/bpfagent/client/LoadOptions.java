@@ -61,6 +61,8 @@ public final class LoadOptions {
         public Builder expectedAttachType(AttachType v) { b.setExpectedAttachType(v); return this; }
         /** Loaded against a vmlinux function: its BTF type id. */
         public Builder attachBtfId(int btfId) { b.getAttachTargetBuilder().setBtfId(btfId); return this; }
+        /** A kernel function (fentry/fexit/fmod_ret), LSM hook, BTF tracepoint or iterator by name. */
+        public Builder attachFunction(String name) { b.getAttachTargetBuilder().setFunction(name); return this; }
         /** Loaded against a function of a kernel module: the module's BTF object id and the type id. */
         public Builder attachKernelBtf(int btfObjId, int btfId) {
             b.setAttachTarget(AttachTarget.newBuilder().setBtfId(btfId).setKernelBtfObjId(btfObjId));

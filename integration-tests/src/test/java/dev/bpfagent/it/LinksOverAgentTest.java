@@ -306,4 +306,47 @@ class LinksOverAgentTest extends OneAgentPerClass {
             }
         }
     }
+
+    @Test
+    void tracingLoadsFindTheKernelFunctionByName() throws Exception {
+        Path vmlinux = Path.of("/sys/kernel/btf/vmlinux");
+        Assumptions.assumeTrue(Files.isReadable(vmlinux), "needs kernel BTF (/sys/kernel/btf/vmlinux)");
+        // the id found names a FUNC of that name in vmlinux
+        var found = dev.bpfagent.agent.bpf.btf.KernelBtf.find(dev.bpfagent.agent.bpf.btf.BtfTypes.Kind.FUNC,
+                "do_unlinkat").orElseThrow();
+        var types = dev.bpfagent.agent.bpf.btf.BtfTypes.read(vmlinux, null);
+        assertEquals("do_unlinkat", types.name(found.btfId()));
+        assertEquals(dev.bpfagent.agent.bpf.btf.BtfTypes.Kind.FUNC.value, types.kindOf(found.btfId()));
+        assertEquals("", found.module());
+
+        var missing = assertThrows(BpfAgentException.NotFound.class, () -> c.loadTracing(
+                AttachType.ATTACH_TYPE_TRACE_FENTRY, "no_such_kernel_function_here", Asm.returnImm(0), "f"));
+        assertEquals("FUNCTION_NOT_FOUND", missing.reason());
+        assertEquals("attach_target.function", missing.field());
+        var noType = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.load(LoadOptions.builder(
+                ProgramType.PROGRAM_TYPE_TRACING, Asm.returnImm(0)).attachFunction("do_unlinkat").build()));
+        assertEquals("expected_attach_type", noType.field());
+
+        Path victim = Files.createTempFile("bpf-agent-fentry", ".tmp");
+        try (MapHandle m = counter()) {
+            ProgramHandle p;
+            try {
+                p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING, NetworkHooksTest.countReturning(0))
+                        .expectedAttachType(AttachType.ATTACH_TYPE_TRACE_FENTRY).attachFunction("do_unlinkat")
+                        .map(m.id()).build());
+            } catch (BpfAgentException.PermissionDenied e) {
+                // the lookup was made (no FUNCTION_NOT_FOUND); the kernel itself refuses tracing loads here
+                assertEquals("EPERM", e.reason(), e.getMessage());
+                Assumptions.abort("this kernel refuses TRACING program loads (EPERM): " + e.getMessage());
+                return;
+            }
+            try (p; LinkHandle link = p.attach(Hooks.tracing())) {
+                assertEquals("tracing", link.link().getType());
+                Files.delete(victim);
+                assertTrue(count(m) > 0, "fentry on do_unlinkat ran");
+            }
+        } finally {
+            Files.deleteIfExists(victim);
+        }
+    }
 }

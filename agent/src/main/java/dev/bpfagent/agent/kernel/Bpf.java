@@ -573,6 +573,28 @@ public final class Bpf {
         }
     }
 
+    /**
+     * struct bpf_btf_info's name and kernel_btf (1 for vmlinux and module BTF): "vmlinux", or the
+     * module's name.
+     */
+    public record BtfInfo(int id, String name, boolean kernelBtf) {
+    }
+
+    /** BPF_OBJ_GET_INFO_BY_FD on a BTF object. */
+    public static BtfInfo btfInfo(Fd btf) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = btf.hold()) {
+            MemorySegment info = arena.allocate(40, 8); // btf, btf_size, id, name, name_len, kernel_btf
+            info.fill((byte) 0);
+            MemorySegment name = arena.allocate(64);
+            name.fill((byte) 0);
+            info.set(JAVA_LONG, 16, name.address());
+            info.set(JAVA_INT, 24, 63);
+            objGetInfoByFd(arena, h.fd(), info);
+            return new BtfInfo(info.get(JAVA_INT, 12), name.getString(0, StandardCharsets.UTF_8),
+                    info.get(JAVA_INT, 28) != 0);
+        }
+    }
+
     /** BPF_ITER_CREATE: an fd whose reads run an iterator link's program and return what it printed. */
     public static Fd iterCreate(Fd link) {
         try (Arena arena = Arena.ofConfined(); Fd.Held l = link.hold()) {

@@ -62,6 +62,11 @@ final class ProgramHandler {
      * small bound.
      */
     void load(LoadProgramRequest req, StreamObserver<LoadProgramResponse> out, Offload offload) {
+        if (!req.getAttachTarget().getFunction().isEmpty()) {
+            // looking a kernel function up reads the kernel's BTF (megabytes): not on the event loop
+            offload.reply(out, () -> load(prepare(req)));
+            return;
+        }
         Prepared p = prepare(req);
         if (p.spec().isQuick()) {
             reply(out, load(p));

@@ -61,7 +61,17 @@ final class ProtoConvert {
         }
         if (req.hasAttachTarget()) {
             var t = req.getAttachTarget();
-            b.attachTarget(new ProgramSpec.AttachTarget(t.getBtfId(), t.getKernelBtfObjId(), targetProgramId));
+            if (!t.getFunction().isEmpty()) {
+                if (t.getBtfId() != 0 || t.hasKernelBtfObjId() || t.hasProgram()) {
+                    throw RequestException.invalid("attach_target.function", "names a kernel function; give it alone,"
+                            + " without btf_id, kernel_btf_obj_id or program (a program's functions go by btf_id)");
+                }
+                b.attachTarget(dev.bpfagent.agent.bpf.KernelFunctions.attachTarget(programType(req.getType(), "type"),
+                        req.hasExpectedAttachType() ? java.util.Optional.of(attachType(req.getExpectedAttachType(),
+                                "expected_attach_type")) : java.util.Optional.empty(), t.getFunction()));
+            } else {
+                b.attachTarget(new ProgramSpec.AttachTarget(t.getBtfId(), t.getKernelBtfObjId(), targetProgramId));
+            }
         }
         if (req.hasBtf()) {
             var btf = req.getBtf();

@@ -61,6 +61,9 @@ public final class ErrorMapper {
             return withField(he.kind() == HookException.Kind.NOT_FOUND ? Status.Code.NOT_FOUND
                     : Status.Code.FAILED_PRECONDITION, he.reason(), he.field(), he.getMessage(), Map.of());
         }
+        if (t instanceof dev.bpfagent.agent.bpf.btf.BtfException be) {
+            return build(Status.Code.FAILED_PRECONDITION, be.getMessage(), info("BAD_KERNEL_BTF").build());
+        }
         if (t instanceof dev.bpfagent.agent.bpf.elf.ElfException ee) {
             return build(Status.Code.INVALID_ARGUMENT, ee.getMessage(), info("MALFORMED_ELF").build());
         }
