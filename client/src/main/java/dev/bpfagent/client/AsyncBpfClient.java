@@ -123,7 +123,7 @@ public final class AsyncBpfClient {
     }
 
     public CompletableFuture<Boolean> programAttached(int programId) {
-        return program(programId, true).thenApply(p -> p.getLinks().getLinkIdsCount() > 0);
+        return program(programId, true).thenApply(p -> p.getLinks().getAttached());
     }
 
     public CompletableFuture<ListProgramsResponse> listPrograms(ListProgramsRequest request) {
@@ -163,6 +163,11 @@ public final class AsyncBpfClient {
                                                        String name) {
         return load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING, insns).name(name)
                 .expectedAttachType(attachType).attachFunction(function).build());
+    }
+
+    public CompletableFuture<GetKernelFeaturesResponse> kernelFeatures(boolean refresh) {
+        return adapt(stub().getKernelFeatures(GetKernelFeaturesRequest.newBuilder().setRefresh(refresh).build()),
+                r -> r);
     }
 
     // ---- links ----

@@ -152,7 +152,7 @@ public final class BpfClient implements AutoCloseable {
 
     /** The seed's program-attached?: does the kernel have a BPF link for this program? */
     public boolean programAttached(int programId) {
-        return program(programId, true).getLinks().getLinkIdsCount() > 0;
+        return program(programId, true).getLinks().getAttached();
     }
 
     /** One page of programs, as the request filters them. */
@@ -200,6 +200,12 @@ public final class BpfClient implements AutoCloseable {
     public ProgramHandle loadTracing(AttachType attachType, String function, byte[] insns, String name) {
         return load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING, insns).name(name)
                 .expectedAttachType(attachType).attachFunction(function).build());
+    }
+
+    /** What the running kernel supports (probed once by the agent; refresh probes again). */
+    public GetKernelFeaturesResponse kernelFeatures(boolean refresh) {
+        return Errors.call(target, () -> stub().getKernelFeatures(GetKernelFeaturesRequest.newBuilder()
+                .setRefresh(refresh).build()));
     }
 
     // ---- links ----

@@ -12,7 +12,7 @@ import java.util.List;
  * <pre>
  *   java -cp CLIENT_CLASSPATH dev.bpfagent.client.Cli [--target unix:/run/bpf-agent/agent.sock] COMMAND
  *     health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH
- *     attach ID HOOK... | detach LINK_ID | links [ID]
+ *     features | attach ID HOOK... | detach LINK_ID | links [ID]
  *   HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC
  *       | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE
  *       | cgroup PATH ATTACH_TYPE (e.g. cgroup_inet4_connect) | netns PATH | tracing
@@ -25,7 +25,7 @@ public final class Cli {
 
     static final String USAGE = "usage: Cli [--target unix:PATH|HOST:PORT] "
             + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
-            + " | attach ID HOOK... | detach LINK_ID | links [ID]\n"
+            + " | features | attach ID HOOK... | detach LINK_ID | links [ID]\n"
             + "  HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC"
             + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE"
             + " | cgroup PATH ATTACH_TYPE | netns PATH | tracing";
@@ -79,6 +79,20 @@ public final class Cli {
                         throw new IllegalArgumentException("unpin needs PATH");
                     }
                     out.println(c.unpin(args.get(1)));
+                }
+                case "features" -> {
+                    var f = c.kernelFeatures(false);
+                    out.println("kernel " + f.getKernelRelease());
+                    for (var group : List.of(java.util.Map.entry("program types", f.getProgramTypesList()),
+                            java.util.Map.entry("map types", f.getMapTypesList()),
+                            java.util.Map.entry("attach", f.getAttachList()),
+                            java.util.Map.entry("other", f.getOtherList()))) {
+                        out.println(group.getKey() + ":");
+                        for (var k : group.getValue()) {
+                            out.printf("  %-24s %-9s %s%n", k.getName(), k.getState().name()
+                                    .replace("FEATURE_STATE_", "").toLowerCase(java.util.Locale.ROOT), k.getDetail());
+                        }
+                    }
                 }
                 case "attach" -> {
                     LinkHandle l = c.attach(id(args), hook(args.subList(Math.min(2, args.size()), args.size())));

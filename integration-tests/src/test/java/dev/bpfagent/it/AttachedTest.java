@@ -62,4 +62,32 @@ class AttachedTest {
             run(ip, "link", "del", veth);
         }
     }
+
+    @Test
+    void anXdpProgramAttachedWithIpLinkCountsAsAttached() throws Exception {
+        Kernel.assumeRoot();
+        String ip = Files.isExecutable(Path.of("/usr/sbin/ip")) ? "/usr/sbin/ip" : "/sbin/ip";
+        Assumptions.assumeTrue(Files.isExecutable(Path.of(ip)), "needs iproute2's ip to make a veth pair");
+        String veth = "bpfan" + UUID.randomUUID().toString().substring(0, 6);
+        assertEquals(0, run(ip, "link", "add", veth, "type", "veth", "peer", "name", veth + "p"));
+        try (AgentProcess agent = AgentProcess.start(); BpfClient c = BpfClient.connect(agent.unixTarget());
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
+                     .name("by_ip_link").build())) {
+            String pin = p.pin("by_ip_link");
+            assertFalse(c.programAttached(p.id()));
+            // attached by someone else, with netlink (no BPF link): still seen
+            assertEquals(0, run(ip, "link", "set", "dev", veth, "xdpgeneric", "pinned", pin));
+            var links = c.program(p.id(), true).getLinks();
+            assertTrue(links.getAttached(), links.toString());
+            assertEquals(java.util.List.of(veth), links.getXdpInterfacesList());
+            assertEquals(0, links.getLinkIdsCount(), "no BPF link: netlink attached it");
+            assertTrue(c.listPrograms(dev.bpfagent.proto.v1.ListProgramsRequest.newBuilder().setWithLinks(true)
+                    .build()).getProgramsList().stream().anyMatch(x -> x.getId() == p.id()
+                    && x.getLinks().getXdpInterfacesList().contains(veth)));
+            assertEquals(0, run(ip, "link", "set", "dev", veth, "xdpgeneric", "off"));
+            assertFalse(c.programAttached(p.id()));
+        } finally {
+            run(ip, "link", "del", veth);
+        }
+    }
 }

@@ -56,6 +56,8 @@ class ProtocolFuzzTest {
                 Map.entry("GetPinned", new Message[] {GetPinnedRequest.newBuilder().setPath("fuzz/none").build()}),
                 Map.entry("SetRunStats", new Message[] {SetRunStatsRequest.newBuilder().setEnabled(false).build()}),
                 Map.entry("GetAgentInfo", new Message[] {GetAgentInfoRequest.getDefaultInstance()}),
+                Map.entry("GetKernelFeatures", new Message[] {GetKernelFeaturesRequest.newBuilder().setRefresh(true)
+                        .build()}),
                 Map.entry("GetVerifierLog", new Message[] {GetVerifierLogRequest.newBuilder()
                         .setLogId("00000000-0000-0000-0000-000000000000").setOffset(5).setMaxBytes(100).build()}),
                 // Map calls name a map that does not exist (999999), so mutations rarely touch a real one;

@@ -73,4 +73,48 @@ public final class KernelObjects {
         }
         return out;
     }
+
+    /**
+     * Where a program runs, as the kernel says: its BPF links (whoever made them), and the interfaces
+     * whose XDP program it is (netlink: seen whether attached through a link or with `ip link`).
+     */
+    public record Attachments(List<Integer> linkIds, List<String> xdpInterfaces) {
+        public boolean attached() {
+            return !linkIds.isEmpty() || !xdpInterfaces.isEmpty();
+        }
+    }
+
+    public static Attachments attachmentsOf(int progId) {
+        List<String> xdp = new ArrayList<>();
+        for (var x : xdpPrograms()) {
+            if (x.progId() == progId) {
+                xdp.add(x.ifname());
+            }
+        }
+        return new Attachments(linksOfProgram(progId), xdp);
+    }
+
+    /** Every program's attachments, in one walk of the links and one netlink dump. */
+    public static java.util.Map<Integer, Attachments> attachmentsByProgram() {
+        java.util.Map<Integer, List<Integer>> links = linksByProgram();
+        java.util.Map<Integer, List<String>> xdp = new java.util.HashMap<>();
+        for (var x : xdpPrograms()) {
+            xdp.computeIfAbsent(x.progId(), k -> new ArrayList<>()).add(x.ifname());
+        }
+        java.util.Map<Integer, Attachments> out = new java.util.HashMap<>();
+        java.util.Set<Integer> ids = new java.util.HashSet<>(links.keySet());
+        ids.addAll(xdp.keySet());
+        for (int id : ids) {
+            out.put(id, new Attachments(links.getOrDefault(id, List.of()), xdp.getOrDefault(id, List.of())));
+        }
+        return out;
+    }
+
+    private static List<dev.bpfagent.agent.kernel.Netlink.XdpProgram> xdpPrograms() {
+        try {
+            return dev.bpfagent.agent.kernel.Netlink.xdpPrograms();
+        } catch (KernelException e) {
+            return List.of(); // no rtnetlink here (a locked-down namespace): links still answer
+        }
+    }
 }

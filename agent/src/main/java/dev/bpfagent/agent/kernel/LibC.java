@@ -55,6 +55,63 @@ public final class LibC {
     /** int munmap(void *addr, size_t len) */
     private static final MethodHandle MUNMAP = downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), -1);
 
+    /** int socket(int domain, int type, int protocol) */
+    private static final MethodHandle SOCKET = downcall("socket",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), -1);
+    /** ssize_t send(int fd, const void *buf, size_t len, int flags) */
+    private static final MethodHandle SEND = downcall("send",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), -1);
+    /** ssize_t recv(int fd, void *buf, size_t len, int flags) */
+    private static final MethodHandle RECV = downcall("recv",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), -1);
+
+    /** socket(2), close-on-exec: a new fd, owned by the caller. */
+    static Fd socket(int domain, int type, int protocol) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int fd = (int) SOCKET.invokeExact(state, domain, type | 02000000 /* SOCK_CLOEXEC */, protocol);
+            if (fd < 0) {
+                throw KernelException.of("socket", errno(state), null);
+            }
+            return new Fd(fd);
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall socket failed", t);
+        }
+    }
+
+    /** send(2) of the whole buffer (netlink sends a message whole or not at all). */
+    static void send(Fd fd, MemorySegment buf) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            long n = (long) SEND.invokeExact(state, h.fd(), buf, buf.byteSize(), 0);
+            if (n < 0) {
+                throw KernelException.of("send", errno(state), null);
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall send failed", t);
+        }
+    }
+
+    /** recv(2) into buf: the bytes received. */
+    static int recv(Fd fd, MemorySegment buf) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            long n = (long) RECV.invokeExact(state, h.fd(), buf, buf.byteSize(), 0);
+            if (n < 0) {
+                throw KernelException.of("recv", errno(state), null);
+            }
+            return (int) n;
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall recv failed", t);
+        }
+    }
+
     /** sys/mman.h */
     public static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
 

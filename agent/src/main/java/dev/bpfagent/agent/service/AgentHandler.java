@@ -4,7 +4,11 @@ import dev.bpfagent.agent.bpf.KernelVersion;
 import dev.bpfagent.agent.bpf.RunStats;
 import dev.bpfagent.agent.service.state.PinPaths;
 import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.proto.v1.FeatureState;
 import dev.bpfagent.proto.v1.GetAgentInfoResponse;
+import dev.bpfagent.proto.v1.GetKernelFeaturesRequest;
+import dev.bpfagent.proto.v1.GetKernelFeaturesResponse;
+import dev.bpfagent.proto.v1.KernelFeature;
 import dev.bpfagent.proto.v1.SetRunStatsRequest;
 import dev.bpfagent.proto.v1.SetRunStatsResponse;
 
@@ -21,6 +25,33 @@ final class AgentHandler {
         this.registry = registry;
         this.pins = pins;
         this.version = version;
+    }
+
+    /** The first probe's report (the kernel does not change under a running agent); guarded by this. */
+    private dev.bpfagent.agent.bpf.KernelFeatures.Report features;
+    private long probedAt;
+    /** A refresh within this long of the last probe gets the last probe's report: probes are not free. */
+    static final long MIN_REPROBE_NANOS = 10_000_000_000L;
+
+    synchronized GetKernelFeaturesResponse features(GetKernelFeaturesRequest req) {
+        if (features == null || (req.getRefresh() && System.nanoTime() - probedAt > MIN_REPROBE_NANOS)) {
+            features = dev.bpfagent.agent.bpf.KernelFeatures.probe();
+            probedAt = System.nanoTime();
+        }
+        var r = features;
+        return GetKernelFeaturesResponse.newBuilder().setKernelRelease(r.kernelRelease())
+                .addAllProgramTypes(r.programTypes().stream().map(AgentHandler::feature).toList())
+                .addAllMapTypes(r.mapTypes().stream().map(AgentHandler::feature).toList())
+                .addAllAttach(r.attach().stream().map(AgentHandler::feature).toList())
+                .addAllOther(r.other().stream().map(AgentHandler::feature).toList()).build();
+    }
+
+    private static KernelFeature feature(dev.bpfagent.agent.bpf.KernelFeatures.Feature f) {
+        return KernelFeature.newBuilder().setName(f.name()).setDetail(f.detail()).setState(switch (f.state()) {
+            case SUPPORTED -> FeatureState.FEATURE_STATE_SUPPORTED;
+            case MISSING -> FeatureState.FEATURE_STATE_MISSING;
+            case REFUSED -> FeatureState.FEATURE_STATE_REFUSED;
+        }).build();
     }
 
     GetAgentInfoResponse info() {

@@ -44,6 +44,11 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     }
 
     @Override
+    public void getKernelFeatures(GetKernelFeaturesRequest req, StreamObserver<GetKernelFeaturesResponse> out) {
+        reply(out, agent.features(req));
+    }
+
+    @Override
     public void attachProgram(AttachProgramRequest req, StreamObserver<Link> out) {
         reply(out, links.attach(req));
     }

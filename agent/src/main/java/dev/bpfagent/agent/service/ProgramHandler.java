@@ -164,7 +164,7 @@ final class ProgramHandler {
         Program p = e.object(Program.class);
         ProgramInfo info = p.info();
         return ProtoConvert.program(info, e, registry.dependents(e.key()),
-                withLinks ? Optional.of(KernelObjects.linksOfProgram(p.id())) : Optional.empty());
+                withLinks ? Optional.of(KernelObjects.attachmentsOf(p.id())) : Optional.empty());
     }
 
     dev.bpfagent.proto.v1.Program get(GetProgramRequest req) {
@@ -179,7 +179,7 @@ final class ProgramHandler {
             }
             try (Program p = PinHandler.openPinnedProgram(path)) { // a pin the agent does not hold: look, let go
                 return ProtoConvert.program(p.info(), null, List.of(), req.getWithLinks()
-                        ? Optional.of(KernelObjects.linksOfProgram(p.id())) : Optional.empty());
+                        ? Optional.of(KernelObjects.attachmentsOf(p.id())) : Optional.empty());
             }
         }
         int id = Refs.id(ref, "program");
@@ -190,7 +190,7 @@ final class ProgramHandler {
         ProgramInfo info = Program.infoById(id).orElseThrow(() -> RequestException.notFound("PROGRAM_NOT_FOUND",
                 "the kernel has no program with id " + Integer.toUnsignedString(id)));
         return ProtoConvert.program(info, null, List.of(),
-                req.getWithLinks() ? Optional.of(KernelObjects.linksOfProgram(id)) : Optional.empty());
+                req.getWithLinks() ? Optional.of(KernelObjects.attachmentsOf(id)) : Optional.empty());
     }
 
     ListProgramsResponse list(ListProgramsRequest req) {
@@ -203,13 +203,15 @@ final class ProgramHandler {
                 e -> infoOf(e).map(i -> new Candidate(i, e)),
                 id -> Program.infoById(id).map(i -> new Candidate(i, null)),
                 c -> matchesType(c.info(), type));
-        Map<Integer, List<Integer>> links = req.getWithLinks() ? KernelObjects.linksByProgram() : Map.of();
+        Map<Integer, KernelObjects.Attachments> links = req.getWithLinks() ? KernelObjects.attachmentsByProgram()
+                : Map.of();
         Map<Registry.Key, List<Registry.Key>> dependents = registry.dependentsIndex();
         ListProgramsResponse.Builder out = ListProgramsResponse.newBuilder().setNextPageToken(page.nextPageToken());
         for (Candidate c : page.items()) {
             out.addPrograms(ProtoConvert.program(c.info, c.held,
                     c.held == null ? List.of() : dependents.getOrDefault(c.held.key(), List.of()),
-                    req.getWithLinks() ? Optional.of(links.getOrDefault(c.info.id(), List.of())) : Optional.empty()));
+                    req.getWithLinks() ? Optional.of(links.getOrDefault(c.info.id(),
+                            new KernelObjects.Attachments(List.of(), List.of()))) : Optional.empty()));
         }
         return out.build();
     }

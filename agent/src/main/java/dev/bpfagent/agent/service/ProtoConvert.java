@@ -96,10 +96,11 @@ final class ProtoConvert {
 
     /** The Program message: the kernel's info, the agent's view when held, links when found. */
     static Program program(ProgramInfo info, Registry.Entry held, List<Registry.Key> dependents,
-                           Optional<List<Integer>> links) {
+                           Optional<dev.bpfagent.agent.bpf.KernelObjects.Attachments> links) {
         Program.Builder b = Program.newBuilder().setId(info.id()).setKernel(kernelInfo(info))
                 .setAgent(held == null ? AgentView.getDefaultInstance() : agentView(held, dependents));
-        links.ifPresent(l -> b.setLinks(ProgramLinks.newBuilder().addAllLinkIds(l)));
+        links.ifPresent(l -> b.setLinks(ProgramLinks.newBuilder().addAllLinkIds(l.linkIds())
+                .addAllXdpInterfaces(l.xdpInterfaces()).setAttached(l.attached())));
         return b.build();
     }
 

@@ -25,10 +25,13 @@ public final class CallExecutors implements ServerCallExecutorSupplier {
             BpfServiceGrpc.getDumpMapMethod(),
             BpfServiceGrpc.getUpdateMapBatchMethod(),
             BpfServiceGrpc.getDeleteMapBatchMethod(),
-            // attach reads ELF symbol tables and sysfs; detach waits for the kernel's RCU grace periods
+            // attach reads ELF symbol tables and sysfs, and a driver may take long to take an XDP
+            // program; detach waits out the kernel's RCU grace periods (~50 ms for a tracepoint here)
             BpfServiceGrpc.getAttachProgramMethod(),
             BpfServiceGrpc.getDetachLinkMethod(),
-            BpfServiceGrpc.getUpdateLinkMethod());
+            BpfServiceGrpc.getUpdateLinkMethod(),
+            // the first call probes the kernel: dozens of loads and map creations
+            BpfServiceGrpc.getGetKernelFeaturesMethod());
 
     private final Executor pool;
     private final Admission admission;
