@@ -27,7 +27,7 @@ public final class Cli {
             + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
             + " | features | attach ID HOOK... | detach LINK_ID | links [ID]\n"
             + "  HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC"
-            + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE"
+            + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | uprobe_multi BINARY:SYM,SYM | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE"
             + " | cgroup PATH ATTACH_TYPE | netns PATH | tracing";
 
     public static void main(String[] args) {
@@ -166,6 +166,14 @@ public final class Cli {
                 }
                 yield kind.equals("uprobe") ? Hooks.uprobe(t.substring(0, colon), t.substring(colon + 1))
                         : Hooks.uretprobe(t.substring(0, colon), t.substring(colon + 1));
+            }
+            case "uprobe_multi", "uretprobe_multi" -> {
+                int colon = t.lastIndexOf(':');
+                if (colon <= 0) {
+                    throw new IllegalArgumentException(kind + " takes BINARY:SYMBOL,SYMBOL,...");
+                }
+                yield Hooks.uprobeMulti(t.substring(0, colon), kind.startsWith("uret"),
+                        t.substring(colon + 1).split(","));
             }
             case "xdp" -> Hooks.xdp(t);
             case "tcx-ingress" -> Hooks.tcxIngress(t);

@@ -53,6 +53,15 @@ public final class Hooks {
                 .setRetprobe(true)).build();
     }
 
+    /**
+     * uprobe_multi (6.6+): one link of uprobes on many functions of a binary; the program is loaded with
+     * expected_attach_type ATTACH_TYPE_TRACE_UPROBE_MULTI.
+     */
+    public static Hook uprobeMulti(String binary, boolean retprobe, String... symbols) {
+        return Hook.newBuilder().setUprobeMulti(dev.bpfagent.proto.v1.UprobeMultiHook.newBuilder().setBinary(binary)
+                .addAllSymbols(java.util.List.of(symbols)).setRetprobe(retprobe)).build();
+    }
+
     /** A uprobe at a file offset in a binary, only in process pid (or every process when pid <= 0). */
     public static Hook uprobeAt(String binary, long fileOffset, int pid) {
         UprobeHook.Builder u = UprobeHook.newBuilder().setBinary(binary).setOffset(fileOffset);

@@ -18,6 +18,8 @@ class CliTest {
         assertEquals(Hooks.cgroup("/sys/fs/cgroup/x", AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT),
                 Cli.hook(List.of("cgroup", "/sys/fs/cgroup/x", "cgroup_inet4_connect")));
         assertEquals(Hooks.tcxEgress("eth0"), Cli.hook(List.of("tcx-egress", "eth0")));
+        assertEquals(Hooks.uprobeMulti("/lib/libc.so.6", true, "malloc", "free"), Cli.hook(List.of("uretprobe_multi",
+                "/lib/libc.so.6:malloc,free")));
         assertEquals(Hook.HookCase.TRACING, Cli.hook(List.of("tracing")).getHookCase());
         for (List<String> bad : List.<List<String>>of(List.of(), List.of("tracepoint", "nocategory"), List.of("uprobe", "nocolon"),
                 List.of("cgroup", "/x", "no_such_type"), List.of("warp", "x"), List.of("xdp"))) {

@@ -65,6 +65,43 @@ class AgentLifecycleTest {
     }
 
     @Test
+    void aPinnedLinkOutlivesTheAgentAndIsHeldAgainWithItsProgram() throws Exception {
+        int progId;
+        int linkId;
+        Path pin;
+        try (AgentProcess agent = AgentProcess.start()) {
+            try (BpfClient c = BpfClient.connect(agent.unixTarget())) {
+                ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_RAW_TRACEPOINT,
+                        Asm.returnImm(0)).build());
+                var link = p.attach(dev.bpfagent.client.Hooks.rawTracepoint("sys_enter"));
+                progId = p.id();
+                linkId = link.id();
+                pin = Path.of(link.pin("kept/link")); // the link only: its program is not pinned
+            }
+            assertEquals(143, agent.stop(), agent.agentStderr());
+            assertTrue(dev.bpfagent.agent.bpf.KernelObjects.linkIds().contains(linkId), "the pin keeps the link");
+            assertTrue(Program.existsInKernel(progId), "and the link its program");
+            try (AgentProcess next = AgentProcess.start("--bpffs-dir", agent.bpffsDir.toString());
+                 BpfClient c = BpfClient.connect(next.unixTarget())) {
+                var links = c.listLinks(dev.bpfagent.proto.v1.ListLinksRequest.getDefaultInstance()).getLinksList();
+                assertEquals(1, links.size(), links.toString());
+                assertEquals(linkId, links.get(0).getId());
+                assertEquals(progId, links.get(0).getProgramId());
+                assertEquals(List.of(pin.toString()), links.get(0).getAgent().getPinnedPathsList());
+                assertEquals(List.of(progId), c.listPrograms(false).stream().map(x -> x.getId()).toList(),
+                        "its program is held too");
+                // closing the program detaches its link and removes the link's pin
+                c.closeProgram(progId, false);
+                assertFalse(Files.exists(pin));
+            }
+            // the kernel frees a link whose last reference was a pin from a work queue: give it a moment
+            assertTrue(Kernel.eventually(() -> !dev.bpfagent.agent.bpf.KernelObjects.linkIds().contains(linkId)),
+                    "link " + linkId + " freed");
+            assertTrue(Kernel.eventually(() -> !Program.existsInKernel(progId)), "program " + progId + " freed");
+        }
+    }
+
+    @Test
     void aSecondAgentOnTheSameSocketRefusesToStart() throws Exception {
         try (AgentProcess agent = AgentProcess.start()) {
             var second = Processes.run(60, List.of(System.getProperty("bpfagent.java", "java"),

@@ -27,4 +27,16 @@ final class Kernel {
     static void assumeRoot() {
         Assumptions.assumeTrue(isRoot(), "needs root (CAP_BPF, CAP_SYS_ADMIN, CAP_NET_ADMIN) to load BPF programs");
     }
+
+    /** True once condition holds, polled for up to 5 s: for what the kernel frees from work queues. */
+    static boolean eventually(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + 5_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                return false;
+            }
+            Thread.sleep(20);
+        }
+        return true;
+    }
 }

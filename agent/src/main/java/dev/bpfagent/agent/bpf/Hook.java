@@ -95,6 +95,34 @@ public sealed interface Hook {
         }
     }
 
+    /**
+     * uprobe_multi (6.6+): uprobes (or uretprobes) on many functions of one binary as one link, for
+     * programs loaded with expected_attach_type TRACE_UPROBE_MULTI. pid -1: every process.
+     */
+    record UprobeMulti(String binary, java.util.List<String> symbols, boolean retprobe, int pid) implements Hook {
+        public UprobeMulti {
+            if (binary == null || !binary.startsWith("/") || binary.indexOf('\0') >= 0) {
+                throw new InvalidSpecException("hook.uprobe_multi.binary", "is required: an absolute path on the"
+                        + " agent's host");
+            }
+            if (symbols == null || symbols.isEmpty()) {
+                throw new InvalidSpecException("hook.uprobe_multi.symbols", "at least one function is required");
+            }
+            if (symbols.size() > 4096) {
+                throw new InvalidSpecException("hook.uprobe_multi.symbols", symbols.size() + " functions; at most"
+                        + " 4096 a link");
+            }
+            symbols = java.util.List.copyOf(symbols);
+            if (pid < -1 || pid == 0) {
+                throw new InvalidSpecException("hook.uprobe_multi.pid", pid + " is not a process");
+            }
+        }
+
+        public String describe() {
+            return (retprobe ? "uretprobe_multi " : "uprobe_multi ") + binary + ":" + String.join(",", symbols);
+        }
+    }
+
     /** XDP attach modes (the XDP_FLAGS_* a link takes): the kernel's choice, generic (skb), driver, offload. */
     enum XdpMode {
         DEFAULT(0), SKB(1 << 1), DRV(1 << 2), HW(1 << 3);

@@ -63,6 +63,7 @@ public final class Link implements BpfObject {
             case Hook.RawTracepoint h -> rawTracepoint(program, h);
             case Hook.Kprobe h -> kprobe(program, h);
             case Hook.Uprobe h -> uprobe(program, h);
+            case Hook.UprobeMulti h -> uprobeMulti(program, h);
             case Hook.Xdp h -> xdp(program, h);
             case Hook.Tcx h -> tcx(program, h);
             case Hook.Cgroup h -> cgroup(program, h);
@@ -257,6 +258,51 @@ public final class Link implements BpfObject {
                     + " (" + s.size() + " bytes)");
         }
         return s.fileOffset() + h.offset();
+    }
+
+    /** BPF_F_UPROBE_MULTI_RETURN */
+    static final int BPF_F_UPROBE_MULTI_RETURN = 1;
+
+    private static Link uprobeMulti(Program p, Hook.UprobeMulti h) {
+        expect(p, "program", "uprobe_multi", ProgramType.KPROBE);
+        if (p.expectedAttachType().isPresent() && p.expectedAttachType().get() != AttachType.TRACE_UPROBE_MULTI) {
+            throw new InvalidSpecException("program", "program " + p.id() + " was loaded with expected_attach_type "
+                    + p.expectedAttachType().get() + "; uprobe_multi needs TRACE_UPROBE_MULTI");
+        }
+        Path binary = Path.of(h.binary());
+        if (!Files.isRegularFile(binary)) {
+            throw HookException.notFound("hook.uprobe_multi.binary", "BINARY_NOT_FOUND", "no file " + binary
+                    + " on the agent's host");
+        }
+        long[] offsets = new long[h.symbols().size()];
+        for (int i = 0; i < offsets.length; i++) {
+            try {
+                offsets[i] = uprobeOffset(new Hook.Uprobe(h.binary(), h.symbols().get(i), 0, h.retprobe(), h.pid(),
+                        0));
+            } catch (HookException e) {
+                throw new HookException(e.kind(), "hook.uprobe_multi.symbols[" + i + "]", e.reason(),
+                        e.getMessage().substring(e.field().length() + 2));
+            } catch (InvalidSpecException e) {
+                throw new InvalidSpecException("hook.uprobe_multi.binary", e.getMessage().substring(
+                        e.field().length() + 2));
+            }
+        }
+        try {
+            return adopt(Bpf.linkCreate(new LinkCreateAttr(p.fd(), null, 0, AttachType.TRACE_UPROBE_MULTI.value, 0,
+                    new LinkCreateAttr.UprobeMulti(h.binary(), offsets, new long[0],
+                            h.retprobe() ? BPF_F_UPROBE_MULTI_RETURN : 0, Math.max(h.pid(), 0)))), p, h,
+                    h.binary() + ":" + String.join(",", h.symbols()));
+        } catch (KernelException e) {
+            if (e.errno() == Errno.EINVAL && !KernelVersion.atLeast(6, 6)) {
+                throw HookException.unsupported("hook.uprobe_multi", "UPROBE_MULTI_UNAVAILABLE", "uprobe_multi links"
+                        + " need Linux 6.6+: attach one uprobe per function");
+            }
+            if (e.errno() == Errno.EINVAL) {
+                throw e.withContext("attaching to " + h.describe() + ": the program must be loaded with"
+                        + " expected_attach_type TRACE_UPROBE_MULTI");
+            }
+            throw refused(e, h);
+        }
     }
 
     private static Link perfEvent(Program p, Hook.PerfEvent h) {

@@ -522,6 +522,17 @@ public final class Bpf {
                     s.set(JAVA_INT, LinkCreate.tcx_relative_fd, relative != null ? relative.fd() : t.relative_id());
                     s.set(JAVA_LONG, LinkCreate.tcx_expected_revision, t.expected_revision());
                 }
+                case LinkCreateAttr.UprobeMulti u -> {
+                    s.set(JAVA_LONG, LinkCreate.uprobe_multi_path, arena.allocateFrom(u.path()).address());
+                    s.set(JAVA_LONG, LinkCreate.uprobe_multi_offsets, arena.allocateFrom(JAVA_LONG, u.offsets()).address());
+                    if (u.cookies().length > 0) {
+                        s.set(JAVA_LONG, LinkCreate.uprobe_multi_cookies,
+                                arena.allocateFrom(JAVA_LONG, u.cookies()).address());
+                    }
+                    s.set(JAVA_INT, LinkCreate.uprobe_multi_cnt, u.offsets().length);
+                    s.set(JAVA_INT, LinkCreate.uprobe_multi_flags, u.flags());
+                    s.set(JAVA_INT, LinkCreate.uprobe_multi_pid, u.pid());
+                }
                 case LinkCreateAttr.Netfilter nf -> {
                     s.set(JAVA_INT, LinkCreate.netfilter_pf, nf.pf());
                     s.set(JAVA_INT, LinkCreate.netfilter_hooknum, nf.hooknum());

@@ -304,7 +304,16 @@ public final class BpfAttr {
                         MemoryLayout.structLayout(
                                 JAVA_LONG.withName("iter_info"),
                                 JAVA_INT.withName("iter_info_len"),
-                                paddingLayout(4)).withName("iter")).withName("u"));
+                                paddingLayout(4)).withName("iter"),
+                        MemoryLayout.structLayout(
+                                JAVA_LONG.withName("path"),
+                                JAVA_LONG.withName("offsets"),
+                                JAVA_LONG.withName("ref_ctr_offsets"),
+                                JAVA_LONG.withName("cookies"),
+                                JAVA_INT.withName("cnt"),
+                                JAVA_INT.withName("flags"),
+                                JAVA_INT.withName("pid"),
+                                paddingLayout(4)).withName("uprobe_multi")).withName("u"));
 
         public static final long prog_fd = offset(LAYOUT, "prog_fd");
         public static final long target_fd = offset(LAYOUT, "target_fd");
@@ -324,6 +333,17 @@ public final class BpfAttr {
                 groupElement("priority"));
         public static final long netfilter_flags = LAYOUT.byteOffset(groupElement("u"), groupElement("netfilter"),
                 groupElement("flags"));
+        public static final long uprobe_multi_path = uprobeMulti("path");
+        public static final long uprobe_multi_offsets = uprobeMulti("offsets");
+        public static final long uprobe_multi_cookies = uprobeMulti("cookies");
+        public static final long uprobe_multi_cnt = uprobeMulti("cnt");
+        public static final long uprobe_multi_flags = uprobeMulti("flags");
+        public static final long uprobe_multi_pid = uprobeMulti("pid");
+
+        private static long uprobeMulti(String field) {
+            return LAYOUT.byteOffset(groupElement("u"), groupElement("uprobe_multi"), groupElement(field));
+        }
+
         public static final long iter_info = LAYOUT.byteOffset(groupElement("u"), groupElement("iter"),
                 groupElement("iter_info"));
         public static final long iter_info_len = LAYOUT.byteOffset(groupElement("u"), groupElement("iter"),

@@ -36,6 +36,13 @@ public record LinkCreateAttr(Fd prog_fd, Fd target_fd, int target_ifindex, int a
     public record Tcx(Fd relative_fd, int relative_id, long expected_revision) implements Union {
     }
 
+    /**
+     * uprobe_multi (6.6+): one link of uprobes at many offsets of one binary (flags BPF_F_UPROBE_MULTI_RETURN
+     * for uretprobes), for one process (pid) or all (0); cookies empty or one per offset.
+     */
+    public record UprobeMulti(String path, long[] offsets, long[] cookies, int flags, int pid) implements Union {
+    }
+
     /** netfilter (6.4+): protocol family, hook, priority, flags. */
     public record Netfilter(int pf, int hooknum, int priority, int flags) implements Union {
     }

@@ -60,6 +60,11 @@ final class HookConvert {
                 yield new Hook.PerfEvent(p.getType(), p.getConfig(), p.getSamplePeriod(), p.hasPid() ? p.getPid() : -1,
                         p.hasCpu() ? p.getCpu() : -1, p.getCookie());
             }
+            case UPROBE_MULTI -> {
+                var u = h.getUprobeMulti();
+                yield new Hook.UprobeMulti(u.getBinary(), u.getSymbolsList(), u.getRetprobe(),
+                        u.hasPid() ? u.getPid() : -1);
+            }
             case TRACING -> new Hook.Tracing(0);
             case NETNS -> new Hook.Netns(h.getNetns().getPath());
             case NETFILTER -> new Hook.Netfilter(h.getNetfilter().getPf(), h.getNetfilter().getHooknum(),
@@ -121,6 +126,13 @@ final class HookConvert {
                 }
                 if (h.cpu() >= 0) {
                     p.setCpu(h.cpu());
+                }
+            }
+            case Hook.UprobeMulti h -> {
+                var u = b.getUprobeMultiBuilder().setBinary(h.binary()).addAllSymbols(h.symbols())
+                        .setRetprobe(h.retprobe());
+                if (h.pid() > 0) {
+                    u.setPid(h.pid());
                 }
             }
             case Hook.Tracing h -> b.getTracingBuilder();

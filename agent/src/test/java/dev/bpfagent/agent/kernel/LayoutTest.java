@@ -78,7 +78,13 @@ class LayoutTest {
         assertEquals(24, BpfAttr.LinkCreate.netfilter_priority);
         assertEquals(28, BpfAttr.LinkCreate.netfilter_flags);
         assertEquals(24, BpfAttr.LinkCreate.iter_info_len);
-        assertEquals(32, BpfAttr.LinkCreate.LAYOUT.byteSize());
+        assertEquals(16, BpfAttr.LinkCreate.uprobe_multi_path);
+        assertEquals(24, BpfAttr.LinkCreate.uprobe_multi_offsets);
+        assertEquals(40, BpfAttr.LinkCreate.uprobe_multi_cookies);
+        assertEquals(48, BpfAttr.LinkCreate.uprobe_multi_cnt);
+        assertEquals(52, BpfAttr.LinkCreate.uprobe_multi_flags);
+        assertEquals(56, BpfAttr.LinkCreate.uprobe_multi_pid);
+        assertEquals(64, BpfAttr.LinkCreate.LAYOUT.byteSize());
         assertEquals(8, BpfAttr.RawTracepointOpen.prog_fd);
         assertEquals(16, BpfAttr.RawTracepointOpen.cookie);
         assertEquals(12, BpfAttr.LinkUpdate.old_prog_fd);
