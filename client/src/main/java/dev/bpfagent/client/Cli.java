@@ -27,7 +27,7 @@ public final class Cli {
             + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
             + " | features | attach ID HOOK... | detach LINK_ID | links [ID]\n"
             + "  HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC"
-            + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | uprobe_multi BINARY:SYM,SYM | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE"
+            + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | uprobe_multi BINARY:SYM,SYM | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE | tc-ingress IFACE"
             + " | cgroup PATH ATTACH_TYPE | netns PATH | tracing";
 
     public static void main(String[] args) {
@@ -178,6 +178,8 @@ public final class Cli {
             case "xdp" -> Hooks.xdp(t);
             case "tcx-ingress" -> Hooks.tcxIngress(t);
             case "tcx-egress" -> Hooks.tcxEgress(t);
+            case "tc-ingress" -> Hooks.tc(t, dev.bpfagent.proto.v1.TcDirection.TC_DIRECTION_INGRESS, 1);
+            case "tc-egress" -> Hooks.tc(t, dev.bpfagent.proto.v1.TcDirection.TC_DIRECTION_EGRESS, 1);
             case "netns" -> Hooks.netns(t);
             case "cgroup" -> {
                 if (w.size() < 3) {

@@ -102,6 +102,15 @@ public final class Hooks {
         return Hook.newBuilder().setTcx(t).build();
     }
 
+    /**
+     * The legacy tc hook: a direct-action cls_bpf filter on the interface's clsact qdisc at a priority
+     * (1 first), for kernels before tcx (6.6) or to sit among filters others added with `tc`.
+     */
+    public static Hook tc(String iface, TcDirection direction, int priority) {
+        return Hook.newBuilder().setTc(dev.bpfagent.proto.v1.TcHook.newBuilder().setInterface(Interface.newBuilder()
+                .setName(iface)).setDirection(direction).setPriority(priority)).build();
+    }
+
     /** A cgroup v2 directory and which of its hooks, e.g. ATTACH_TYPE_CGROUP_INET4_CONNECT. */
     public static Hook cgroup(String path, AttachType attachType) {
         return Hook.newBuilder().setCgroup(CgroupHook.newBuilder().setPath(path).setAttachType(attachType)).build();

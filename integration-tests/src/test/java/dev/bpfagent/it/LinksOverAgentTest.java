@@ -83,7 +83,7 @@ class LinksOverAgentTest extends OneAgentPerClass {
     @Test
     void aTracepointCountsSleepsUntilDetached() throws Exception {
         try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_TRACEPOINT, m)) {
-            int linksBefore = KernelObjects.linkIds().size();
+            Set<Integer> linksBefore = new HashSet<>(KernelObjects.linkIds());
             LinkHandle link = p.attach(Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"));
             assertEquals(AttachMechanism.ATTACH_MECHANISM_BPF_LINK, link.link().getMechanism());
             assertEquals("perf_event", link.link().getType());
@@ -94,8 +94,9 @@ class LinksOverAgentTest extends OneAgentPerClass {
             assertTrue(risesFrom(m, 0, sleeper()) > 0);
             link.close();
             staysAt(m, sleeper());
-            assertFalse(KernelObjects.linkIds().contains(link.id()), "the kernel's link is gone");
-            assertEquals(linksBefore, KernelObjects.linkIds().size());
+            assertTrue(Kernel.eventually(() -> !KernelObjects.linkIds().contains(link.id())), "the kernel's link is gone");
+            // no other link appeared (links of earlier tests may still be going: the kernel frees some later)
+            assertTrue(linksBefore.containsAll(KernelObjects.linkIds()), "links left: " + KernelObjects.linkIds());
             assertEquals(List.of(), c.links(p.id()));
         }
     }
@@ -245,8 +246,8 @@ class LinksOverAgentTest extends OneAgentPerClass {
         var closed = c.closeProgram(p.id(), false); // no cascade needed: links go with their program
         assertTrue(closed.getClosedList().stream().anyMatch(r -> r.getKind() == ObjectKind.OBJECT_KIND_LINK
                 && r.getId() == a.id()), closed.toString());
-        assertFalse(KernelObjects.linkIds().contains(a.id()));
-        assertFalse(KernelObjects.linkIds().contains(b.id()));
+        assertTrue(Kernel.eventually(() -> !KernelObjects.linkIds().contains(a.id())), "link " + a.id() + " freed");
+        assertTrue(Kernel.eventually(() -> !KernelObjects.linkIds().contains(b.id())), "link " + b.id() + " freed");
         var gone = assertThrows(BpfAgentException.NotFound.class, () -> c.link(a.id()));
         assertEquals("LINK_NOT_HELD", gone.reason());
 
@@ -328,7 +329,9 @@ class LinksOverAgentTest extends OneAgentPerClass {
                     assertEquals("KPROBES_UNAVAILABLE", e.reason());
                     assertEquals("hook.kprobe.function", e.field());
                 }
-                assertEquals(linksBefore, new HashSet<>(KernelObjects.linkIds()), "no link left by a failure");
+                // no new link (one of an earlier test may still be going away: the kernel frees some later)
+                assertTrue(linksBefore.containsAll(KernelObjects.linkIds()), "a failure left a link: "
+                        + KernelObjects.linkIds() + " after, " + linksBefore + " before");
                 assertEquals(0, c.listLinks(ListLinksRequest.getDefaultInstance()).getLinksCount());
                 if (round == 20) {
                     long fds = NoLeakTest.openFds(agent.process);

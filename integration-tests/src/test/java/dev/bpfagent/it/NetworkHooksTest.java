@@ -181,6 +181,40 @@ class NetworkHooksTest extends OneAgentPerClass {
         }
     }
 
+    static boolean hasClsact(String iface) throws Exception {
+        var r = Processes.run(30, List.of("tc", "qdisc", "show", "dev", iface));
+        return r.output().contains("clsact");
+    }
+
+    @Test
+    void legacyTcFiltersDropRealUdpAndLeaveNoQdiscBehind() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/tc")) || Files.isExecutable(Path.of("/sbin/tc")),
+                "needs iproute2's tc to look at qdiscs");
+        try (ProgramHandle drop = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_SCHED_CLS, Asm.tcDropUdp())
+                .name("tc_drop_udp").build())) {
+            assertFalse(hasClsact(HOST_IF));
+            LinkHandle link = drop.attach(Hooks.tc(HOST_IF, TcDirection.TC_DIRECTION_INGRESS, 7));
+            assertEquals(AttachMechanism.ATTACH_MECHANISM_NETLINK, link.link().getMechanism());
+            assertTrue(link.link().getTarget().contains("prio 7"), link.link().getTarget());
+            assertTrue(hasClsact(HOST_IF), "the agent added the clsact qdisc");
+            var filters = Processes.run(30, List.of("tc", "filter", "show", "dev", HOST_IF, "ingress")).output();
+            assertTrue(filters.contains("tc_drop_udp") && filters.contains("direct-action"), filters);
+            assertFalse(udpArrives(), "the filter drops UDP");
+            assertTrue(tcpConnects(), "and passes the rest");
+            var taken = assertThrows(BpfAgentException.class,
+                    () -> drop.attach(Hooks.tc(HOST_IF, TcDirection.TC_DIRECTION_INGRESS, 7)));
+            assertTrue(taken.getMessage().contains("priority 7"), taken.getMessage());
+            var notALink = assertThrows(BpfAgentException.InvalidArgument.class, () -> link.pin("tc_link"));
+            assertTrue(notALink.getMessage().contains("not a BPF link"), notALink.getMessage());
+            link.close();
+            assertTrue(udpArrives());
+            assertFalse(hasClsact(HOST_IF), "the qdisc the agent added went with its last filter");
+            // closing the program removes a filter like a link
+            drop.attach(Hooks.tc(HOST_IF, TcDirection.TC_DIRECTION_EGRESS, 1));
+        }
+        assertFalse(hasClsact(HOST_IF), "closing the program removed its filter and the qdisc");
+    }
+
     /** A new cgroup v2 directory, removed after (it must be empty by then). */
     static Path cgroup() throws Exception {
         Path root = Path.of("/sys/fs/cgroup/unified");

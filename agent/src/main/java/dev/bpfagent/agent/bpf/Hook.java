@@ -185,6 +185,25 @@ public sealed interface Hook {
         }
     }
 
+    /**
+     * The legacy tc hook: a direct-action cls_bpf filter on the interface's clsact qdisc, at a priority
+     * (1 runs first; 0: 1) and handle (0: 1). What tcx falls back to before Linux 6.6.
+     */
+    record Tc(Interface iface, boolean ingress, int priority, int handle) implements Hook {
+        public Tc {
+            if (iface == null) {
+                throw new InvalidSpecException("hook.tc.interface", "is required");
+            }
+            if (priority < 0 || priority > 0xffff) {
+                throw new InvalidSpecException("hook.tc.priority", priority + " is not a priority (1 to 65535)");
+            }
+        }
+
+        public String describe() {
+            return "tc " + (ingress ? "ingress " : "egress ") + iface;
+        }
+    }
+
     /** A cgroup v2 directory and the attach type (which cgroup hook). */
     record Cgroup(String path, AttachType attachType) implements Hook {
         public Cgroup {

@@ -9,6 +9,7 @@ import dev.bpfagent.agent.kernel.BpfCmd;
 import dev.bpfagent.agent.kernel.BpfLinkInfo;
 import dev.bpfagent.agent.kernel.Fd;
 import dev.bpfagent.agent.kernel.LinkCreateAttr;
+import dev.bpfagent.agent.kernel.Netlink;
 import dev.bpfagent.agent.kernel.PerfEvent;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -24,7 +25,7 @@ import java.util.Set;
  */
 public final class Link implements BpfObject {
     /** How the kernel holds the attachment. */
-    public enum Mechanism { BPF_LINK, PERF_EVENT_IOCTL }
+    public enum Mechanism { BPF_LINK, PERF_EVENT_IOCTL, NETLINK }
 
     /** enum bpf_link_type, for listings. */
     static final String[] LINK_TYPES = {"unspec", "raw_tracepoint", "tracing", "cgroup", "iter", "netns", "xdp",
@@ -36,7 +37,10 @@ public final class Link implements BpfObject {
     static final int BPF_F_BEFORE = 1 << 3, BPF_F_AFTER = 1 << 4, BPF_F_ID = 1 << 5;
     static final Path PMU_DEVICES = Path.of("/sys/bus/event_source/devices");
 
+    /** The link's (or perf event's) fd; null for a netlink attachment, which {@link #detach} undoes. */
     private final Fd fd;
+    private final Runnable detach;
+    private final java.util.concurrent.atomic.AtomicBoolean detached = new java.util.concurrent.atomic.AtomicBoolean();
     private final int id;
     private final Mechanism mechanism;
     private final Hook hook;
@@ -44,7 +48,12 @@ public final class Link implements BpfObject {
     private volatile int programId;
 
     private Link(Fd fd, int id, Mechanism mechanism, int programId, Hook hook, String target) {
+        this(fd, null, id, mechanism, programId, hook, target);
+    }
+
+    private Link(Fd fd, Runnable detach, int id, Mechanism mechanism, int programId, Hook hook, String target) {
         this.fd = fd;
+        this.detach = detach;
         this.id = id;
         this.mechanism = mechanism;
         this.programId = programId;
@@ -66,6 +75,7 @@ public final class Link implements BpfObject {
             case Hook.UprobeMulti h -> uprobeMulti(program, h);
             case Hook.Xdp h -> xdp(program, h);
             case Hook.Tcx h -> tcx(program, h);
+            case Hook.Tc h -> tc(program, h);
             case Hook.Cgroup h -> cgroup(program, h);
             case Hook.PerfEvent h -> perfEvent(program, h);
             case Hook.Tracing h -> tracing(program, h);
@@ -411,10 +421,56 @@ public final class Link implements BpfObject {
                         + " attached at " + h.describe());
             }
             if (e.errno() == Errno.EINVAL && !KernelVersion.atLeast(6, 6)) {
-                throw HookException.unsupported("hook.tcx", "TCX_UNAVAILABLE", "tcx links need Linux 6.6+");
+                if (relative != 0) {
+                    throw HookException.unsupported("hook.tcx", "TCX_UNAVAILABLE", "tcx links need Linux 6.6+, and"
+                            + " the clsact filters used before them have no before/after placement: attach with"
+                            + " hook.tc and a priority");
+                }
+                return tc(p, new Hook.Tc(h.iface(), h.ingress(), 0, 0)); // the way before tcx
             }
             throw refused(e, h);
         }
+    }
+
+    /**
+     * The legacy way (and the tcx fallback before 6.6): the clsact qdisc (added if missing, and removed
+     * with the last filter only if this agent added it) and a direct-action cls_bpf filter, by netlink.
+     */
+    private static Link tc(Program p, Hook.Tc h) {
+        expect(p, "program", "tc", ProgramType.SCHED_CLS, ProgramType.SCHED_ACT);
+        int ifindex = ifindex(h.iface(), "hook.tc.interface");
+        boolean added = Netlink.addClsact(ifindex);
+        Netlink.TcFilter filter;
+        try {
+            filter = Netlink.addBpfFilter(ifindex, h.ingress(), h.priority() == 0 ? 1 : h.priority(),
+                    h.handle() == 0 ? 1 : h.handle(), p.fd(), p.name().isEmpty() ? "bpf-agent" : p.name());
+        } catch (KernelException e) {
+            if (added) {
+                Netlink.deleteClsact(ifindex);
+            }
+            if (e.errno() == Errno.EEXIST) {
+                throw e.withContext(h.iface() + " already has a tc filter at priority " + (h.priority() == 0 ? 1
+                        : h.priority()) + " handle " + (h.handle() == 0 ? 1 : h.handle()) + " on " + (h.ingress()
+                        ? "ingress" : "egress") + ": give another hook.tc.priority");
+            }
+            throw refused(e, h);
+        }
+        Runnable undo = () -> {
+            try {
+                Netlink.deleteFilter(filter);
+            } catch (KernelException gone) {
+                // the interface or the qdisc went away, and the filter with it
+            }
+            if (added) {
+                try {
+                    Netlink.deleteClsact(ifindex);
+                } catch (KernelException gone) {
+                    // someone else removed it
+                }
+            }
+        };
+        return new Link(null, undo, 0, Mechanism.NETLINK, p.id(), h, h.iface() + " (ifindex " + ifindex + ") "
+                + (h.ingress() ? "ingress" : "egress") + " prio " + filter.priority() + " handle " + filter.handle());
     }
 
     private static Link cgroup(Program p, Hook.Cgroup h) {
@@ -473,10 +529,10 @@ public final class Link implements BpfObject {
      * does not number. This object must not be used after.
      */
     public Link withId(int agentId) {
-        if (mechanism != Mechanism.PERF_EVENT_IOCTL) {
+        if (mechanism == Mechanism.BPF_LINK) {
             throw new IllegalStateException("a BPF link keeps its kernel id");
         }
-        return new Link(fd, agentId, mechanism, programId, hook, target);
+        return new Link(fd, detach, agentId, mechanism, programId, hook, target);
     }
 
     /** BPF_LINK_GET_FD_BY_ID: a held link made by anyone, with its hook unknown to this agent. */
@@ -512,8 +568,9 @@ public final class Link implements BpfObject {
      */
     public void update(Program next, Program expected) {
         if (mechanism != Mechanism.BPF_LINK) {
-            throw new InvalidSpecException("link", "an attachment made through the perf ioctl cannot be updated:"
-                    + " attach the new program and detach this one");
+            throw new InvalidSpecException("link", "an attachment made through " + (mechanism == Mechanism.NETLINK
+                    ? "netlink (a tc filter)" : "the perf ioctl") + " cannot be updated: attach the new program and"
+                    + " detach this one");
         }
         try {
             Bpf.linkUpdate(fd, next.fd(), expected != null ? expected.fd() : null);
@@ -528,8 +585,11 @@ public final class Link implements BpfObject {
 
     /** What the kernel says of the link now: its type name and program (the program changes on update). */
     public Info info() {
-        if (mechanism != Mechanism.BPF_LINK) {
+        if (mechanism == Mechanism.PERF_EVENT_IOCTL) {
             return new Info("perf_event (ioctl)", programId, 0);
+        }
+        if (mechanism == Mechanism.NETLINK) {
+            return new Info("tc (clsact filter)", programId, 0);
         }
         BpfLinkInfo i = Bpf.linkInfo(fd);
         String type = i.type() >= 0 && i.type() < LINK_TYPES.length ? LINK_TYPES[i.type()] : "type " + i.type();
@@ -585,21 +645,26 @@ public final class Link implements BpfObject {
     @Override
     public void pin(String path) {
         if (mechanism != Mechanism.BPF_LINK) {
-            throw new InvalidSpecException("object", "an attachment made through the perf ioctl is not a BPF link and"
-                    + " cannot be pinned (kernels before 5.15)");
+            throw new InvalidSpecException("object", "an attachment made through " + (mechanism == Mechanism.NETLINK
+                    ? "netlink (a tc filter)" : "the perf ioctl (kernels before 5.15)") + " is not a BPF link and"
+                    + " cannot be pinned");
         }
         Bpf.objPin(fd, path);
     }
 
     @Override
     public boolean isClosed() {
-        return fd.isClosed();
+        return fd != null ? fd.isClosed() : detached.get();
     }
 
     /** Detaches, unless a pin of the link keeps it; closes the fd exactly once. */
     @Override
     public void close() {
-        fd.close();
+        if (fd != null) {
+            fd.close();
+        } else if (detached.compareAndSet(false, true)) {
+            detach.run();
+        }
     }
 
     @Override

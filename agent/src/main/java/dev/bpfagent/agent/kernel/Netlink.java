@@ -6,6 +6,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import dev.bpfagent.agent.errno.KernelException;
 import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -121,5 +123,135 @@ public final class Netlink {
 
     private static int align4(int n) {
         return (n + 3) & ~3;
+    }
+
+    // ---- tc: the clsact qdisc and direct-action cls_bpf filters (the way before tcx links) ----
+
+    static final short RTM_NEWQDISC = 36, RTM_DELQDISC = 37, RTM_NEWTFILTER = 44, RTM_DELTFILTER = 45;
+    static final short NLM_F_ACK = 4, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
+    static final int TCA_KIND = 1, TCA_OPTIONS = 2;
+    static final int TCA_BPF_FD = 6, TCA_BPF_NAME = 7, TCA_BPF_FLAGS = 8, TCA_BPF_FLAG_ACT_DIRECT = 1;
+    /** TC_H_CLSACT, and the minor numbers of its ingress and egress hooks. */
+    public static final int TC_H_CLSACT = 0xFFFFFFF1, TC_H_MIN_INGRESS = 0xFFF2, TC_H_MIN_EGRESS = 0xFFF3;
+    static final short ETH_P_ALL = 0x0003;
+
+    /** One cls_bpf filter, as it is named to delete it. */
+    public record TcFilter(int ifindex, int parent, int priority, int handle) {
+    }
+
+    /** A request: nlmsghdr, struct tcmsg, then attributes; sent and answered with an ack. */
+    private static final class TcRequest {
+        final ByteBuffer b = ByteBuffer.allocate(512).order(ByteOrder.nativeOrder());
+
+        TcRequest(short type, int flags, int ifindex, int handle, int parent, int info) {
+            b.putInt(0).putShort(type).putShort((short) (NLM_F_REQUEST | NLM_F_ACK | flags)).putInt(1).putInt(0);
+            b.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(ifindex).putInt(handle).putInt(parent).putInt(info);
+        }
+
+        TcRequest attr(int type, byte[] value) {
+            b.putShort((short) (4 + value.length)).putShort((short) type).put(value);
+            while (b.position() % 4 != 0) {
+                b.put((byte) 0);
+            }
+            return this;
+        }
+
+        TcRequest string(int type, String v) {
+            byte[] s = v.getBytes(StandardCharsets.UTF_8);
+            byte[] z = java.util.Arrays.copyOf(s, s.length + 1);
+            return attr(type, z);
+        }
+
+        TcRequest u32(int type, int v) {
+            return attr(type, ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(v).array());
+        }
+
+        /** Starts a nested attribute; returns where its length goes. */
+        int begin(int type) {
+            int at = b.position();
+            b.putShort((short) 0).putShort((short) (type | 0x8000)); // NLA_F_NESTED
+            return at;
+        }
+
+        void end(int at) {
+            b.putShort(at, (short) (b.position() - at));
+        }
+
+        /** Sends and waits for the ack: the kernel's errno as a KernelException when it refused. */
+        void send(String what) {
+            b.putInt(0, b.position());
+            try (Fd sock = LibC.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE); Arena arena = Arena.ofConfined()) {
+                MemorySegment req = arena.allocate(b.position(), 4);
+                MemorySegment.copy(b.array(), 0, req, JAVA_BYTE, 0, b.position());
+                LibC.send(sock, req);
+                MemorySegment buf = arena.allocate(8192, 8);
+                while (true) {
+                    int n = LibC.recv(sock, buf);
+                    int off = 0;
+                    while (off + NLMSGHDR_LEN <= n) {
+                        int len = buf.get(JAVA_INT, off);
+                        if (len < NLMSGHDR_LEN) {
+                            throw new IllegalStateException("netlink: a bad message length " + len);
+                        }
+                        if (buf.get(JAVA_SHORT, off + 4) == NLMSG_ERROR) {
+                            int err = -buf.get(JAVA_INT, off + NLMSGHDR_LEN);
+                            if (err != 0) {
+                                throw KernelException.of("netlink " + what, err, null);
+                            }
+                            return;
+                        }
+                        off += align4(len);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Adds the clsact qdisc to an interface. True when this call added it, false when one was there
+     * (EEXIST): whoever added it owns it.
+     */
+    public static boolean addClsact(int ifindex) {
+        try {
+            new TcRequest(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex, 0xFFFF0000, TC_H_CLSACT, 0)
+                    .string(TCA_KIND, "clsact").send("RTM_NEWQDISC clsact");
+            return true;
+        } catch (KernelException e) {
+            if (e.errno() == dev.bpfagent.agent.errno.Errno.EEXIST) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /** Removes the clsact qdisc (and every filter on it). */
+    public static void deleteClsact(int ifindex) {
+        new TcRequest(RTM_DELQDISC, 0, ifindex, 0xFFFF0000, TC_H_CLSACT, 0).string(TCA_KIND, "clsact")
+                .send("RTM_DELQDISC clsact");
+    }
+
+    /**
+     * Adds a direct-action cls_bpf filter running prog on the interface's clsact ingress or egress, at
+     * priority (1 runs first) with handle; EEXIST when that priority and handle are taken.
+     */
+    public static TcFilter addBpfFilter(int ifindex, boolean ingress, int priority, int handle, Fd prog, String name) {
+        int parent = (TC_H_CLSACT & 0xFFFF0000) | (ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
+        int info = (priority << 16) | (Short.reverseBytes(ETH_P_ALL) & 0xffff);
+        try (Fd.Held p = prog.hold()) {
+            TcRequest r = new TcRequest(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, ifindex, handle, parent, info)
+                    .string(TCA_KIND, "bpf");
+            int opts = r.begin(TCA_OPTIONS);
+            r.u32(TCA_BPF_FD, p.fd()).string(TCA_BPF_NAME, name).u32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
+            r.end(opts);
+            r.send("RTM_NEWTFILTER bpf");
+        }
+        return new TcFilter(ifindex, parent, priority, handle);
+    }
+
+    /** Deletes a filter added by {@link #addBpfFilter}. */
+    public static void deleteFilter(TcFilter f) {
+        int info = (f.priority() << 16) | (Short.reverseBytes(ETH_P_ALL) & 0xffff);
+        new TcRequest(RTM_DELTFILTER, 0, f.ifindex(), f.handle(), f.parent(), info).string(TCA_KIND, "bpf")
+                .send("RTM_DELTFILTER bpf");
     }
 }

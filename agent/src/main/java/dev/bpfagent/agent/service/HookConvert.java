@@ -60,6 +60,16 @@ final class HookConvert {
                 yield new Hook.PerfEvent(p.getType(), p.getConfig(), p.getSamplePeriod(), p.hasPid() ? p.getPid() : -1,
                         p.hasCpu() ? p.getCpu() : -1, p.getCookie());
             }
+            case TC -> {
+                var t = h.getTc();
+                if (t.getDirection() == TcDirection.TC_DIRECTION_UNSPECIFIED
+                        || t.getDirection() == TcDirection.UNRECOGNIZED) {
+                    throw RequestException.invalid("hook.tc.direction", "is required: TC_DIRECTION_INGRESS or"
+                            + " TC_DIRECTION_EGRESS");
+                }
+                yield new Hook.Tc(iface(t.hasInterface(), t.getInterface(), "hook.tc.interface"),
+                        t.getDirection() == TcDirection.TC_DIRECTION_INGRESS, t.getPriority(), t.getHandle());
+            }
             case UPROBE_MULTI -> {
                 var u = h.getUprobeMulti();
                 yield new Hook.UprobeMulti(u.getBinary(), u.getSymbolsList(), u.getRetprobe(),
@@ -128,6 +138,9 @@ final class HookConvert {
                     p.setCpu(h.cpu());
                 }
             }
+            case Hook.Tc h -> b.getTcBuilder().setInterface(iface(h.iface())).setDirection(h.ingress()
+                    ? TcDirection.TC_DIRECTION_INGRESS : TcDirection.TC_DIRECTION_EGRESS).setPriority(h.priority())
+                    .setHandle(h.handle());
             case Hook.UprobeMulti h -> {
                 var u = b.getUprobeMultiBuilder().setBinary(h.binary()).addAllSymbols(h.symbols())
                         .setRetprobe(h.retprobe());

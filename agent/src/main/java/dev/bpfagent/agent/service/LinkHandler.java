@@ -37,7 +37,7 @@ final class LinkHandler {
         }
         Hook hook = HookConvert.fromProto(req.getHook());
         Link link = Link.attach(prog.object(Program.class), hook);
-        if (link.mechanism() == Link.Mechanism.PERF_EVENT_IOCTL) {
+        if (link.mechanism() != Link.Mechanism.BPF_LINK) {
             // no kernel id: the registry numbers it in the agent's own range
             link = link.withId(registry.nextAgentId() | Integer.MIN_VALUE);
         }
@@ -93,8 +93,11 @@ final class LinkHandler {
         Link l = e.object(Link.class);
         Link.Info info = l.info();
         var b = dev.bpfagent.proto.v1.Link.newBuilder().setId(l.id()).setProgramId(info.programId())
-                .setMechanism(l.mechanism() == Link.Mechanism.BPF_LINK ? AttachMechanism.ATTACH_MECHANISM_BPF_LINK
-                        : AttachMechanism.ATTACH_MECHANISM_PERF_EVENT_IOCTL)
+                .setMechanism(switch (l.mechanism()) {
+                    case BPF_LINK -> AttachMechanism.ATTACH_MECHANISM_BPF_LINK;
+                    case PERF_EVENT_IOCTL -> AttachMechanism.ATTACH_MECHANISM_PERF_EVENT_IOCTL;
+                    case NETLINK -> AttachMechanism.ATTACH_MECHANISM_NETLINK;
+                })
                 .setTarget(l.target()).setType(info.type()).setIfindex(info.ifindex())
                 .setAgent(ProtoConvert.agentView(e, registry.dependents(e.key())));
         if (l.hook() != null) {
