@@ -57,8 +57,14 @@ public final class AgentProcess implements AutoCloseable {
     public static AgentProcess start(String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("bpf-agent-it");
         Path bpffs = Path.of("/sys/fs/bpf/bpf-agent-it-" + UUID.randomUUID().toString().substring(0, 8));
-        List<String> cmd = new ArrayList<>(List.of(System.getProperty("bpfagent.java", "java"),
-                "@" + jvmOptions(), "-jar", jar().toString(),
+        List<String> cmd = new ArrayList<>(List.of(System.getProperty("bpfagent.java", "java"), "@" + jvmOptions()));
+        // more JVM flags for the agent (the kernel matrix's guests run it with C1 only: TCG is slow)
+        for (String a : System.getProperty("bpfagent.agentJvmArgs", "").split(" ")) {
+            if (!a.isBlank()) {
+                cmd.add(a);
+            }
+        }
+        cmd.addAll(List.of("-jar", jar().toString(),
                 "--socket", dir.resolve("agent.sock").toString(), "--tcp", "127.0.0.1:0",
                 "--bpffs-dir", bpffs.toString()));
         cmd.addAll(List.of(extraArgs));

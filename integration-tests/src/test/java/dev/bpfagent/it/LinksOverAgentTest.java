@@ -383,4 +383,53 @@ class LinksOverAgentTest extends OneAgentPerClass {
             Files.deleteIfExists(victim);
         }
     }
+
+    static boolean supported(String feature) {
+        GetKernelFeaturesResponse f = c.kernelFeatures(false);
+        return java.util.stream.Stream.of(f.getProgramTypesList(), f.getAttachList(), f.getOtherList())
+                .flatMap(List::stream).anyMatch(x -> x.getName().equals(feature)
+                        && x.getState() == FeatureState.FEATURE_STATE_SUPPORTED);
+    }
+
+    @Test
+    void kprobesAndKretprobesCountCallsWhereTheKernelHasThem() throws Exception {
+        try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_KPROBE, m)) {
+            if (!supported("kprobe_pmu")) {
+                var e = assertThrows(BpfAgentException.class, () -> p.attach(Hooks.kprobe("__x64_sys_clock_nanosleep")));
+                assertEquals("KPROBES_UNAVAILABLE", e.reason());
+                Assumptions.abort("the features report says this kernel has no kprobes (refused precisely)");
+            }
+            LinkHandle k = p.attach(Hooks.kprobe("__x64_sys_clock_nanosleep"));
+            assertEquals("perf_event", k.link().getType());
+            risesFrom(m, 0, sleeper());
+            k.close();
+            staysAt(m, sleeper());
+            LinkHandle r = p.attach(Hooks.kretprobe("__x64_sys_clock_nanosleep"));
+            risesFrom(m, count(m), sleeper());
+            r.close();
+            var missing = assertThrows(BpfAgentException.NotFound.class,
+                    () -> p.attach(Hooks.kprobe("no_such_kernel_function_here")));
+            assertEquals("hook.kprobe.function", missing.field());
+            assertEquals("FUNCTION_NOT_FOUND", missing.reason());
+        }
+    }
+
+    @Test
+    void anLsmProgramRunsOnFileOpenWhereBpfLsmIsActive() throws Exception {
+        Assumptions.assumeTrue(supported("LSM"), "the features report says LSM programs do not load here");
+        Assumptions.assumeTrue(supported("lsm_bpf"), "the features report says BPF LSM is not active (boot with"
+                + " lsm=...,bpf)");
+        try (MapHandle m = counter();
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_LSM, NetworkHooksTest.countReturning(0))
+                     .expectedAttachType(AttachType.ATTACH_TYPE_LSM_MAC).attachFunction("file_open").map(m.id()).build());
+             LinkHandle link = p.attach(Hooks.tracing())) {
+            risesFrom(m, 0, () -> {
+                try {
+                    Files.readAllBytes(Path.of("/proc/self/status"));
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            });
+        }
+    }
 }

@@ -65,7 +65,7 @@ public final class KernelFeatures {
         attach.add(tcx());
         attach.add(loadsWith("kprobe_multi", ProgramType.KPROBE, AttachType.TRACE_KPROBE_MULTI,
                 kallsyms("register_fprobe_ips") ? "" : "no fprobe in /proc/kallsyms (CONFIG_FPROBE off)"));
-        attach.add(loadsWith("uprobe_multi", ProgramType.KPROBE, AttachType.TRACE_UPROBE_MULTI, ""));
+        attach.add(uprobeMulti());
         attach.add(btfFunction("netkit", "netkit_link_attach"));
         List<Feature> other = new ArrayList<>();
         other.add(KernelBtf.available() ? new Feature("btf_vmlinux", State.SUPPORTED, "/sys/kernel/btf/vmlinux")
@@ -185,7 +185,7 @@ public final class KernelFeatures {
     /** A tcx link (6.6+) on lo with a program that passes everything (TCX_NEXT), closed at once. */
     static Feature tcx() {
         try (Program p = Program.load(ProgramSpec.of(ProgramType.SCHED_CLS, returning(-1), "probe")).program();
-             Link l = Link.attach(p, new Hook.Tcx(new Hook.Interface("lo", 0), true, 0, 0))) {
+             Link l = Link.tcx(p, new Hook.Tcx(new Hook.Interface("lo", 0), true, 0, 0), false)) {
             return new Feature("tcx", State.SUPPORTED, "a tcx link on lo");
         } catch (HookException e) {
             return new Feature("tcx", State.MISSING, e.getMessage());
@@ -204,6 +204,28 @@ public final class KernelFeatures {
             return new Feature(name, State.SUPPORTED, "a " + type + " program loads with expected_attach_type " + at);
         } catch (RuntimeException e) {
             return outcome(name, e);
+        }
+    }
+
+    /**
+     * uprobe_multi (6.6+), asked as libbpf does: a link on path "/" (not a file) fails with EBADF where the
+     * kernel has uprobe_multi links and EINVAL where it does not. Loading a program with the attach type
+     * says nothing: older kernels accept an expected_attach_type they do not know for KPROBE programs.
+     */
+    static Feature uprobeMulti() {
+        try (Program p = Program.load(ProgramSpec.builder(ProgramType.KPROBE, returning(0)).name("probe")
+                .expectedAttachType(AttachType.TRACE_UPROBE_MULTI).build()).program()) {
+            try (Fd link = Bpf.linkCreate(new dev.bpfagent.agent.kernel.LinkCreateAttr(p.fd(), null, 0,
+                    AttachType.TRACE_UPROBE_MULTI.value, 0, new dev.bpfagent.agent.kernel.LinkCreateAttr.UprobeMulti(
+                    "/", new long[] {0}, new long[0], 0, 0)))) {
+                return new Feature("uprobe_multi", State.SUPPORTED, "a link on / was made (unexpected, but there)");
+            } catch (KernelException e) {
+                return e.errno() == Errno.EBADF
+                        ? new Feature("uprobe_multi", State.SUPPORTED, "BPF_LINK_CREATE knows it (EBADF for path /)")
+                        : new Feature("uprobe_multi", State.MISSING, "BPF_LINK_CREATE does not know it: " + e.errno());
+            }
+        } catch (RuntimeException e) {
+            return outcome("uprobe_multi", e);
         }
     }
 

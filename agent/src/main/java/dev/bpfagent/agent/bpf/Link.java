@@ -399,6 +399,11 @@ public final class Link implements BpfObject {
     }
 
     private static Link tcx(Program p, Hook.Tcx h) {
+        return tcx(p, h, true);
+    }
+
+    /** A tcx link; before 6.6 the legacy tc filter instead when fallback (the features probe asks without). */
+    static Link tcx(Program p, Hook.Tcx h, boolean fallback) {
         expect(p, "program", "tcx", ProgramType.SCHED_CLS, ProgramType.SCHED_ACT);
         int ifindex = ifindex(h.iface(), "hook.tcx.interface");
         AttachType type = h.ingress() ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS;
@@ -421,10 +426,10 @@ public final class Link implements BpfObject {
                         + " attached at " + h.describe());
             }
             if (e.errno() == Errno.EINVAL && !KernelVersion.atLeast(6, 6)) {
-                if (relative != 0) {
-                    throw HookException.unsupported("hook.tcx", "TCX_UNAVAILABLE", "tcx links need Linux 6.6+, and"
-                            + " the clsact filters used before them have no before/after placement: attach with"
-                            + " hook.tc and a priority");
+                if (relative != 0 || !fallback) {
+                    throw HookException.unsupported("hook.tcx", "TCX_UNAVAILABLE", "tcx links need Linux 6.6+"
+                            + (relative != 0 ? ", and the clsact filters used before them have no before/after"
+                            + " placement: attach with hook.tc and a priority" : ""));
                 }
                 return tc(p, new Hook.Tc(h.iface(), h.ingress(), 0, 0)); // the way before tcx
             }
