@@ -109,6 +109,15 @@ public final class Agent implements AutoCloseable {
 
     public void start() throws IOException {
         checkPrivileges();
+        try {
+            long memlock = Host.raiseMemlock(); // before 5.11 the kernel charges BPF memory to it
+            if (memlock != -1 && !dev.bpfagent.agent.bpf.KernelVersion.atLeast(5, 11)) {
+                LOG.warning("RLIMIT_MEMLOCK is " + memlock + " bytes and cannot be lifted: this kernel (before 5.11)"
+                        + " charges maps and programs to it, so large ones will fail with EPERM");
+            }
+        } catch (RuntimeException e) {
+            LOG.warning("cannot raise RLIMIT_MEMLOCK: " + e.getMessage());
+        }
         if (Host.ensureBpffs()) {
             LOG.info("mounted bpffs at " + Host.BPFFS);
         }

@@ -200,7 +200,8 @@ public final class Cli {
     }
 
     static String line(dev.bpfagent.proto.v1.Link l) {
-        return String.format("link %6d  program %6d  %-14s %s", l.getId(), l.getProgramId(), l.getType(), l.getTarget());
+        return String.format("link %6s  program %6d  %-14s %s", Integer.toUnsignedString(l.getId()), l.getProgramId(),
+                l.getType(), l.getTarget());
     }
 
     static String line(Program p) {

@@ -28,6 +28,14 @@ public final class Host {
         return Mounts.ensure(BPFFS, "bpf", "mode=0700");
     }
 
+    /**
+     * Lifts RLIMIT_MEMLOCK as far as allowed (returns the limit now, -1 unlimited): kernels before 5.11 charge maps and programs against it (a 64 KiB default
+     * makes map creation fail with EPERM); later kernels charge the memory cgroup and ignore it.
+     */
+    public static long raiseMemlock() {
+        return dev.bpfagent.agent.kernel.LibC.raiseMemlock();
+    }
+
     /** Mounts tracefs at {@link #TRACEFS} unless it is there; true when this call mounted it. */
     public static boolean ensureTracefs() {
         return Mounts.ensure(TRACEFS, "tracefs");

@@ -350,6 +350,14 @@ public final class Link implements BpfObject {
         try {
             return adopt(Bpf.linkCreate(new LinkCreateAttr(p.fd(), null, 0, attachType, 0,
                     new LinkCreateAttr.Tracing(0))), p, h, "its load's attach target");
+        } catch (KernelException.InvalidArgument old) {
+            // before 5.13 BPF_LINK_CREATE does not take tracing programs: BPF_RAW_TRACEPOINT_OPEN with no
+            // name attaches them at their load's target (as libbpf does there)
+            try {
+                return adopt(Bpf.rawTracepointOpen(null, p.fd(), 0), p, h, "its load's attach target");
+            } catch (KernelException e) {
+                throw refused(e, h);
+            }
         } catch (KernelException e) {
             throw refused(e, h);
         }

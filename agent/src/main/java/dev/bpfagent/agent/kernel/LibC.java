@@ -55,6 +55,44 @@ public final class LibC {
     /** int munmap(void *addr, size_t len) */
     private static final MethodHandle MUNMAP = downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG), -1);
 
+    /** int setrlimit(int resource, const struct rlimit *rlim) */
+    private static final MethodHandle SETRLIMIT = downcall("setrlimit",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), -1);
+    /** sys/resource.h */
+    static final int RLIMIT_MEMLOCK = 8;
+
+    /** int getrlimit(int resource, struct rlimit *rlim) */
+    private static final MethodHandle GETRLIMIT = downcall("getrlimit",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), -1);
+
+    /**
+     * Raises RLIMIT_MEMLOCK as far as allowed: to unlimited (needs CAP_SYS_RESOURCE), else the soft limit
+     * to the hard one. Returns the soft limit now in force (-1: unlimited).
+     */
+    public static long raiseMemlock() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            MemorySegment rlim = arena.allocate(16, 8);
+            rlim.set(JAVA_LONG, 0, -1L); // RLIM_INFINITY
+            rlim.set(JAVA_LONG, 8, -1L);
+            if ((int) SETRLIMIT.invokeExact(state, RLIMIT_MEMLOCK, rlim) == 0) {
+                return -1;
+            }
+            if ((int) GETRLIMIT.invokeExact(state, RLIMIT_MEMLOCK, rlim) < 0) {
+                throw KernelException.of("getrlimit(RLIMIT_MEMLOCK)", errno(state), null);
+            }
+            rlim.set(JAVA_LONG, 0, rlim.get(JAVA_LONG, 8));
+            if ((int) SETRLIMIT.invokeExact(state, RLIMIT_MEMLOCK, rlim) < 0) {
+                throw KernelException.of("setrlimit(RLIMIT_MEMLOCK)", errno(state), null);
+            }
+            return rlim.get(JAVA_LONG, 0);
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall setrlimit failed", t);
+        }
+    }
+
     /** int socket(int domain, int type, int protocol) */
     private static final MethodHandle SOCKET = downcall("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), -1);
