@@ -386,6 +386,18 @@ class LinksOverAgentTest extends OneAgentPerClass {
                 Files.delete(victim);
                 assertTrue(count(m) > 0, "fentry on do_unlinkat ran");
             }
+            // fexit the same way: it runs after the function returns
+            long before = count(m);
+            Path second = Files.createTempFile("bpf-agent-fexit", ".tmp");
+            try (ProgramHandle exit = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING,
+                    NetworkHooksTest.countReturning(0)).expectedAttachType(AttachType.ATTACH_TYPE_TRACE_FEXIT)
+                    .attachFunction("do_unlinkat").map(m.id()).build());
+                 LinkHandle link = exit.attach(Hooks.tracing())) {
+                Files.delete(second);
+                assertTrue(count(m) > before, "fexit on do_unlinkat ran");
+            } finally {
+                Files.deleteIfExists(second);
+            }
         } finally {
             Files.deleteIfExists(victim);
         }
