@@ -54,6 +54,15 @@ public final class Hooks {
     }
 
     /**
+     * kprobe_multi (5.18+ with fprobe): one link of kprobes on many kernel functions; the program is loaded
+     * with expected_attach_type ATTACH_TYPE_TRACE_KPROBE_MULTI.
+     */
+    public static Hook kprobeMulti(boolean retprobe, String... functions) {
+        return Hook.newBuilder().setKprobeMulti(dev.bpfagent.proto.v1.KprobeMultiHook.newBuilder()
+                .addAllFunctions(java.util.List.of(functions)).setRetprobe(retprobe)).build();
+    }
+
+    /**
      * uprobe_multi (6.6+): one link of uprobes on many functions of a binary; the program is loaded with
      * expected_attach_type ATTACH_TYPE_TRACE_UPROBE_MULTI.
      */

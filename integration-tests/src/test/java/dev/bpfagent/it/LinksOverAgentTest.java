@@ -436,6 +436,29 @@ class LinksOverAgentTest extends OneAgentPerClass {
     }
 
     @Test
+    void kprobeMultiProbesManyKernelFunctionsWithOneLink() throws Exception {
+        try (MapHandle m = counter(); ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_KPROBE,
+                MapsOverAgentTest.perCpuCounter()).map(m.id())
+                .expectedAttachType(AttachType.ATTACH_TYPE_TRACE_KPROBE_MULTI).build())) {
+            if (!supported("kprobe_multi")) {
+                var e = assertThrows(BpfAgentException.class, () -> p.attach(Hooks.kprobeMulti(false,
+                        "__x64_sys_clock_nanosleep")));
+                assertEquals(io.grpc.Status.Code.FAILED_PRECONDITION, e.code(), e.getMessage());
+                Assumptions.abort("the features report says this kernel has no kprobe_multi (refused precisely: "
+                        + e.reason() + ")");
+            }
+            LinkHandle link = p.attach(Hooks.kprobeMulti(false, "__x64_sys_clock_nanosleep", "__x64_sys_getppid"));
+            assertEquals("kprobe_multi", link.link().getType());
+            risesFrom(m, 0, sleeper());
+            link.close();
+            staysAt(m, sleeper());
+            var missing = assertThrows(BpfAgentException.NotFound.class, () -> p.attach(Hooks.kprobeMulti(false,
+                    "__x64_sys_clock_nanosleep", "no_such_kernel_function_here")));
+            assertEquals("hook.kprobe_multi.functions", missing.field());
+        }
+    }
+
+    @Test
     void anLsmProgramRunsOnFileOpenWhereBpfLsmIsActive() throws Exception {
         Assumptions.assumeTrue(supported("LSM"), "the features report says LSM programs do not load here");
         Assumptions.assumeTrue(supported("lsm_bpf"), "the features report says BPF LSM is not active (boot with"

@@ -96,6 +96,30 @@ public sealed interface Hook {
     }
 
     /**
+     * kprobe_multi (5.18+ with fprobe): kprobes or kretprobes on many kernel functions as one link, for
+     * programs loaded with expected_attach_type TRACE_KPROBE_MULTI.
+     */
+    record KprobeMulti(java.util.List<String> functions, boolean retprobe) implements Hook {
+        public KprobeMulti {
+            if (functions == null || functions.isEmpty()) {
+                throw new InvalidSpecException("hook.kprobe_multi.functions", "at least one function is required");
+            }
+            if (functions.size() > 4096) {
+                throw new InvalidSpecException("hook.kprobe_multi.functions", functions.size() + " functions; at most"
+                        + " 4096 a link");
+            }
+            for (int i = 0; i < functions.size(); i++) {
+                traceName(functions.get(i), "hook.kprobe_multi.functions[" + i + "]");
+            }
+            functions = java.util.List.copyOf(functions);
+        }
+
+        public String describe() {
+            return (retprobe ? "kretprobe_multi " : "kprobe_multi ") + String.join(",", functions);
+        }
+    }
+
+    /**
      * uprobe_multi (6.6+): uprobes (or uretprobes) on many functions of one binary as one link, for
      * programs loaded with expected_attach_type TRACE_UPROBE_MULTI. pid -1: every process.
      */

@@ -73,6 +73,7 @@ public final class Link implements BpfObject {
             case Hook.Kprobe h -> kprobe(program, h);
             case Hook.Uprobe h -> uprobe(program, h);
             case Hook.UprobeMulti h -> uprobeMulti(program, h);
+            case Hook.KprobeMulti h -> kprobeMulti(program, h);
             case Hook.Xdp h -> xdp(program, h);
             case Hook.Tcx h -> tcx(program, h);
             case Hook.Tc h -> tc(program, h);
@@ -268,6 +269,34 @@ public final class Link implements BpfObject {
                     + " (" + s.size() + " bytes)");
         }
         return s.fileOffset() + h.offset();
+    }
+
+    /** BPF_F_KPROBE_MULTI_RETURN */
+    static final int BPF_F_KPROBE_MULTI_RETURN = 1;
+
+    private static Link kprobeMulti(Program p, Hook.KprobeMulti h) {
+        expect(p, "program", "kprobe_multi", ProgramType.KPROBE);
+        if (p.expectedAttachType().isPresent() && p.expectedAttachType().get() != AttachType.TRACE_KPROBE_MULTI) {
+            throw new InvalidSpecException("program", "program " + p.id() + " was loaded with expected_attach_type "
+                    + p.expectedAttachType().get() + "; kprobe_multi needs TRACE_KPROBE_MULTI");
+        }
+        try {
+            return adopt(Bpf.linkCreate(new LinkCreateAttr(p.fd(), null, 0, AttachType.TRACE_KPROBE_MULTI.value, 0,
+                    new LinkCreateAttr.KprobeMulti(h.functions().toArray(String[]::new), new long[0],
+                            h.retprobe() ? BPF_F_KPROBE_MULTI_RETURN : 0))), p, h, String.join(",", h.functions()));
+        } catch (KernelException e) {
+            if (e.errno() == Errno.ENOENT || e.errno() == Errno.ESRCH) {
+                throw HookException.notFound("hook.kprobe_multi.functions", "FUNCTION_NOT_FOUND", "one of "
+                        + h.functions() + " is not a kernel function that can be probed (see"
+                        + " /sys/kernel/tracing/available_filter_functions)");
+            }
+            if (e.errno() == Errno.EOPNOTSUPP || e.errno() == Errno.EINVAL) {
+                throw HookException.unsupported("hook.kprobe_multi", "KPROBE_MULTI_UNAVAILABLE", "this kernel has no"
+                        + " kprobe_multi links (5.18+ with CONFIG_FPROBE; " + e.errno() + "): attach one kprobe per"
+                        + " function, or load the program with expected_attach_type TRACE_KPROBE_MULTI");
+            }
+            throw refused(e, h);
+        }
     }
 
     /** BPF_F_UPROBE_MULTI_RETURN */

@@ -533,6 +533,19 @@ public final class Bpf {
                     s.set(JAVA_INT, LinkCreate.uprobe_multi_flags, u.flags());
                     s.set(JAVA_INT, LinkCreate.uprobe_multi_pid, u.pid());
                 }
+                case LinkCreateAttr.KprobeMulti k -> {
+                    MemorySegment syms = arena.allocate(JAVA_LONG, k.syms().length);
+                    for (int i = 0; i < k.syms().length; i++) {
+                        syms.setAtIndex(JAVA_LONG, i, arena.allocateFrom(k.syms()[i]).address());
+                    }
+                    s.set(JAVA_INT, LinkCreate.kprobe_multi_flags, k.flags());
+                    s.set(JAVA_INT, LinkCreate.kprobe_multi_cnt, k.syms().length);
+                    s.set(JAVA_LONG, LinkCreate.kprobe_multi_syms, syms.address());
+                    if (k.cookies().length > 0) {
+                        s.set(JAVA_LONG, LinkCreate.kprobe_multi_cookies,
+                                arena.allocateFrom(JAVA_LONG, k.cookies()).address());
+                    }
+                }
                 case LinkCreateAttr.Netfilter nf -> {
                     s.set(JAVA_INT, LinkCreate.netfilter_pf, nf.pf());
                     s.set(JAVA_INT, LinkCreate.netfilter_hooknum, nf.hooknum());

@@ -313,7 +313,13 @@ public final class BpfAttr {
                                 JAVA_INT.withName("cnt"),
                                 JAVA_INT.withName("flags"),
                                 JAVA_INT.withName("pid"),
-                                paddingLayout(4)).withName("uprobe_multi")).withName("u"));
+                                paddingLayout(4)).withName("uprobe_multi"),
+                        MemoryLayout.structLayout(
+                                JAVA_INT.withName("flags"),
+                                JAVA_INT.withName("cnt"),
+                                JAVA_LONG.withName("syms"),
+                                JAVA_LONG.withName("addrs"),
+                                JAVA_LONG.withName("cookies")).withName("kprobe_multi")).withName("u"));
 
         public static final long prog_fd = offset(LAYOUT, "prog_fd");
         public static final long target_fd = offset(LAYOUT, "target_fd");
@@ -339,6 +345,15 @@ public final class BpfAttr {
         public static final long uprobe_multi_cnt = uprobeMulti("cnt");
         public static final long uprobe_multi_flags = uprobeMulti("flags");
         public static final long uprobe_multi_pid = uprobeMulti("pid");
+
+        public static final long kprobe_multi_flags = kprobeMulti("flags");
+        public static final long kprobe_multi_cnt = kprobeMulti("cnt");
+        public static final long kprobe_multi_syms = kprobeMulti("syms");
+        public static final long kprobe_multi_cookies = kprobeMulti("cookies");
+
+        private static long kprobeMulti(String field) {
+            return LAYOUT.byteOffset(groupElement("u"), groupElement("kprobe_multi"), groupElement(field));
+        }
 
         private static long uprobeMulti(String field) {
             return LAYOUT.byteOffset(groupElement("u"), groupElement("uprobe_multi"), groupElement(field));

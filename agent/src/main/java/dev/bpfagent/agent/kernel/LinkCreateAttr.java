@@ -43,6 +43,13 @@ public record LinkCreateAttr(Fd prog_fd, Fd target_fd, int target_ifindex, int a
     public record UprobeMulti(String path, long[] offsets, long[] cookies, int flags, int pid) implements Union {
     }
 
+    /**
+     * kprobe_multi (5.18+, with fprobe): kprobes (or kretprobes: flags BPF_F_KPROBE_MULTI_RETURN) on many
+     * kernel functions by name as one link; cookies empty or one per symbol.
+     */
+    public record KprobeMulti(String[] syms, long[] cookies, int flags) implements Union {
+    }
+
     /** netfilter (6.4+): protocol family, hook, priority, flags. */
     public record Netfilter(int pf, int hooknum, int priority, int flags) implements Union {
     }

@@ -60,6 +60,8 @@ final class HookConvert {
                 yield new Hook.PerfEvent(p.getType(), p.getConfig(), p.getSamplePeriod(), p.hasPid() ? p.getPid() : -1,
                         p.hasCpu() ? p.getCpu() : -1, p.getCookie());
             }
+            case KPROBE_MULTI -> new Hook.KprobeMulti(h.getKprobeMulti().getFunctionsList(),
+                    h.getKprobeMulti().getRetprobe());
             case TC -> {
                 var t = h.getTc();
                 if (t.getDirection() == TcDirection.TC_DIRECTION_UNSPECIFIED
@@ -138,6 +140,8 @@ final class HookConvert {
                     p.setCpu(h.cpu());
                 }
             }
+            case Hook.KprobeMulti h -> b.getKprobeMultiBuilder().addAllFunctions(h.functions())
+                    .setRetprobe(h.retprobe());
             case Hook.Tc h -> b.getTcBuilder().setInterface(iface(h.iface())).setDirection(h.ingress()
                     ? TcDirection.TC_DIRECTION_INGRESS : TcDirection.TC_DIRECTION_EGRESS).setPriority(h.priority())
                     .setHandle(h.handle());

@@ -84,6 +84,10 @@ class LayoutTest {
         assertEquals(48, BpfAttr.LinkCreate.uprobe_multi_cnt);
         assertEquals(52, BpfAttr.LinkCreate.uprobe_multi_flags);
         assertEquals(56, BpfAttr.LinkCreate.uprobe_multi_pid);
+        assertEquals(16, BpfAttr.LinkCreate.kprobe_multi_flags);
+        assertEquals(20, BpfAttr.LinkCreate.kprobe_multi_cnt);
+        assertEquals(24, BpfAttr.LinkCreate.kprobe_multi_syms);
+        assertEquals(40, BpfAttr.LinkCreate.kprobe_multi_cookies);
         assertEquals(64, BpfAttr.LinkCreate.LAYOUT.byteSize());
         assertEquals(8, BpfAttr.RawTracepointOpen.prog_fd);
         assertEquals(16, BpfAttr.RawTracepointOpen.cookie);
