@@ -219,18 +219,7 @@ public final class AgentBench {
                     new Task("attach+detach cgroup", "uds", n, () -> cgH.attach(dev.bpfagent.client.Hooks.cgroup(
                             cgroup.toString(), dev.bpfagent.proto.v1.AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT))
                             .close()));
-            for (Task t : tasks) { // warm
-                for (int i = 0; i < t.n(); i++) {
-                    t.op().run();
-                }
-            }
-            java.util.Map<Task, Row> best = new java.util.LinkedHashMap<>();
-            for (int round = 0; round < ROUNDS; round++) {
-                for (Task t : tasks) {
-                    best.merge(t, measure(t.operation(), t.path(), t.n(), t.op()), (x, y) -> x.p50us() <= y.p50us() ? x : y);
-                }
-            }
-            rows.addAll(best.values());
+            rows.addAll(bestOf(tasks));
         }
     }
 
@@ -256,18 +245,7 @@ public final class AgentBench {
                     new Task("map lookup", "uds", iterations, () -> small.lookup(k)),
                     new Task("map update", "in-process", iterations, () -> local.update(k, v, 0)),
                     new Task("map update", "uds", iterations, () -> small.put(k, v)));
-            for (Task t : tasks) { // warm
-                for (int i = 0; i < t.n(); i++) {
-                    t.op().run();
-                }
-            }
-            java.util.Map<Task, Row> best = new java.util.LinkedHashMap<>();
-            for (int round = 0; round < ROUNDS; round++) {
-                for (Task t : tasks) {
-                    best.merge(t, measure(t.operation(), t.path(), t.n(), t.op()), (x, y) -> x.p50us() <= y.p50us() ? x : y);
-                }
-            }
-            rows.addAll(best.values());
+            rows.addAll(bestOf(tasks));
             // fill both dump maps with DUMP_KEYS entries: the agent's through its batch-free path (one
             // update per key would take a while), so fill it in-process through a second fd by id
             try (dev.bpfagent.agent.bpf.BpfMap bigLocal = dev.bpfagent.agent.bpf.BpfMap.fromId(big.id())) {
@@ -314,6 +292,22 @@ public final class AgentBench {
                 }));
             }
         }
+    }
+
+    /** Warms every task, then times them round-robin ROUNDS times; each row is its task's best round by p50. */
+    static java.util.Collection<Row> bestOf(List<Task> tasks) throws Exception {
+        for (Task t : tasks) {
+            for (int i = 0; i < t.n(); i++) {
+                t.op().run();
+            }
+        }
+        java.util.Map<Task, Row> best = new java.util.LinkedHashMap<>();
+        for (int round = 0; round < ROUNDS; round++) {
+            for (Task t : tasks) {
+                best.merge(t, measure(t.operation(), t.path(), t.n(), t.op()), (x, y) -> x.p50us() <= y.p50us() ? x : y);
+            }
+        }
+        return best.values();
     }
 
     interface Count {

@@ -60,6 +60,17 @@ class LinksOverAgentTest extends OneAgentPerClass {
         return fail("the counter stayed at " + from + ": the program did not run");
     }
 
+    /** Runs ls: a process that calls malloc and free. */
+    static Runnable lister() {
+        return () -> {
+            try {
+                run("ls", "/");
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        };
+    }
+
     static Runnable sleeper() {
         return () -> {
             try {
@@ -180,13 +191,7 @@ class LinksOverAgentTest extends OneAgentPerClass {
     void uprobesOnLibcMallocBySymbolAndVersionedSymbol() throws Exception {
         Assumptions.assumeTrue(System.getProperty("os.arch").equals("amd64"), "reads x86-64 pt_regs");
         String libc = libc();
-        Runnable ls = () -> {
-            try {
-                run("ls", "/");
-            } catch (Exception e) {
-                throw new AssertionError(e);
-            }
-        };
+        Runnable ls = lister();
         try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_KPROBE, m)) {
             LinkHandle link = p.attach(Hooks.uprobe(libc, "malloc"));
             assertTrue(link.link().getTarget().endsWith(":malloc"), link.link().getTarget());
@@ -213,13 +218,7 @@ class LinksOverAgentTest extends OneAgentPerClass {
                 "uprobe_multi") && f.getState() == FeatureState.FEATURE_STATE_SUPPORTED);
         Assumptions.assumeTrue(present, "the features report says this kernel has no uprobe_multi");
         String libc = libc();
-        Runnable ls = () -> {
-            try {
-                run("ls", "/");
-            } catch (Exception e) {
-                throw new AssertionError(e);
-            }
-        };
+        Runnable ls = lister();
         try (MapHandle m = counter(); ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_KPROBE,
                 MapsOverAgentTest.perCpuCounter()).map(m.id())
                 .expectedAttachType(AttachType.ATTACH_TYPE_TRACE_UPROBE_MULTI).build())) {
@@ -372,7 +371,7 @@ class LinksOverAgentTest extends OneAgentPerClass {
         try (MapHandle m = counter()) {
             ProgramHandle p;
             try {
-                p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING, NetworkHooksTest.countReturning(0))
+                p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING, MapsOverAgentTest.countReturning(0))
                         .expectedAttachType(AttachType.ATTACH_TYPE_TRACE_FENTRY).attachFunction("do_unlinkat")
                         .map(m.id()).build());
             } catch (BpfAgentException.PermissionDenied e) {
@@ -390,13 +389,29 @@ class LinksOverAgentTest extends OneAgentPerClass {
             long before = count(m);
             Path second = Files.createTempFile("bpf-agent-fexit", ".tmp");
             try (ProgramHandle exit = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING,
-                    NetworkHooksTest.countReturning(0)).expectedAttachType(AttachType.ATTACH_TYPE_TRACE_FEXIT)
+                    MapsOverAgentTest.countReturning(0)).expectedAttachType(AttachType.ATTACH_TYPE_TRACE_FEXIT)
                     .attachFunction("do_unlinkat").map(m.id()).build());
                  LinkHandle link = exit.attach(Hooks.tracing())) {
                 Files.delete(second);
                 assertTrue(count(m) > before, "fexit on do_unlinkat ran");
             } finally {
                 Files.deleteIfExists(second);
+            }
+            // fmod_ret on bpf_modify_return_test, the function the kernel keeps for this: a tracing test run
+            // calls it (and, on newer kernels, a second one) and reports their returns and side effects in one
+            // number. Whatever the kernel's exact arithmetic, skipping the function (the program returns 5
+            // instead) must change it, and detaching must restore it.
+            try (ProgramHandle modify = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING, Asm.returnImm(5))
+                    .expectedAttachType(AttachType.ATTACH_TYPE_MODIFY_RETURN).attachFunction("bpf_modify_return_test")
+                    .build())) {
+                int plain = modify.testRun(new byte[0]).retval();
+                assertEquals(plain, modify.testRun(new byte[0]).retval(), "the unmodified result is stable");
+                try (LinkHandle link = modify.attach(Hooks.tracing())) {
+                    int modified = modify.testRun(new byte[0]).retval();
+                    assertNotEquals(plain, modified, "attached: bpf_modify_return_test was skipped (0x"
+                            + Integer.toHexString(modified) + " vs 0x" + Integer.toHexString(plain) + ")");
+                }
+                assertEquals(plain, modify.testRun(new byte[0]).retval(), "detached: the function runs again");
             }
         } finally {
             Files.deleteIfExists(victim);
@@ -464,7 +479,7 @@ class LinksOverAgentTest extends OneAgentPerClass {
         Assumptions.assumeTrue(supported("lsm_bpf"), "the features report says BPF LSM is not active (boot with"
                 + " lsm=...,bpf)");
         try (MapHandle m = counter();
-             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_LSM, NetworkHooksTest.countReturning(0))
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_LSM, MapsOverAgentTest.countReturning(0))
                      .expectedAttachType(AttachType.ATTACH_TYPE_LSM_MAC).attachFunction("file_open").map(m.id()).build());
              LinkHandle link = p.attach(Hooks.tracing())) {
             risesFrom(m, 0, () -> {

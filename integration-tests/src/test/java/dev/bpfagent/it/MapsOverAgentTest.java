@@ -74,8 +74,13 @@ class MapsOverAgentTest extends OneAgentPerClass {
                 .bytes();
     }
 
-    /** XDP: adds 1 to maps[0][0] (a per-CPU array of u64). */
+    /** XDP: adds 1 to maps[0][0] (a u32 -> u64 array, per-CPU or not), returns XDP_PASS. */
     static byte[] perCpuCounter() {
+        return countReturning(2);
+    }
+
+    /** Adds 1 to maps[0][0] (a u32 -> u64 array) and returns r0: a counter for any program type. */
+    static byte[] countReturning(int r0) {
         return new Insns()
                 .i(0x62, 10, 0, -4, 0)    // 0: *(u32 *)(fp - 4) = 0
                 .map(1, 0)                // 1-2: r1 = maps[0]
@@ -85,7 +90,7 @@ class MapsOverAgentTest extends OneAgentPerClass {
                 .i(0x15, 0, 0, 2, 0)      // 6: if r0 == 0 goto 9
                 .i(0xb7, 1, 0, 0, 1)      // 7: r1 = 1
                 .i(0xdb, 0, 1, 0, 0)      // 8: lock *(u64 *)r0 += r1
-                .i(0xb7, 0, 0, 0, 2)      // 9: r0 = XDP_PASS
+                .i(0xb7, 0, 0, 0, r0)     // 9: r0 = the verdict
                 .i(0x95, 0, 0, 0, 0)      // 10: exit
                 .bytes();
     }

@@ -276,26 +276,12 @@ class NetworkHooksTest extends OneAgentPerClass {
         assertEquals(value, Files.readString(sysctl).strip());
     }
 
-    /** A counter (slot 0 of maps[0]) that returns r0. */
-    static byte[] countReturning(int r0) {
-        return new MapsOverAgentTest.Insns()
-                .i(0x62, 10, 0, -4, 0)    // 0: *(u32 *)(fp - 4) = 0
-                .map(1, 0)                // 1-2: r1 = maps[0]
-                .i(0xbf, 2, 10, 0, 0)     // 3: r2 = fp
-                .i(0x07, 2, 0, 0, -4)     // 4: r2 -= 4
-                .i(0x85, 0, 0, 0, 1)      // 5: bpf_map_lookup_elem
-                .i(0x15, 0, 0, 2, 0)      // 6: if r0 == 0 goto 9
-                .i(0xb7, 1, 0, 0, 1)      // 7: r1 = 1
-                .i(0xdb, 0, 1, 0, 0)      // 8: lock *(u64 *)r0 += r1
-                .i(0xb7, 0, 0, 0, r0)     // 9: r0 = the verdict
-                .i(0x95, 0, 0, 0, 0)      // 10: exit
-                .bytes();
-    }
-
     @Test
     void skLookupRunsForConnectionsInItsNamespace() throws Exception {
+        Assumptions.assumeTrue(LinksOverAgentTest.supported("SK_LOOKUP"), "the features report says this kernel has"
+                + " no SK_LOOKUP programs (5.9+)");
         try (MapHandle m = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 1, "lookups");
-             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_SK_LOOKUP, countReturning(1))
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_SK_LOOKUP, MapsOverAgentTest.countReturning(1))
                      .expectedAttachType(AttachType.ATTACH_TYPE_SK_LOOKUP).map(m.id()).build());
              LinkHandle link = p.attach(Hooks.netns("/run/netns/" + NS))) {
             assertEquals("netns", link.link().getType());
@@ -315,17 +301,12 @@ class NetworkHooksTest extends OneAgentPerClass {
 
     @Test
     void netfilterRunsOnLocalInput() throws Exception {
+        Assumptions.assumeTrue(LinksOverAgentTest.supported("NETFILTER"), "the features report says this kernel has"
+                + " no NETFILTER programs (6.4+)");
         try (MapHandle m = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 1, "nf");
-             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_NETFILTER, countReturning(1))
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_NETFILTER, MapsOverAgentTest.countReturning(1))
                      .expectedAttachType(AttachType.ATTACH_TYPE_NETFILTER).map(m.id()).build())) {
-            LinkHandle link;
-            try {
-                link = p.attach(Hooks.netfilter(2, 1 /* NF_INET_LOCAL_IN */, -128));
-            } catch (BpfAgentException e) {
-                Assumptions.abort("this kernel has no netfilter BPF links: " + e.getMessage());
-                return;
-            }
-            try (link) {
+            try (LinkHandle link = p.attach(Hooks.netfilter(2, 1 /* NF_INET_LOCAL_IN */, -128))) {
                 assertEquals("netfilter", link.link().getType());
                 assertTrue(udpArrives(), "NF_ACCEPT lets it through");
                 assertTrue(MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow()) > 0, "the hook ran");
