@@ -147,7 +147,7 @@ final class MapHandler {
     private static LookupMapElemResponse found(BpfMap m, Optional<byte[]> value) {
         LookupMapElemResponse.Builder b = LookupMapElemResponse.newBuilder().setFound(value.isPresent());
         value.ifPresent(v -> {
-            if (m.valuesPerKey() > 1) {
+            if (m.type().isPerCpu()) { // per CPU even on a one-CPU host
                 m.perCpu(v).forEach(c -> b.addPerCpuValues(ByteString.copyFrom(c)));
             } else {
                 b.setValue(ByteString.copyFrom(v));
@@ -224,7 +224,7 @@ final class MapHandler {
             return UpdateMapElemResponse.getDefaultInstance();
         }
         byte[] value;
-        if (m.valuesPerKey() > 1) {
+        if (m.type().isPerCpu()) { // per CPU even on a one-CPU host
             if (req.getPerCpuValuesCount() != m.valuesPerKey()) {
                 throw RequestException.invalid("per_cpu_values", req.getPerCpuValuesCount() + " values; this per-CPU"
                         + " map takes one per possible CPU: " + m.valuesPerKey());
@@ -273,7 +273,7 @@ final class MapHandler {
         for (int i = 0; i < page.count(); i++) {
             MapEntry.Builder e = MapEntry.newBuilder().setKey(ByteString.copyFrom(keys.get(i)));
             byte[] v = values.get(i);
-            if (m.valuesPerKey() > 1) {
+            if (m.type().isPerCpu()) { // per CPU even on a one-CPU host
                 m.perCpu(v).forEach(c -> e.addPerCpuValues(ByteString.copyFrom(c)));
             } else {
                 e.setValue(ByteString.copyFrom(v));
@@ -304,7 +304,7 @@ final class MapHandler {
         for (int i = 0; i < req.getEntriesCount(); i++) {
             MapEntry e = req.getEntries(i);
             keys.add(e.getKey().toByteArray());
-            if (m.valuesPerKey() > 1) {
+            if (m.type().isPerCpu()) { // per CPU even on a one-CPU host
                 if (e.getPerCpuValuesCount() != m.valuesPerKey()) {
                     throw RequestException.invalid("entries[" + i + "].per_cpu_values", e.getPerCpuValuesCount()
                             + " values; this per-CPU map takes " + m.valuesPerKey());
