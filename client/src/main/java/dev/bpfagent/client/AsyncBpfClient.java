@@ -213,6 +213,19 @@ public final class AsyncBpfClient {
         return adapt(stub().updateLink(request), r -> r);
     }
 
+    public CompletableFuture<LinkHandle> attach(int programId, Hook hook, AttachMechanism mechanism) {
+        return attach(Requests.attach(programId, hook).toBuilder().setMechanism(mechanism).build());
+    }
+
+    public CompletableFuture<byte[]> readIterator(int linkId) {
+        return readIterator(ReadIteratorRequest.newBuilder().setLink(Requests.link(linkId)).build())
+                .thenApply(r -> r.getOutput().toByteArray());
+    }
+
+    public CompletableFuture<ReadIteratorResponse> readIterator(ReadIteratorRequest request) {
+        return adapt(stub().readIterator(request), r -> r);
+    }
+
     // ---- maps ----
 
     public CompletableFuture<MapHandle> createMap(CreateMapRequest request) {

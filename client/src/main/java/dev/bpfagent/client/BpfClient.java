@@ -260,6 +260,24 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().updateLink(request));
     }
 
+    /**
+     * Attaches through one mechanism instead of the best the kernel has: NETLINK for XDP as `ip link`
+     * does, PROG_ATTACH for cgroups, PERF_EVENT_IOCTL for perf event hooks.
+     */
+    public LinkHandle attach(int programId, Hook hook, AttachMechanism mechanism) {
+        return attach(Requests.attach(programId, hook).toBuilder().setMechanism(mechanism).build());
+    }
+
+    /** Runs an iterator link once: what its program printed over every object (at most 16 MiB). */
+    public byte[] readIterator(int linkId) {
+        return readIterator(ReadIteratorRequest.newBuilder().setLink(Requests.link(linkId)).build()).getOutput()
+                .toByteArray();
+    }
+
+    public ReadIteratorResponse readIterator(ReadIteratorRequest request) {
+        return Errors.call(target, () -> stub().readIterator(request));
+    }
+
     // ---- maps ----
 
     /** BPF_MAP_CREATE through the agent. */

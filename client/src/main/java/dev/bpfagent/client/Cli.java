@@ -25,10 +25,11 @@ public final class Cli {
 
     static final String USAGE = "usage: Cli [--target unix:PATH|HOST:PORT] "
             + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
-            + " | features | attach ID HOOK... | detach LINK_ID | links [ID]\n"
+            + " | features | attach ID HOOK... [--mechanism perf_event_ioctl|netlink|prog_attach|bpf_link]"
+            + " | detach LINK_ID | links [ID] | read-iter LINK_ID\n"
             + "  HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC"
             + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | uprobe_multi BINARY:SYM,SYM | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE | tc-ingress IFACE"
-            + " | cgroup PATH ATTACH_TYPE | netns PATH | tracing";
+            + " | cgroup PATH ATTACH_TYPE | netns PATH | tracing | iter [MAP_ID]";
 
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
@@ -95,8 +96,27 @@ public final class Cli {
                     }
                 }
                 case "attach" -> {
-                    LinkHandle l = c.attach(id(args), hook(args.subList(Math.min(2, args.size()), args.size())));
+                    List<String> words = new java.util.ArrayList<>(args.subList(Math.min(2, args.size()), args.size()));
+                    var mechanism = dev.bpfagent.proto.v1.AttachMechanism.ATTACH_MECHANISM_UNSPECIFIED;
+                    int m = words.indexOf("--mechanism");
+                    if (m >= 0) {
+                        if (m + 1 >= words.size()) {
+                            throw new IllegalArgumentException("--mechanism needs a value");
+                        }
+                        String name = words.get(m + 1).toUpperCase(java.util.Locale.ROOT);
+                        try {
+                            mechanism = dev.bpfagent.proto.v1.AttachMechanism.valueOf("ATTACH_MECHANISM_" + name);
+                        } catch (IllegalArgumentException e) {
+                            throw new IllegalArgumentException("no attach mechanism " + words.get(m + 1));
+                        }
+                        words.subList(m, m + 2).clear();
+                    }
+                    LinkHandle l = c.attach(id(args), hook(words), mechanism);
                     out.println(line(l.link()));
+                }
+                case "read-iter" -> {
+                    out.writeBytes(c.readIterator(id(args)));
+                    out.flush();
                 }
                 case "detach" -> {
                     var r = c.detach(id(args));
@@ -143,6 +163,16 @@ public final class Cli {
         String kind = w.get(0);
         if (kind.equals("tracing")) {
             return Hooks.tracing();
+        }
+        if (kind.equals("iter")) {
+            if (w.size() < 2) {
+                return Hooks.iter();
+            }
+            try {
+                return Hooks.iterOverMap(Integer.parseUnsignedInt(w.get(1)));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("iter takes a map id: " + w.get(1));
+            }
         }
         if (w.size() < 2) {
             throw new IllegalArgumentException(kind + " needs a target");

@@ -146,4 +146,17 @@ public final class Hooks {
         return Hook.newBuilder().setNetfilter(NetfilterHook.newBuilder().setPf(pf).setHooknum(hooknum)
                 .setPriority(priority)).build();
     }
+
+    /**
+     * An iterator (a TRACING program loaded with ATTACH_TYPE_TRACE_ITER for "task", "bpf_map", ...): it
+     * runs when read, {@link BpfClient#readIterator}.
+     */
+    public static Hook iter() {
+        return Hook.newBuilder().setIter(dev.bpfagent.proto.v1.IterHook.getDefaultInstance()).build();
+    }
+
+    /** An iterator over a held map's elements (loaded for "bpf_map_elem"). */
+    public static Hook iterOverMap(int mapId) {
+        return Hook.newBuilder().setIter(dev.bpfagent.proto.v1.IterHook.newBuilder().setMapId(mapId)).build();
+    }
 }

@@ -403,6 +403,105 @@ class LinksOverAgentTest extends OneAgentPerClass {
         }
     }
 
+    /**
+     * iter/task: for each task, bpf_seq_write(seq, &task->tgid, 4). The offset of tgid comes from the
+     * running kernel's BTF, so the same program is right on every kernel of the matrix.
+     */
+    static byte[] taskIterPrintingTgids(int tgidOffset) {
+        return new Asm()
+                .ldxDw(6, Asm.R1, 0)                    // r6 = ctx->meta
+                .ldxDw(7, Asm.R1, 8)                    // r7 = ctx->task (NULL at the end)
+                .insn(0x15, 7, 0, 7, 0)                 // if r7 == 0 goto exit
+                .ldxW(8, 7, tgidOffset)                 // r8 = task->tgid
+                .insn(0x63, Asm.R10, 8, -8, 0)          // *(u32 *)(fp - 8) = r8
+                .ldxDw(Asm.R1, 6, 0)                    // r1 = meta->seq
+                .movReg(Asm.R2, Asm.R10).addImm(Asm.R2, -8)
+                .movImm(Asm.R3, 4)
+                .insn(0x85, 0, 0, 0, 127)               // bpf_seq_write
+                .movImm(Asm.R0, 0).exit().bytes();
+    }
+
+    @Test
+    void aTaskIteratorPrintsThisProcess() throws Exception {
+        Path vmlinux = Path.of("/sys/kernel/btf/vmlinux");
+        Assumptions.assumeTrue(Files.isReadable(vmlinux), "needs kernel BTF (/sys/kernel/btf/vmlinux)");
+        int tgid = dev.bpfagent.agent.bpf.btf.BtfTypes.read(vmlinux, null).memberOffset("task_struct", "tgid")
+                .orElseThrow();
+        ProgramHandle p;
+        try {
+            p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_TRACING, taskIterPrintingTgids(tgid))
+                    .expectedAttachType(AttachType.ATTACH_TYPE_TRACE_ITER).attachFunction("task").name("tasks").build());
+        } catch (BpfAgentException.PermissionDenied e) {
+            assertEquals("EPERM", e.reason(), e.getMessage());
+            Assumptions.abort("this kernel refuses TRACING program loads (EPERM): " + e.getMessage());
+            return;
+        }
+        try (p; LinkHandle link = p.attach(Hooks.iter())) {
+            assertEquals("iter", link.link().getType());
+            Set<Integer> tgids = new HashSet<>();
+            for (int pass = 0; pass < 2; pass++) { // every read is a new pass
+                byte[] out = c.readIterator(link.id());
+                assertTrue(out.length > 0 && out.length % 4 == 0, "4 bytes a task: " + out.length);
+                var b = java.nio.ByteBuffer.wrap(out).order(java.nio.ByteOrder.nativeOrder());
+                tgids.clear();
+                while (b.hasRemaining()) {
+                    tgids.add(b.getInt());
+                }
+                assertTrue(tgids.contains((int) ProcessHandle.current().pid()), "this test's process is listed");
+                assertTrue(tgids.contains((int) agent.process.pid()), "so is the agent");
+            }
+            // the CLI prints the same bytes
+            var out = new java.io.ByteArrayOutputStream();
+            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", agent.unixTarget(), "read-iter",
+                    String.valueOf(link.id())}, new java.io.PrintStream(out), System.err));
+            assertEquals(0, out.size() % 4);
+            assertTrue(out.size() > 0);
+            var small = c.readIterator(ReadIteratorRequest.newBuilder().setLink(ObjectRef.newBuilder()
+                    .setId(link.id())).setMaxBytes(8).build());
+            assertTrue(small.getTruncated());
+            assertEquals(8, small.getOutput().size());
+        }
+        // a link that is not an iterator cannot be read
+        try (MapHandle m = counter(); ProgramHandle tp = counting(ProgramType.PROGRAM_TYPE_TRACEPOINT, m);
+             LinkHandle l = tp.attach(Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"))) {
+            var e = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.readIterator(l.id()));
+            assertTrue(e.getMessage().contains("not an iterator"), e.getMessage());
+        }
+    }
+
+    @Test
+    void theIteratorHookNeedsAHeldMapAndAnIteratorProgram() throws Exception {
+        try (MapHandle m = counter(); ProgramHandle tp = counting(ProgramType.PROGRAM_TYPE_TRACEPOINT, m)) {
+            var notIter = assertThrows(BpfAgentException.InvalidArgument.class, () -> tp.attach(Hooks.iter()));
+            assertEquals("program", notIter.field());
+            var noMap = assertThrows(BpfAgentException.NotFound.class, () -> tp.attach(Hooks.iterOverMap(0x7ffffff0)));
+            assertEquals("hook.iter.map_id", noMap.field());
+        }
+    }
+
+    @Test
+    void aTracepointThroughThePerfIoctlWhenAskedFor() throws Exception {
+        try (MapHandle m = counter(); ProgramHandle p = counting(ProgramType.PROGRAM_TYPE_TRACEPOINT, m)) {
+            Set<Integer> linksBefore = new HashSet<>(KernelObjects.linkIds());
+            try (LinkHandle link = c.attach(p.id(), Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"),
+                    AttachMechanism.ATTACH_MECHANISM_PERF_EVENT_IOCTL)) {
+                assertEquals(AttachMechanism.ATTACH_MECHANISM_PERF_EVENT_IOCTL, link.link().getMechanism());
+                assertTrue(link.id() < 0, "an agent-numbered id: " + link.id());
+                assertTrue(linksBefore.containsAll(KernelObjects.linkIds()), "no BPF link was made");
+                assertTrue(risesFrom(m, 0, sleeper()) > 0);
+                var pin = assertThrows(BpfAgentException.InvalidArgument.class, () -> link.pin("ioctl_link"));
+                assertTrue(pin.getMessage().contains("not a BPF link"), pin.getMessage());
+                link.close();
+                staysAt(m, sleeper());
+            }
+            var wrong = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.attach(p.id(),
+                    Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"),
+                    AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH));
+            assertEquals("mechanism", wrong.field());
+            assertEquals(List.of(), c.links(p.id()));
+        }
+    }
+
     /** The agent's features report says the running kernel has this (a program or map type, a mechanism). */
     static boolean supported(String feature) {
         GetKernelFeaturesResponse f = c.kernelFeatures(false);

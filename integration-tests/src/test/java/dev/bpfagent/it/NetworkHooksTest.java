@@ -19,6 +19,7 @@ import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -126,6 +127,47 @@ class NetworkHooksTest extends OneAgentPerClass {
             link.close();
             assertTrue(udpArrives(), "after detach, UDP goes through again");
             assertFalse(c.programAttached(drop.id()));
+        }
+    }
+
+    /** What `ip link show dev IFACE` says of its XDP program: "prog/xdp id N", or "" for none. */
+    static String ipLinkXdp(String iface) throws Exception {
+        String out = Processes.run(30, List.of(IP, "-d", "link", "show", "dev", iface)).output();
+        var m = java.util.regex.Pattern.compile("prog/xdp id (\\d+)").matcher(out);
+        return m.find() ? m.group() : "";
+    }
+
+    @Test
+    void xdpThroughNetlinkAsIpLinkDoesDropsRealUdpAndIsRemovedOnClose() throws Exception {
+        try (ProgramHandle drop = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.xdpDropUdp())
+                .name("drop_udp_nl").build());
+             ProgramHandle pass = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2)).build())) {
+            Set<Integer> linksBefore = new java.util.HashSet<>(dev.bpfagent.agent.bpf.KernelObjects.linkIds());
+            LinkHandle link = c.attach(drop.id(), Hooks.xdp(HOST_IF), AttachMechanism.ATTACH_MECHANISM_NETLINK);
+            assertEquals(AttachMechanism.ATTACH_MECHANISM_NETLINK, link.link().getMechanism());
+            assertEquals("xdp (netlink)", link.link().getType());
+            assertEquals("prog/xdp id " + drop.id(), ipLinkXdp(HOST_IF), "ip link shows the program");
+            assertTrue(linksBefore.containsAll(dev.bpfagent.agent.bpf.KernelObjects.linkIds()), "no BPF link");
+            assertTrue(c.programAttached(drop.id()), "attached, as rtnetlink says");
+            assertFalse(udpArrives(), "XDP drops UDP");
+            assertTrue(tcpConnects(), "and passes TCP");
+            // neither way replaces a program that is there
+            var nl = assertThrows(BpfAgentException.class, () -> c.attach(pass.id(), Hooks.xdp(HOST_IF),
+                    AttachMechanism.ATTACH_MECHANISM_NETLINK));
+            assertTrue(nl.getMessage().contains("already runs an XDP program"), nl.getMessage());
+            assertThrows(BpfAgentException.class, () -> pass.attach(Hooks.xdp(HOST_IF)));
+            var pin = assertThrows(BpfAgentException.InvalidArgument.class, () -> link.pin("xdp_nl"));
+            assertTrue(pin.getMessage().contains("not a BPF link"), pin.getMessage());
+            link.close();
+            assertEquals("", ipLinkXdp(HOST_IF), "detached");
+            assertTrue(udpArrives());
+            // closing the program takes its netlink attachment with it
+            c.attach(drop.id(), Hooks.xdp(HOST_IF), AttachMechanism.ATTACH_MECHANISM_NETLINK);
+            drop.close();
+            assertEquals("", ipLinkXdp(HOST_IF), "closing the program removed it");
+            var tc = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.attach(pass.id(),
+                    Hooks.xdp(HOST_IF), AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH));
+            assertEquals("mechanism", tc.field());
         }
     }
 
@@ -257,6 +299,39 @@ class NetworkHooksTest extends OneAgentPerClass {
     }
 
     @Test
+    void cgroupProgAttachDeniesConnectBesideOtherProgramsAndDetachesOnlyItself() throws Exception {
+        Path cg = cgroup();
+        try (ServerSocket server = new ServerSocket(0, 5, InetAddress.getLoopbackAddress());
+             ProgramHandle deny = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_CGROUP_SOCK_ADDR, Asm.returnImm(0))
+                     .expectedAttachType(AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT).build());
+             MapHandle m = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 1, "connects");
+             ProgramHandle allow = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_CGROUP_SOCK_ADDR,
+                     MapsOverAgentTest.countReturning(1)).expectedAttachType(AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT)
+                     .map(m.id()).build())) {
+            String connect = "exec 3<>/dev/tcp/127.0.0.1/" + server.getLocalPort() + " && echo connected";
+            Hook hook = Hooks.cgroup(cg.toString(), AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT);
+            try (LinkHandle counting = c.attach(allow.id(), hook, AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH)) {
+                assertEquals(AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH, counting.link().getMechanism());
+                assertEquals(0, inCgroup(cg, connect).exit());
+                assertEquals(1, MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow()), "the program ran once");
+                try (LinkHandle link = c.attach(deny.id(), hook, AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH)) {
+                    var denied = inCgroup(cg, connect);
+                    assertNotEquals(0, denied.exit());
+                    assertTrue(denied.output().contains("Operation not permitted"), denied.output());
+                    // a BPF link runs beside both
+                    try (LinkHandle beside = allow.attach(hook)) {
+                        assertEquals("cgroup", beside.link().getType());
+                    }
+                }
+                assertEquals(0, inCgroup(cg, connect).exit(), "detaching one program left the other");
+                assertTrue(MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow()) >= 3, "it still runs");
+            }
+        } finally {
+            Files.delete(cg);
+        }
+    }
+
+    @Test
     void aSysctlProgramDeniesAWrite() throws Exception {
         Path cg = cgroup();
         Path sysctl = Path.of("/proc/sys/vm/swappiness");
@@ -311,6 +386,40 @@ class NetworkHooksTest extends OneAgentPerClass {
                 assertTrue(udpArrives(), "NF_ACCEPT lets it through");
                 assertTrue(MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow()) > 0, "the hook ran");
             }
+        }
+    }
+
+    @Test
+    void aFlowDissectorRunsForPacketsItsNamespaceHashes() throws Exception {
+        Assumptions.assumeTrue(LinksOverAgentTest.supported("FLOW_DISSECTOR"), "the features report says this kernel"
+                + " has no FLOW_DISSECTOR programs");
+        Path rps = Path.of("queues/rx-0/rps_cpus");
+        // receive packet steering makes the namespace's interface hash (dissect) every packet it receives
+        var on = Processes.run(30, List.of(IP, "netns", "exec", NS, "/bin/bash", "-c", "echo 1 > /sys/class/net/"
+                + NS_IF + "/" + rps));
+        Assumptions.assumeTrue(on.exit() == 0, "needs RPS (CONFIG_RPS) to make the kernel dissect: " + on.output());
+        try (MapHandle m = c.createMap(MapType.MAP_TYPE_ARRAY, 4, 8, 1, "dissected");
+             ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_FLOW_DISSECTOR,
+                     MapsOverAgentTest.countReturning(0 /* BPF_OK */)).expectedAttachType(
+                     AttachType.ATTACH_TYPE_FLOW_DISSECTOR).map(m.id()).build())) {
+            try (LinkHandle link = p.attach(Hooks.netns("/run/netns/" + NS))) {
+                assertEquals("netns", link.link().getType());
+                sh("/bin/bash", "-c", "for i in 1 2 3; do echo hi > /dev/udp/" + NS_ADDR + "/9; done");
+                assertTrue(Kernel.eventually(() -> {
+                    try {
+                        return MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow()) > 0;
+                    } catch (RuntimeException e) {
+                        return false;
+                    }
+                }), "the flow dissector ran for packets into its namespace");
+            }
+            long at = MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow());
+            sh("/bin/bash", "-c", "for i in 1 2 3; do echo hi > /dev/udp/" + NS_ADDR + "/9; done");
+            Thread.sleep(100);
+            assertEquals(at, MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow()), "not after detach");
+        } finally {
+            Processes.run(30, List.of(IP, "netns", "exec", NS, "/bin/bash", "-c", "echo 0 > /sys/class/net/" + NS_IF
+                    + "/" + rps));
         }
     }
 }

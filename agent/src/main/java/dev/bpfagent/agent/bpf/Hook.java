@@ -313,4 +313,14 @@ public sealed interface Hook {
             return "netfilter pf " + pf + " hook " + hooknum + " priority " + priority;
         }
     }
+
+    /**
+     * An iterator (TRACING programs loaded for iter/NAME, e.g. iter/task): runs when its output is read.
+     * map: for iterators over a map's elements (iter/bpf_map_elem, iter/sockmap), the map; else null.
+     */
+    record Iter(BpfMap map) implements Hook {
+        public String describe() {
+            return "iterator" + (map != null ? " over map " + map.id() : "");
+        }
+    }
 }

@@ -25,7 +25,7 @@ import java.util.Set;
  */
 public final class Link implements BpfObject {
     /** How the kernel holds the attachment. */
-    public enum Mechanism { BPF_LINK, PERF_EVENT_IOCTL, NETLINK }
+    public enum Mechanism { BPF_LINK, PERF_EVENT_IOCTL, NETLINK, PROG_ATTACH }
 
     /** enum bpf_link_type, for listings. */
     static final String[] LINK_TYPES = {"unspec", "raw_tracepoint", "tracing", "cgroup", "iter", "netns", "xdp",
@@ -67,6 +67,19 @@ public final class Link implements BpfObject {
      * naming the hook. On any failure nothing stays attached and no fd is left open.
      */
     public static Link attach(Program program, Hook hook) {
+        return attach(program, hook, null);
+    }
+
+    /**
+     * Attaches through the mechanism asked for (null: the best the kernel has, falling back by itself on
+     * older kernels): PERF_EVENT_IOCTL for perf event hooks, NETLINK for XDP (as `ip link` does) and tc,
+     * PROG_ATTACH for cgroups, BPF_LINK for every hook that has links. A hook without that way is
+     * INVALID_ARGUMENT on field "mechanism".
+     */
+    public static Link attach(Program program, Hook hook, Mechanism mechanism) {
+        if (mechanism != null) {
+            return forced(program, hook, mechanism);
+        }
         return switch (hook) {
             case Hook.Tracepoint h -> tracepoint(program, h);
             case Hook.RawTracepoint h -> rawTracepoint(program, h);
@@ -82,7 +95,65 @@ public final class Link implements BpfObject {
             case Hook.Tracing h -> tracing(program, h);
             case Hook.Netns h -> netns(program, h);
             case Hook.Netfilter h -> netfilter(program, h);
+            case Hook.Iter h -> iter(program, h);
         };
+    }
+
+    private static Link forced(Program p, Hook hook, Mechanism m) {
+        Link link = switch (m) {
+            case PERF_EVENT_IOCTL -> switch (hook) {
+                case Hook.Tracepoint h -> {
+                    expect(p, "program", "a tracepoint", ProgramType.TRACEPOINT);
+                    tracepointId(h);
+                    yield perfIoctl(p, h, h.cookie(), h.category() + "/" + h.name());
+                }
+                case Hook.PerfEvent h -> {
+                    expect(p, "program", "a perf event", ProgramType.PERF_EVENT);
+                    yield perfIoctl(p, h, h.cookie(), h.describe());
+                }
+                case Hook.Uprobe h -> {
+                    expect(p, "program", "a uprobe", ProgramType.KPROBE);
+                    yield perfIoctl(p, h, h.cookie(), h.binary() + ":" + h.symbol());
+                }
+                case Hook.Kprobe h -> {
+                    expect(p, "program", "a kprobe", ProgramType.KPROBE);
+                    yield perfIoctl(p, h, h.cookie(), h.function());
+                }
+                default -> null;
+            };
+            case NETLINK -> switch (hook) {
+                case Hook.Xdp h -> xdpNetlink(p, h);
+                case Hook.Tc h -> tc(p, h);
+                default -> null;
+            };
+            case PROG_ATTACH -> hook instanceof Hook.Cgroup h ? cgroupProgAttach(p, h) : null;
+            case BPF_LINK -> {
+                Link l = attach(p, hook, null);
+                if (l.mechanism() != Mechanism.BPF_LINK) {
+                    l.close();
+                    throw new InvalidSpecException("mechanism", "this kernel has no BPF link for " + hook.describe()
+                            + " (it attaches through " + l.mechanism() + " here): leave mechanism unset");
+                }
+                yield l;
+            }
+        };
+        if (link == null) {
+            throw new InvalidSpecException("mechanism", hook.describe() + " cannot be attached through " + m
+                    + ": PERF_EVENT_IOCTL is for tracepoints, kprobes, uprobes and perf events, NETLINK for XDP and"
+                    + " tc, PROG_ATTACH for cgroups; leave it unset for the best the kernel has");
+        }
+        return link;
+    }
+
+    private static Link perfIoctl(Program p, Hook hook, long cookie, String target) {
+        if (cookie != 0) {
+            throw new InvalidSpecException("mechanism", "only perf links carry a cookie; the perf ioctl does not");
+        }
+        try {
+            return viaIoctl(p, hook, target);
+        } catch (KernelException e) {
+            throw refused(e, hook);
+        }
     }
 
     private static void expect(Program p, String field, String hookName, ProgramType... types) {
@@ -427,12 +498,44 @@ public final class Link implements BpfObject {
             return adopt(Bpf.linkCreate(new LinkCreateAttr(p.fd(), null, ifindex, AttachType.XDP.value, h.mode().flags,
                     null)), p, h, h.iface() + " (ifindex " + ifindex + ")");
         } catch (KernelException e) {
+            if (e.errno() == Errno.EINVAL && !KernelVersion.atLeast(5, 9)) {
+                return xdpNetlink(p, h); // XDP links are 5.9+
+            }
             if (e.errno() == Errno.EBUSY || e.errno() == Errno.EEXIST) {
                 throw e.withContext(h.iface() + " already has an XDP program (in this mode): detach it first, or"
                         + " update that link to this program");
             }
             throw refused(e, h);
         }
+    }
+
+    /**
+     * XDP through rtnetlink, as `ip link set dev X xdp` does (and the only way before 5.9): never over a
+     * program already there, and detached only while the interface still runs this one.
+     */
+    private static Link xdpNetlink(Program p, Hook.Xdp h) {
+        expect(p, "program", "XDP", ProgramType.XDP);
+        int ifindex = ifindex(h.iface(), "hook.xdp.interface");
+        try {
+            Netlink.setXdp(ifindex, p.fd(), h.mode().flags | Netlink.XDP_FLAGS_UPDATE_IF_NOEXIST, null);
+        } catch (KernelException e) {
+            if (e.errno() == Errno.EBUSY || e.errno() == Errno.EEXIST) {
+                throw e.withContext(h.iface() + " already runs an XDP program (in this mode): detach it first");
+            }
+            throw refused(e, h);
+        }
+        Fd prog = p.fd();
+        Runnable undo = () -> {
+            try {
+                Netlink.setXdp(ifindex, null, h.mode().flags | Netlink.XDP_FLAGS_REPLACE, prog);
+            } catch (KernelException gone) {
+                // the interface went away, or another program replaced this one: not ours to remove
+            } catch (IllegalStateException closed) {
+                // the program's fd is closed: the kernel keeps running it until the interface goes; clear
+                // only if the kernel still shows this program there is not possible without the fd
+            }
+        };
+        return new Link(null, undo, 0, Mechanism.NETLINK, p.id(), h, h.iface() + " (ifindex " + ifindex + ")");
     }
 
     private static Link tcx(Program p, Hook.Tcx h) {
@@ -516,6 +619,24 @@ public final class Link implements BpfObject {
     }
 
     private static Link cgroup(Program p, Hook.Cgroup h) {
+        checkCgroup(p, h);
+        try (Fd cg = Fd.openReadOnly(h.path())) {
+            return adopt(Bpf.linkCreate(new LinkCreateAttr(p.fd(), cg, 0, h.attachType().value, 0, null)), p, h,
+                    h.path());
+        } catch (KernelException e) {
+            if (e.errno() == Errno.EINVAL && !KernelVersion.atLeast(5, 7)) {
+                return cgroupProgAttach(p, h); // cgroup links are 5.7+
+            }
+            if (e.errno() == Errno.EINVAL) {
+                throw e.withContext("attaching to " + h.describe() + ": the program must be loaded with"
+                        + " expected_attach_type " + h.attachType() + " when its type needs one (cgroup/sock_addr,"
+                        + " cgroup/sock, sockopt)");
+            }
+            throw refused(e, h);
+        }
+    }
+
+    private static void checkCgroup(Program p, Hook.Cgroup h) {
         expect(p, "program", "a cgroup hook", ProgramType.CGROUP_SKB, ProgramType.CGROUP_SOCK,
                 ProgramType.CGROUP_SOCK_ADDR, ProgramType.SOCK_OPS, ProgramType.CGROUP_DEVICE,
                 ProgramType.CGROUP_SYSCTL, ProgramType.CGROUP_SOCKOPT, ProgramType.LSM);
@@ -528,17 +649,74 @@ public final class Link implements BpfObject {
             throw new InvalidSpecException("hook.cgroup.path", h.path() + " is a cgroup v1 directory: BPF attaches to"
                     + " cgroup v2 (e.g. under " + Host.cgroup2().orElse(Path.of("/sys/fs/cgroup")) + ")");
         }
-        try (Fd cg = Fd.openReadOnly(h.path())) {
-            return adopt(Bpf.linkCreate(new LinkCreateAttr(p.fd(), cg, 0, h.attachType().value, 0, null)), p, h,
-                    h.path());
+    }
+
+    /**
+     * BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI (before 5.7 the only way; still what bpftool cgroup attach
+     * does): other programs keep running beside it. The cgroup's fd is kept to detach this program only.
+     */
+    private static Link cgroupProgAttach(Program p, Hook.Cgroup h) {
+        checkCgroup(p, h);
+        Fd cg = Fd.openReadOnly(h.path());
+        try {
+            Bpf.progAttach(cg, p.fd(), h.attachType().value, Bpf.BPF_F_ALLOW_MULTI);
         } catch (KernelException e) {
+            cg.close();
+            if (e.errno() == Errno.EPERM) {
+                throw e.withContext("attaching to " + h.describe() + ": a program attached there without"
+                        + " BPF_F_ALLOW_MULTI (or with BPF_F_ALLOW_OVERRIDE) keeps others out");
+            }
             if (e.errno() == Errno.EINVAL) {
                 throw e.withContext("attaching to " + h.describe() + ": the program must be loaded with"
-                        + " expected_attach_type " + h.attachType() + " when its type needs one (cgroup/sock_addr,"
-                        + " cgroup/sock, sockopt)");
+                        + " expected_attach_type " + h.attachType() + " when its type needs one");
+            }
+            throw refused(e, h);
+        } catch (RuntimeException e) {
+            cg.close();
+            throw e;
+        }
+        Fd prog = p.fd();
+        Runnable undo = () -> {
+            try (cg) {
+                Bpf.progDetach(cg, prog, h.attachType().value);
+            } catch (KernelException gone) {
+                // the cgroup was removed, and its programs with it
+            }
+        };
+        return new Link(null, undo, 0, Mechanism.PROG_ATTACH, p.id(), h, h.path());
+    }
+
+    /** An iterator link: BPF_LINK_CREATE with TRACE_ITER (and the map for map iterators). */
+    private static Link iter(Program p, Hook.Iter h) {
+        expect(p, "program", "an iterator", ProgramType.TRACING);
+        if (p.expectedAttachType().isPresent() && p.expectedAttachType().get() != AttachType.TRACE_ITER) {
+            throw new InvalidSpecException("program", "program " + p.id() + " was loaded with expected_attach_type "
+                    + p.expectedAttachType().get() + "; an iterator is loaded with TRACE_ITER and"
+                    + " attach_target.function naming it (task, bpf_map_elem, ...)");
+        }
+        try {
+            return adopt(Bpf.linkCreate(new LinkCreateAttr(p.fd(), null, 0, AttachType.TRACE_ITER.value, 0,
+                    new LinkCreateAttr.Iter(h.map() != null ? h.map().fd() : null))), p, h, h.describe());
+        } catch (KernelException e) {
+            if (e.errno() == Errno.EINVAL || e.errno() == Errno.EACCES) {
+                throw e.withContext("attaching " + h.describe() + (h.map() == null ? ": iterators over map"
+                        + " elements need hook.iter.map_id" : ": only iterators over map elements take a map,"
+                        + " and the program must read values no bigger than the map's"));
             }
             throw refused(e, h);
         }
+    }
+
+    /**
+     * Runs an iterator: what its program printed over every object, up to limit bytes. Each call starts
+     * a new pass.
+     */
+    public Bpf.IterOutput readIterator(int limit) {
+        if (!(hook instanceof Hook.Iter) && !(hook == null && mechanism == Mechanism.BPF_LINK
+                && "iter".equals(info().type()))) {
+            throw new InvalidSpecException("link", this + " is not an iterator link");
+        }
+        return Bpf.iterRead(fd, limit);
     }
 
     private static Link netns(Program p, Hook.Netns h) {
@@ -610,9 +788,8 @@ public final class Link implements BpfObject {
      */
     public void update(Program next, Program expected) {
         if (mechanism != Mechanism.BPF_LINK) {
-            throw new InvalidSpecException("link", "an attachment made through " + (mechanism == Mechanism.NETLINK
-                    ? "netlink (a tc filter)" : "the perf ioctl") + " cannot be updated: attach the new program and"
-                    + " detach this one");
+            throw new InvalidSpecException("link", "an attachment made through " + describe(mechanism)
+                    + " cannot be updated: attach the new program and detach this one");
         }
         try {
             Bpf.linkUpdate(fd, next.fd(), expected != null ? expected.fd() : null);
@@ -631,7 +808,10 @@ public final class Link implements BpfObject {
             return new Info("perf_event (ioctl)", programId, 0);
         }
         if (mechanism == Mechanism.NETLINK) {
-            return new Info("tc (clsact filter)", programId, 0);
+            return new Info(hook instanceof Hook.Xdp ? "xdp (netlink)" : "tc (clsact filter)", programId, 0);
+        }
+        if (mechanism == Mechanism.PROG_ATTACH) {
+            return new Info("cgroup (prog_attach)", programId, 0);
         }
         BpfLinkInfo i = Bpf.linkInfo(fd);
         String type = i.type() >= 0 && i.type() < LINK_TYPES.length ? LINK_TYPES[i.type()] : "type " + i.type();
@@ -641,6 +821,15 @@ public final class Link implements BpfObject {
 
     /** @param ifindex for XDP and tcx links, the interface; else 0 */
     public record Info(String type, int programId, int ifindex) {
+    }
+
+    private static String describe(Mechanism m) {
+        return switch (m) {
+            case NETLINK -> "netlink (an XDP program set by rtnetlink, or a tc filter)";
+            case PERF_EVENT_IOCTL -> "the perf ioctl";
+            case PROG_ATTACH -> "BPF_PROG_ATTACH";
+            case BPF_LINK -> "a BPF link";
+        };
     }
 
     /** Is there still a link with this id in the kernel? */
@@ -687,9 +876,8 @@ public final class Link implements BpfObject {
     @Override
     public void pin(String path) {
         if (mechanism != Mechanism.BPF_LINK) {
-            throw new InvalidSpecException("object", "an attachment made through " + (mechanism == Mechanism.NETLINK
-                    ? "netlink (a tc filter)" : "the perf ioctl (kernels before 5.15)") + " is not a BPF link and"
-                    + " cannot be pinned");
+            throw new InvalidSpecException("object", "an attachment made through " + describe(mechanism)
+                    + " is not a BPF link and cannot be pinned");
         }
         Bpf.objPin(fd, path);
     }

@@ -506,8 +506,10 @@ public final class Bpf {
     public static Fd linkCreate(LinkCreateAttr a) {
         StructLayout L = LinkCreate.LAYOUT;
         LinkCreateAttr.Tcx tcx = a.union() instanceof LinkCreateAttr.Tcx t ? t : null;
+        LinkCreateAttr.Iter iter = a.union() instanceof LinkCreateAttr.Iter it ? it : null;
         try (Arena arena = Arena.ofConfined(); Fd.Held p = a.prog_fd().hold(); Fd.Held target = holdOrNull(a.target_fd());
-             Fd.Held relative = holdOrNull(tcx != null ? tcx.relative_fd() : null)) {
+             Fd.Held relative = holdOrNull(tcx != null ? tcx.relative_fd() : null);
+             Fd.Held iterMap = holdOrNull(iter != null ? iter.map_fd() : null)) {
             MemorySegment s = attr(arena, L);
             s.set(JAVA_INT, LinkCreate.prog_fd, p.fd());
             s.set(JAVA_INT, LinkCreate.target_fd, target != null ? target.fd() : a.target_ifindex());
@@ -544,6 +546,15 @@ public final class Bpf {
                     if (k.cookies().length > 0) {
                         s.set(JAVA_LONG, LinkCreate.kprobe_multi_cookies,
                                 arena.allocateFrom(JAVA_LONG, k.cookies()).address());
+                    }
+                }
+                case LinkCreateAttr.Iter it -> {
+                    if (iterMap != null) {
+                        MemorySegment info = arena.allocate(16, 8); // union bpf_iter_link_info
+                        info.fill((byte) 0);
+                        info.set(JAVA_INT, 0, iterMap.fd());
+                        s.set(JAVA_LONG, LinkCreate.iter_info, info.address());
+                        s.set(JAVA_INT, LinkCreate.iter_info_len, 16);
                     }
                 }
                 case LinkCreateAttr.Netfilter nf -> {
@@ -649,6 +660,73 @@ public final class Bpf {
             MemorySegment s = attr(arena, L);
             s.set(JAVA_INT, EnableStats.type, type);
             return new Fd((int) call(arena, BpfCmd.BPF_ENABLE_STATS, s));
+        }
+    }
+
+    /** BPF_F_ALLOW_MULTI for BPF_PROG_ATTACH: other programs may attach at the same cgroup hook too. */
+    public static final int BPF_F_ALLOW_MULTI = 1 << 1;
+
+    /** BPF_PROG_ATTACH: prog at target (a cgroup, a netns, a sockmap) for attachType, with attach_flags. */
+    public static void progAttach(Fd target, Fd prog, int attachType, int attachFlags) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held t = target.hold(); Fd.Held p = prog.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.ProgAttach.LAYOUT);
+            s.set(JAVA_INT, BpfAttr.ProgAttach.target_fd, t.fd());
+            s.set(JAVA_INT, BpfAttr.ProgAttach.attach_bpf_fd, p.fd());
+            s.set(JAVA_INT, BpfAttr.ProgAttach.attach_type, attachType);
+            s.set(JAVA_INT, BpfAttr.ProgAttach.attach_flags, attachFlags);
+            call(arena, BpfCmd.BPF_PROG_ATTACH, s);
+        }
+    }
+
+    /** BPF_PROG_DETACH: that program (attached with BPF_F_ALLOW_MULTI) from target's attachType hook. */
+    public static void progDetach(Fd target, Fd prog, int attachType) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held t = target.hold(); Fd.Held p = prog.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.ProgAttach.LAYOUT);
+            s.set(JAVA_INT, BpfAttr.ProgAttach.target_fd, t.fd());
+            s.set(JAVA_INT, BpfAttr.ProgAttach.attach_bpf_fd, p.fd());
+            s.set(JAVA_INT, BpfAttr.ProgAttach.attach_type, attachType);
+            call(arena, BpfCmd.BPF_PROG_DETACH, s);
+        }
+    }
+
+    /** BPF_PROG_QUERY: the ids of the programs attached at target's attachType hook (at most max). */
+    public static int[] progQuery(Fd target, int attachType, int max) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held t = target.hold()) {
+            MemorySegment s = attr(arena, BpfAttr.Query.LAYOUT);
+            MemorySegment ids = arena.allocate(JAVA_INT, Math.max(1, max));
+            s.set(JAVA_INT, BpfAttr.Query.target_fd, t.fd());
+            s.set(JAVA_INT, BpfAttr.Query.attach_type, attachType);
+            s.set(JAVA_LONG, BpfAttr.Query.prog_ids, ids.address());
+            s.set(JAVA_INT, BpfAttr.Query.prog_cnt, max);
+            call(arena, BpfCmd.BPF_PROG_QUERY, s);
+            int n = Math.min(max, s.get(JAVA_INT, BpfAttr.Query.prog_cnt));
+            return ids.asSlice(0, 4L * n).toArray(JAVA_INT);
+        }
+    }
+
+    /** What an iterator printed: its bytes, and whether reading stopped at the limit before its end. */
+    public record IterOutput(byte[] data, boolean truncated) {
+    }
+
+    /**
+     * BPF_ITER_CREATE on an iterator link, then read(2) until the end (each read runs the program over
+     * the next objects) or until limit bytes; the iterator fd is closed after.
+     */
+    public static IterOutput iterRead(Fd link, int limit) {
+        try (Fd it = iterCreate(link); Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(65536);
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            while (true) {
+                int n = LibC.read(it, buf);
+                if (n == 0) {
+                    return new IterOutput(out.toByteArray(), false);
+                }
+                int take = Math.min(n, limit - out.size());
+                out.write(buf.asSlice(0, take).toArray(JAVA_BYTE), 0, take);
+                if (out.size() >= limit) {
+                    return new IterOutput(out.toByteArray(), true);
+                }
+            }
         }
     }
 }

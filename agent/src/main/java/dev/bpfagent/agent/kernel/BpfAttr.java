@@ -411,6 +411,47 @@ public final class BpfAttr {
         public static final long flags = offset(LAYOUT, "flags");
     }
 
+    /** BPF_PROG_ATTACH and BPF_PROG_DETACH (the anonymous struct they share), up to replace_bpf_fd. */
+    public static final class ProgAttach {
+        private ProgAttach() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("target_fd"),
+                JAVA_INT.withName("attach_bpf_fd"),
+                JAVA_INT.withName("attach_type"),
+                JAVA_INT.withName("attach_flags"),
+                JAVA_INT.withName("replace_bpf_fd"));
+
+        public static final long target_fd = offset(LAYOUT, "target_fd");
+        public static final long attach_bpf_fd = offset(LAYOUT, "attach_bpf_fd");
+        public static final long attach_type = offset(LAYOUT, "attach_type");
+        public static final long attach_flags = offset(LAYOUT, "attach_flags");
+        public static final long replace_bpf_fd = offset(LAYOUT, "replace_bpf_fd");
+    }
+
+    /** BPF_PROG_QUERY (attr.query), up to prog_cnt. */
+    public static final class Query {
+        private Query() {
+        }
+
+        public static final StructLayout LAYOUT = MemoryLayout.structLayout(
+                JAVA_INT.withName("target_fd"),
+                JAVA_INT.withName("attach_type"),
+                JAVA_INT.withName("query_flags"),
+                JAVA_INT.withName("attach_flags"),
+                JAVA_LONG.withName("prog_ids"),
+                JAVA_INT.withName("prog_cnt"),
+                paddingLayout(4));
+
+        public static final long target_fd = offset(LAYOUT, "target_fd");
+        public static final long attach_type = offset(LAYOUT, "attach_type");
+        public static final long query_flags = offset(LAYOUT, "query_flags");
+        public static final long attach_flags = offset(LAYOUT, "attach_flags");
+        public static final long prog_ids = offset(LAYOUT, "prog_ids");
+        public static final long prog_cnt = offset(LAYOUT, "prog_cnt");
+    }
+
     /** BPF_ENABLE_STATS (attr.enable_stats). */
     public static final class EnableStats {
         private EnableStats() {

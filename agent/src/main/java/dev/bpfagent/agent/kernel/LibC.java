@@ -150,6 +150,31 @@ public final class LibC {
         }
     }
 
+    /** ssize_t read(int fd, void *buf, size_t count) */
+    private static final MethodHandle READ = downcall("read",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
+
+    /** read(2) into buf, retried on EINTR: the bytes read, 0 at the end. */
+    static int read(Fd fd, MemorySegment buf) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            while (true) {
+                long n = (long) READ.invokeExact(state, h.fd(), buf, buf.byteSize());
+                if (n >= 0) {
+                    return (int) n;
+                }
+                int errno = errno(state);
+                if (errno != 4 /* EINTR */) {
+                    throw KernelException.of("read", errno, null);
+                }
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall read failed", t);
+        }
+    }
+
     /** sys/mman.h */
     public static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
 

@@ -53,4 +53,8 @@ public record LinkCreateAttr(Fd prog_fd, Fd target_fd, int target_ifindex, int a
     /** netfilter (6.4+): protocol family, hook, priority, flags. */
     public record Netfilter(int pf, int hooknum, int priority, int flags) implements Union {
     }
+
+    /** Iterators over a map's elements: the map (struct bpf_iter_link_info's map.map_fd). */
+    public record Iter(Fd map_fd) implements Union {
+    }
 }

@@ -139,16 +139,23 @@ public final class Netlink {
     public record TcFilter(int ifindex, int parent, int priority, int handle) {
     }
 
-    /** A request: nlmsghdr, struct tcmsg, then attributes; sent and answered with an ack. */
-    private static final class TcRequest {
+    /** A request: nlmsghdr, struct tcmsg or struct ifinfomsg, then attributes; sent and answered with an ack. */
+    private static final class Request {
         final ByteBuffer b = ByteBuffer.allocate(512).order(ByteOrder.nativeOrder());
 
-        TcRequest(short type, int flags, int ifindex, int handle, int parent, int info) {
+        /** struct tcmsg: family, pad, ifindex, handle, parent, info. */
+        Request(short type, int flags, int ifindex, int handle, int parent, int info) {
             b.putInt(0).putShort(type).putShort((short) (NLM_F_REQUEST | NLM_F_ACK | flags)).putInt(1).putInt(0);
             b.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(ifindex).putInt(handle).putInt(parent).putInt(info);
         }
 
-        TcRequest attr(int type, byte[] value) {
+        /** struct ifinfomsg: family AF_UNSPEC, type, index, flags, change. */
+        Request(short type, int ifindex) {
+            b.putInt(0).putShort(type).putShort((short) (NLM_F_REQUEST | NLM_F_ACK)).putInt(1).putInt(0);
+            b.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(ifindex).putInt(0).putInt(0);
+        }
+
+        Request attr(int type, byte[] value) {
             b.putShort((short) (4 + value.length)).putShort((short) type).put(value);
             while (b.position() % 4 != 0) {
                 b.put((byte) 0);
@@ -156,13 +163,13 @@ public final class Netlink {
             return this;
         }
 
-        TcRequest string(int type, String v) {
+        Request string(int type, String v) {
             byte[] s = v.getBytes(StandardCharsets.UTF_8);
             byte[] z = java.util.Arrays.copyOf(s, s.length + 1);
             return attr(type, z);
         }
 
-        TcRequest u32(int type, int v) {
+        Request u32(int type, int v) {
             return attr(type, ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(v).array());
         }
 
@@ -213,7 +220,7 @@ public final class Netlink {
      */
     public static boolean addClsact(int ifindex) {
         try {
-            new TcRequest(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex, 0xFFFF0000, TC_H_CLSACT, 0)
+            new Request(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex, 0xFFFF0000, TC_H_CLSACT, 0)
                     .string(TCA_KIND, "clsact").send("RTM_NEWQDISC clsact");
             return true;
         } catch (KernelException e) {
@@ -226,7 +233,7 @@ public final class Netlink {
 
     /** Removes the clsact qdisc (and every filter on it). */
     public static void deleteClsact(int ifindex) {
-        new TcRequest(RTM_DELQDISC, 0, ifindex, 0xFFFF0000, TC_H_CLSACT, 0).string(TCA_KIND, "clsact")
+        new Request(RTM_DELQDISC, 0, ifindex, 0xFFFF0000, TC_H_CLSACT, 0).string(TCA_KIND, "clsact")
                 .send("RTM_DELQDISC clsact");
     }
 
@@ -238,7 +245,7 @@ public final class Netlink {
         int parent = (TC_H_CLSACT & 0xFFFF0000) | (ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
         int info = (priority << 16) | (Short.reverseBytes(ETH_P_ALL) & 0xffff);
         try (Fd.Held p = prog.hold()) {
-            TcRequest r = new TcRequest(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, ifindex, handle, parent, info)
+            Request r = new Request(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, ifindex, handle, parent, info)
                     .string(TCA_KIND, "bpf");
             int opts = r.begin(TCA_OPTIONS);
             r.u32(TCA_BPF_FD, p.fd()).string(TCA_BPF_NAME, name).u32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
@@ -251,7 +258,31 @@ public final class Netlink {
     /** Deletes a filter added by {@link #addBpfFilter}. */
     public static void deleteFilter(TcFilter f) {
         int info = (f.priority() << 16) | (Short.reverseBytes(ETH_P_ALL) & 0xffff);
-        new TcRequest(RTM_DELTFILTER, 0, f.ifindex(), f.handle(), f.parent(), info).string(TCA_KIND, "bpf")
+        new Request(RTM_DELTFILTER, 0, f.ifindex(), f.handle(), f.parent(), info).string(TCA_KIND, "bpf")
                 .send("RTM_DELTFILTER bpf");
+    }
+
+    static final short RTM_SETLINK = 19;
+    static final int IFLA_XDP_FD = 1, IFLA_XDP_FLAGS = 3, IFLA_XDP_EXPECTED_FD = 8;
+    /** XDP_FLAGS_*: fail if a program is there; replace only the expected one. */
+    public static final int XDP_FLAGS_UPDATE_IF_NOEXIST = 1, XDP_FLAGS_REPLACE = 1 << 4;
+
+    /**
+     * Sets the interface's XDP program the way `ip link set dev X xdp` does (RTM_SETLINK with IFLA_XDP):
+     * prog null removes it. flags carry the mode (XDP_FLAGS_SKB_MODE...) and XDP_FLAGS_UPDATE_IF_NOEXIST
+     * (EBUSY when a program is there) or XDP_FLAGS_REPLACE with expected (EEXIST when another runs).
+     */
+    public static void setXdp(int ifindex, Fd prog, int flags, Fd expected) {
+        try (Fd.Held p = prog != null ? prog.hold() : null; Fd.Held e = expected != null ? expected.hold() : null) {
+            Request r = new Request(RTM_SETLINK, ifindex);
+            int xdp = r.begin(IFLA_XDP);
+            r.u32(IFLA_XDP_FD, p != null ? p.fd() : -1);
+            if (e != null) {
+                r.u32(IFLA_XDP_EXPECTED_FD, e.fd());
+            }
+            r.u32(IFLA_XDP_FLAGS, flags);
+            r.end(xdp);
+            r.send("RTM_SETLINK xdp");
+        }
     }
 }

@@ -74,6 +74,11 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     }
 
     @Override
+    public void readIterator(ReadIteratorRequest req, StreamObserver<ReadIteratorResponse> out) {
+        reply(out, links.readIterator(req));
+    }
+
+    @Override
     public void loadProgram(LoadProgramRequest req, StreamObserver<LoadProgramResponse> out) {
         programs.load(req, out, offload);
     }

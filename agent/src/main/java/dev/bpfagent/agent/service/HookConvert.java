@@ -81,6 +81,7 @@ final class HookConvert {
             case NETNS -> new Hook.Netns(h.getNetns().getPath());
             case NETFILTER -> new Hook.Netfilter(h.getNetfilter().getPf(), h.getNetfilter().getHooknum(),
                     h.getNetfilter().getPriority(), h.getNetfilter().getFlags());
+            case ITER -> new Hook.Iter(null); // the map is resolved by LinkHandler
             case HOOK_NOT_SET -> throw RequestException.invalid("hook", "is required");
         };
     }
@@ -156,6 +157,7 @@ final class HookConvert {
             case Hook.Netns h -> b.getNetnsBuilder().setPath(h.path());
             case Hook.Netfilter h -> b.getNetfilterBuilder().setPf(h.pf()).setHooknum(h.hooknum())
                     .setPriority(h.priority()).setFlags(h.flags());
+            case Hook.Iter h -> b.getIterBuilder().setMapId(h.map() != null ? h.map().id() : 0);
         }
         return b.build();
     }

@@ -36,13 +36,47 @@ final class LinkHandler {
                     + " cgroup, ...)");
         }
         Hook hook = HookConvert.fromProto(req.getHook());
-        Link link = Link.attach(prog.object(Program.class), hook);
+        Set<Registry.Key> dependsOn = new java.util.HashSet<>(Set.of(prog.key()));
+        if (hook instanceof Hook.Iter && req.getHook().getIter().getMapId() != 0) {
+            Registry.Entry map = refs.held(true, ObjectRef.newBuilder().setId(req.getHook().getIter().getMapId())
+                    .build(), Registry.Kind.MAP, "hook.iter.map_id");
+            hook = new Hook.Iter(map.object(dev.bpfagent.agent.bpf.BpfMap.class));
+            dependsOn.add(map.key());
+        }
+        Link link = Link.attach(prog.object(Program.class), hook, mechanism(req.getMechanism()));
         if (link.mechanism() != Link.Mechanism.BPF_LINK) {
             // no kernel id: the registry numbers it in the agent's own range
             link = link.withId(registry.nextAgentId() | Integer.MIN_VALUE);
         }
-        Registry.Entry e = registry.add(KIND, link, Caller.current(), labels, Set.of(prog.key()));
+        Registry.Entry e = registry.add(KIND, link, Caller.current(), labels, dependsOn);
         return describe(e);
+    }
+
+    private static Link.Mechanism mechanism(AttachMechanism m) {
+        return switch (m) {
+            case ATTACH_MECHANISM_UNSPECIFIED -> null;
+            case ATTACH_MECHANISM_BPF_LINK -> Link.Mechanism.BPF_LINK;
+            case ATTACH_MECHANISM_PERF_EVENT_IOCTL -> Link.Mechanism.PERF_EVENT_IOCTL;
+            case ATTACH_MECHANISM_NETLINK -> Link.Mechanism.NETLINK;
+            case ATTACH_MECHANISM_PROG_ATTACH -> Link.Mechanism.PROG_ATTACH;
+            case UNRECOGNIZED -> throw RequestException.invalid("mechanism", "is not an AttachMechanism this agent"
+                    + " knows");
+        };
+    }
+
+    /** The most one ReadIterator returns (and the default). */
+    static final int ITER_MAX_BYTES = 16 << 20;
+
+    ReadIteratorResponse readIterator(ReadIteratorRequest req) {
+        Registry.Entry e = refs.held(req.hasLink(), req.getLink(), KIND, "link");
+        int max = req.getMaxBytes() == 0 ? ITER_MAX_BYTES : req.getMaxBytes();
+        if (max < 0 || max > ITER_MAX_BYTES) {
+            throw RequestException.invalid("max_bytes", Integer.toUnsignedString(req.getMaxBytes()) + " is more than"
+                    + " the most one call returns (" + ITER_MAX_BYTES + ")");
+        }
+        var out = e.object(Link.class).readIterator(max);
+        return ReadIteratorResponse.newBuilder().setOutput(com.google.protobuf.ByteString.copyFrom(out.data()))
+                .setTruncated(out.truncated()).build();
     }
 
     dev.bpfagent.proto.v1.Link get(GetLinkRequest req) {
@@ -97,6 +131,7 @@ final class LinkHandler {
                     case BPF_LINK -> AttachMechanism.ATTACH_MECHANISM_BPF_LINK;
                     case PERF_EVENT_IOCTL -> AttachMechanism.ATTACH_MECHANISM_PERF_EVENT_IOCTL;
                     case NETLINK -> AttachMechanism.ATTACH_MECHANISM_NETLINK;
+                    case PROG_ATTACH -> AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH;
                 })
                 .setTarget(l.target()).setType(info.type()).setIfindex(info.ifindex())
                 .setAgent(ProtoConvert.agentView(e, registry.dependents(e.key())));

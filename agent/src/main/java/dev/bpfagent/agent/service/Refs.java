@@ -48,7 +48,15 @@ final class Refs {
         require(present, ref, field);
         checkKind(ref, kind, field);
         if (ref.getRefCase() == ObjectRef.RefCase.ID) {
-            return registry.get(new Registry.Key(kind, id(ref, field)));
+            Registry.Key key = new Registry.Key(kind, id(ref, field));
+            Registry.Entry e = registry.find(key);
+            if (e == null) {
+                RequestException notHeld = Registry.notHeld(key, "already closed, or never made or opened through"
+                        + " it");
+                throw RequestException.of(notHeld.code(), notHeld.reason(), field, field + ": "
+                        + notHeld.getMessage());
+            }
+            return e;
         }
         Path path = pins.any(ref.getPath(), field + ".path");
         Registry.Entry e = registry.byPin(path);

@@ -113,6 +113,33 @@ public final class BtfTypes {
         return (types.getInt(pos + 4) >>> 24) & 0x1f;
     }
 
+    /**
+     * The byte offset of a member of a struct or union by name, in this BTF (direct members only; a
+     * bitfield's containing byte), or empty when there is no such struct or member.
+     */
+    public Optional<Integer> memberOffset(String struct, String member) {
+        Optional<Integer> id = find(Kind.STRUCT, struct).or(() -> find(Kind.UNION, struct));
+        if (id.isEmpty()) {
+            return Optional.empty();
+        }
+        int pos = 0;
+        for (int i = 0; i < id.get() - firstId(); i++) {
+            pos = next(pos);
+        }
+        int info = types.getInt(pos + 4);
+        boolean bitfields = info < 0; // kind_flag: the offset's high 8 bits are a bitfield size
+        int vlen = info & 0xffff;
+        byte[] name = member.getBytes(StandardCharsets.UTF_8);
+        for (int m = 0; m < vlen; m++) {
+            int at = pos + 12 + m * 12;
+            if (nameEquals(types.getInt(at) & 0xffffffffL, name)) {
+                int bits = types.getInt(at + 8);
+                return Optional.of((bitfields ? bits & 0xffffff : bits) / 8);
+            }
+        }
+        return Optional.empty();
+    }
+
     private record Walk(int count, int found) {
     }
 

@@ -173,7 +173,7 @@ public final class Registry {
         }
     }
 
-    static RequestException notHeld(Key key, String why) {
+    public static RequestException notHeld(Key key, String why) {
         return RequestException.notFound(key.kind().name() + "_NOT_HELD", key + " is not held by the agent ("
                 + why + "); List" + plural(key.kind()) + " shows what it holds");
     }

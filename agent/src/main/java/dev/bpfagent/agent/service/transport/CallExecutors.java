@@ -30,6 +30,7 @@ public final class CallExecutors implements ServerCallExecutorSupplier {
             BpfServiceGrpc.getAttachProgramMethod(),
             BpfServiceGrpc.getDetachLinkMethod(),
             BpfServiceGrpc.getUpdateLinkMethod(),
+            BpfServiceGrpc.getReadIteratorMethod(),
             // the first call probes the kernel: dozens of loads and map creations
             BpfServiceGrpc.getGetKernelFeaturesMethod());
 
