@@ -105,7 +105,9 @@ class ProtocolFuzzTest {
                 Map.entry("ListLinks", new Message[] {ListLinksRequest.newBuilder().setProgramId(5).setPageSize(2).build()}),
                 Map.entry("DetachLink", new Message[] {DetachLinkRequest.newBuilder().setLink(missingLink()).build()}),
                 Map.entry("UpdateLink", new Message[] {UpdateLinkRequest.newBuilder().setLink(missingLink())
-                        .setProgram(missing).setExpectedProgramId(3).build()}));
+                        .setProgram(missing).setExpectedProgramId(3).build()}),
+                Map.entry("ReadIterator", new Message[] {ReadIteratorRequest.newBuilder().setLink(missingLink())
+                        .setMaxBytes(16).build()}));
         return typed.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
                 e -> Stream.of(e.getValue()).map(Message::toByteArray).toList()));
     }
