@@ -58,6 +58,17 @@ public final class BpfMap implements BpfObject {
         }
     }
 
+    /**
+     * BPF_MAP_CREATE with a BTF object already loaded (shared by an object file's maps): the key and value
+     * type ids name types in it (key 0: none). spec.btf() is ignored.
+     */
+    public static BpfMap create(MapSpec spec, Fd btf, int keyTypeId, int valueTypeId) {
+        Fd inner = spec.innerMap() != null ? spec.innerMap().fd : null;
+        return adopt(Bpf.mapCreate(new MapCreateAttr(spec.type().value, spec.keySize(), spec.valueSize(),
+                spec.maxEntries(), spec.flags(), inner, Math.max(0, spec.numaNode()), spec.name(), 0, btf,
+                btf != null ? keyTypeId : 0, btf != null ? valueTypeId : 0, spec.mapExtra())));
+    }
+
     static BpfMap adopt(Fd fd) {
         try {
             return new BpfMap(fd, Bpf.mapInfo(fd));

@@ -18,6 +18,11 @@ public final class KernelObjects {
         return ids(BpfCmd.BPF_PROG_GET_NEXT_ID);
     }
 
+    /** Ids of every map in the kernel, ascending. */
+    public static List<Integer> mapIds() {
+        return ids(BpfCmd.BPF_MAP_GET_NEXT_ID);
+    }
+
     /** Ids of every BPF link in the kernel, ascending. */
     public static List<Integer> linkIds() {
         return ids(BpfCmd.BPF_LINK_GET_NEXT_ID);

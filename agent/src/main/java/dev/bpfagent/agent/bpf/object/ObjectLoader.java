@@ -1,0 +1,316 @@
+package dev.bpfagent.agent.bpf.object;
+
+import dev.bpfagent.agent.bpf.BpfMap;
+import dev.bpfagent.agent.bpf.InvalidSpecException;
+import dev.bpfagent.agent.bpf.KernelFunctions;
+import dev.bpfagent.agent.bpf.MapSpec;
+import dev.bpfagent.agent.bpf.MapType;
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.bpf.ProgramSpec;
+import dev.bpfagent.agent.bpf.btf.Btf;
+import dev.bpfagent.agent.errno.Errno;
+import dev.bpfagent.agent.errno.KernelException;
+import dev.bpfagent.agent.kernel.Bpf;
+import dev.bpfagent.agent.kernel.Fd;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Loads a parsed object into the kernel as libbpf does: its BTF (data sections' sizes and offsets
+ * fixed; dropped if the kernel refuses it, as libbpf's sanitising falls back), its maps (global data
+ * filled in and .rodata frozen), its programs (with func and line info), then the initial entries of
+ * prog arrays and maps of maps. On any failure everything made so far is closed; the exception says
+ * at which stage and for which map or program.
+ */
+public final class ObjectLoader {
+    private ObjectLoader() {
+    }
+
+    /**
+     * What to load. programs: the names to load (empty: all); maps the others use are made anyway.
+     * rodata: new values for .rodata variables by name (the "volatile const" configuration), each exactly
+     * the variable's size. logLevel: the verifier log for every program (0: only on failure).
+     */
+    public record Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel) {
+        public static final Options ALL = new Options(Set.of(), Map.of(), 0);
+
+        public Options {
+            programs = programs == null ? Set.of() : Set.copyOf(programs);
+            rodata = rodata == null ? Map.of() : Map.copyOf(rodata);
+        }
+    }
+
+    /** Where a load failed: "open", "btf", "map_create", "map_init", "prog_load", "relocate", "slots". */
+    public static final class StageException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final String stage;
+        private final String object;
+
+        StageException(String stage, String object, RuntimeException cause) {
+            super(cause.getMessage(), cause);
+            this.stage = stage;
+            this.object = object;
+        }
+
+        public String stage() {
+            return stage;
+        }
+
+        /** The map or program it failed on ("" for the object as a whole). */
+        public String object() {
+            return object;
+        }
+
+        public RuntimeException cause() {
+            return (RuntimeException) getCause();
+        }
+    }
+
+    /** The loaded object: maps and programs by name, in the object's order. Closing closes them all. */
+    public record Loaded(ObjectSpec spec, Map<String, BpfMap> maps, Map<String, Program> programs,
+                         Map<String, String> verifierLogs, boolean btfLoaded, String btfError)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            programs.values().forEach(Program::close);
+            maps.values().forEach(BpfMap::close);
+        }
+    }
+
+    public static Loaded load(ObjectSpec spec, Options options) {
+        for (String p : options.programs()) {
+            if (spec.program(p).isEmpty()) {
+                throw new InvalidSpecException("programs", "the object has no program '" + p + "' (it has "
+                        + spec.programs().stream().map(ObjectSpec.ProgramDef::name).toList() + ")");
+            }
+        }
+        List<ObjectSpec.ProgramDef> progs = spec.programs().stream().filter(p -> options.programs().isEmpty()
+                || options.programs().contains(p.name())).toList();
+        for (ObjectSpec.ProgramDef p : progs) {
+            if (p.def().isEmpty()) {
+                throw new StageException("open", p.name(), new InvalidSpecException("programs", "program '" + p.name()
+                        + "' is in section '" + p.section() + "', which names no program type (libbpf's SEC()"
+                        + " conventions: xdp, tc, kprobe/FUNC, tracepoint/CAT/NAME, ...)"));
+            }
+        }
+        Map<String, byte[]> rodata = new LinkedHashMap<>();
+        Map<String, BpfMap> maps = new LinkedHashMap<>();
+        Map<String, Program> programs = new LinkedHashMap<>();
+        Map<String, String> logs = new LinkedHashMap<>();
+        Fd btfFd = null;
+        byte[] btf = null;
+        String btfError = "";
+        try {
+            if (spec.btf() != null) {
+                btf = fixedBtf(spec);
+                try {
+                    btfFd = Bpf.btfLoad(btf);
+                } catch (KernelException e) {
+                    btf = null; // as libbpf: without BTF, if the kernel will not take it
+                    btfError = e.getMessage();
+                }
+            }
+            List<ObjectSpec.MapDef> needed = neededMaps(spec, progs, options);
+            for (ObjectSpec.MapDef m : needed) {
+                try {
+                    maps.put(m.name(), createMap(spec, m, btfFd, options));
+                } catch (RuntimeException e) {
+                    throw new StageException("map_create", m.name(), e);
+                }
+            }
+            for (ObjectSpec.ProgramDef p : progs) {
+                try {
+                    Program.Loaded l = Program.load(programSpec(spec, p, maps, btf, options.logLevel()));
+                    programs.put(p.name(), l.program());
+                    if (!l.verifierLog().isEmpty()) {
+                        logs.put(p.name(), l.verifierLog());
+                    }
+                } catch (RuntimeException e) {
+                    throw new StageException("prog_load", p.name(), e);
+                }
+            }
+            for (ObjectSpec.MapDef m : needed) {
+                try {
+                    fillSlots(m, maps, programs);
+                } catch (RuntimeException e) {
+                    throw new StageException("slots", m.name(), e);
+                }
+            }
+            return new Loaded(spec, maps, programs, logs, btf != null, btfError);
+        } catch (RuntimeException e) {
+            programs.values().forEach(Program::close);
+            maps.values().forEach(BpfMap::close);
+            throw e;
+        } finally {
+            if (btfFd != null) {
+                btfFd.close();
+            }
+        }
+    }
+
+    /** Every map the chosen programs use (all of the object's when every program is loaded). */
+    static List<ObjectSpec.MapDef> neededMaps(ObjectSpec spec, List<ObjectSpec.ProgramDef> progs, Options o) {
+        if (o.programs().isEmpty()) {
+            return spec.maps();
+        }
+        Set<String> used = new java.util.HashSet<>();
+        progs.forEach(p -> used.addAll(p.maps()));
+        // maps of maps and prog arrays bring what they are filled with
+        for (ObjectSpec.MapDef m : spec.maps()) {
+            if (used.contains(m.name())) {
+                used.addAll(m.slots().values());
+            }
+        }
+        return spec.maps().stream().filter(m -> used.contains(m.name())).toList();
+    }
+
+    /** The object's BTF with each DATASEC's size and its variables' offsets from the ELF. */
+    static byte[] fixedBtf(ObjectSpec spec) {
+        Btf btf = spec.btf();
+        byte[] raw = btf.raw();
+        for (Btf.Type t : btf.types()) {
+            if (t.kind() != Btf.KIND_DATASEC) {
+                continue;
+            }
+            Long size = spec.sectionSizes().get(t.name());
+            if (size != null) {
+                btf.withDatasec(raw, t, size, v -> spec.variableOffsets().getOrDefault(t.name() + "/" + v, -1L));
+            }
+        }
+        return raw;
+    }
+
+    static String kernelName(String name) {
+        String n = name.replaceAll("[^A-Za-z0-9_.]", "_");
+        return n.length() > 15 ? n.substring(0, 15) : n;
+    }
+
+    static BpfMap createMap(ObjectSpec spec, ObjectSpec.MapDef m, Fd btf, Options o) {
+        MapType type = m.mapType().orElseThrow(() -> new InvalidSpecException("maps", "map '" + m.name()
+                + "' has type " + m.type() + ", which this agent does not know"));
+        BpfMap inner = null;
+        try {
+            if (m.inner() != null) {
+                inner = createMap(spec, m.inner(), btf, o);
+            }
+            MapSpec ms = MapSpec.builder(type, m.keySize(), m.valueSize(), m.maxEntries()).flags(m.flags())
+                    .name(kernelName(m.name())).numaNode(m.numaNode() == 0 ? -1 : m.numaNode()).innerMap(inner)
+                    .mapExtra(m.mapExtra()).build();
+            BpfMap map;
+            boolean typed = btf != null && m.btfValueType() != 0;
+            try {
+                map = typed ? BpfMap.create(ms, btf, m.btfKeyType(), m.btfValueType()) : BpfMap.create(ms);
+            } catch (KernelException e) {
+                if (!typed) {
+                    throw e;
+                }
+                map = BpfMap.create(ms); // as libbpf: retry without BTF types the kernel does not take
+            }
+            try {
+                initialise(spec, m, map, o);
+            } catch (RuntimeException e) {
+                map.close();
+                throw e;
+            }
+            return map;
+        } finally {
+            if (inner != null) {
+                inner.close(); // the kernel keeps what it needs of the template
+            }
+        }
+    }
+
+    /** Global data: key 0 gets the section's bytes (.rodata with the caller's values), then .rodata is frozen. */
+    static void initialise(ObjectSpec spec, ObjectSpec.MapDef m, BpfMap map, Options o) {
+        if (m.kind() == ObjectSpec.MapKind.DEFINED) {
+            return;
+        }
+        byte[] value = m.initial() != null ? m.initial().clone() : new byte[m.valueSize()];
+        if (m.kind() == ObjectSpec.MapKind.RODATA) {
+            for (Map.Entry<String, byte[]> e : o.rodata().entrySet()) {
+                Long off = spec.variableOffsets().get(m.section() + "/" + e.getKey());
+                Long size = spec.variableSizes().get(m.section() + "/" + e.getKey());
+                if (off == null) {
+                    continue; // another .rodata section may have it; checked as a whole below
+                }
+                if (e.getValue().length != size) {
+                    throw new InvalidSpecException("rodata[" + e.getKey() + "]", e.getValue().length + " bytes; the"
+                            + " variable is " + size);
+                }
+                System.arraycopy(e.getValue(), 0, value, (int) (long) off, e.getValue().length);
+            }
+        }
+        if (m.kind() != ObjectSpec.MapKind.BSS) {
+            map.update(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(0).array(), value, BpfMap.BPF_ANY);
+        }
+        if (m.kind() == ObjectSpec.MapKind.RODATA) {
+            map.freeze();
+        }
+    }
+
+    static ProgramSpec programSpec(ObjectSpec spec, ObjectSpec.ProgramDef p, Map<String, BpfMap> maps, byte[] btf,
+                                   int logLevel) {
+        SectionDefs.Def def = p.def().orElseThrow();
+        List<BpfMap> used = new ArrayList<>();
+        for (String n : p.maps()) {
+            BpfMap m = maps.get(n);
+            if (m == null) {
+                throw new InvalidSpecException("programs", "program '" + p.name() + "' uses map '" + n + "', which"
+                        + " was not created");
+            }
+            used.add(m);
+        }
+        ProgramSpec.Builder b = ProgramSpec.builder(def.type(), p.insns()).name(kernelName(p.name()))
+                .license(spec.license()).kernVersion(spec.kernVersion()).progFlags(def.progFlags()).maps(used)
+                .log(logLevel, 0);
+        if (def.attachType() != null) {
+            b.expectedAttachType(def.attachType());
+        }
+        if (def.btfTarget() && !p.attachTo().isEmpty()) {
+            b.attachTarget(KernelFunctions.attachTarget(def.type(), Optional.ofNullable(def.attachType()),
+                    p.attachTo()));
+        }
+        if (btf != null && (p.funcInfo().length > 0 || p.lineInfo().length > 0)) {
+            b.btf(new ProgramSpec.Btf(btf, p.funcInfo(), 8, p.lineInfo(), 16));
+        }
+        return b.build();
+    }
+
+    static void fillSlots(ObjectSpec.MapDef m, Map<String, BpfMap> maps, Map<String, Program> programs) {
+        if (m.slots().isEmpty()) {
+            return;
+        }
+        BpfMap map = maps.get(m.name());
+        for (Map.Entry<Integer, String> e : m.slots().entrySet()) {
+            if (map.type() == MapType.PROG_ARRAY) {
+                Program p = programs.get(e.getValue());
+                if (p != null) {
+                    map.setProgram(e.getKey(), p);
+                }
+            } else {
+                BpfMap inner = maps.get(e.getValue());
+                if (inner == null) {
+                    throw new InvalidSpecException("maps", "map '" + m.name() + "' slot " + e.getKey() + " names '"
+                            + e.getValue() + "', which is not a map of this object");
+                }
+                map.setInnerMap(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(e.getKey()).array(),
+                        inner);
+            }
+        }
+    }
+
+    /** Errno name of a failure, as the CLI prints it ("EINVAL", "EACCES"...). */
+    public static String errnoName(Throwable t) {
+        Throwable c = t instanceof StageException s ? s.getCause() : t;
+        if (c instanceof KernelException k) {
+            return k.errno().toString();
+        }
+        return "EINVAL";
+    }
+}

@@ -1,0 +1,77 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.bpfagent.agent.bpf.BpfMap;
+import dev.bpfagent.agent.bpf.KernelObjects;
+import dev.bpfagent.agent.bpf.TestRun;
+import dev.bpfagent.agent.bpf.object.ObjectLoader;
+import dev.bpfagent.agent.bpf.object.ObjectSpec;
+import dev.bpfagent.client.TestPackets;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Objects clang compiled (src/test/bpf) parsed and loaded in-process by the bpf layer. */
+class ObjectFilesKernelTest {
+    @BeforeEach
+    void root() {
+        Kernel.assumeRoot();
+    }
+
+    /** A compiled test object's bytes; skips when clang was missing at build time. */
+    static byte[] object(String name) throws Exception {
+        Path p = Path.of(System.getProperty("bpfagent.objects", "target/bpf"), name + ".o");
+        Assumptions.assumeTrue(Files.exists(p), "no " + p + ": clang was missing when the tests were built");
+        return Files.readAllBytes(p);
+    }
+
+    static long u64(byte[] b, int off) {
+        return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getLong(off);
+    }
+
+    @Test
+    void globalsMapsAndSubprogramsLoadAndRun() throws Exception {
+        ObjectSpec spec = ObjectSpec.parse(object("globals"), "globals.o");
+        assertEquals("GPL", spec.license());
+        assertEquals(Set.of("xdp_verdict", "sock_all"), new HashSet<>(spec.programs().stream()
+                .map(ObjectSpec.ProgramDef::name).toList()));
+        assertTrue(spec.map("by_len").isPresent());
+        assertTrue(spec.map("globals.rodata").isPresent(), spec.maps().toString());
+        assertTrue(spec.map("globals.bss").isPresent());
+        assertTrue(spec.map("globals.data").isPresent());
+        var xdp = spec.program("xdp_verdict").orElseThrow();
+        assertTrue(xdp.subprograms().containsAll(java.util.List.of("packet_len", "count")), xdp.subprograms().toString());
+
+        Set<Integer> mapsBefore = new HashSet<>(KernelObjects.mapIds());
+        Set<Integer> programsBefore = new HashSet<>(KernelObjects.programIds());
+        try (ObjectLoader.Loaded l = ObjectLoader.load(spec, ObjectLoader.Options.ALL)) {
+            assertTrue(l.btfLoaded(), "the object's BTF was taken: " + l.btfError());
+            var r = l.programs().get("xdp_verdict").testRun(TestRun.Input.ofData(TestPackets.udp().build()));
+            assertEquals(2, r.retval(), "XDP_PASS, the .rodata default");
+            BpfMap bss = l.maps().get("globals.bss");
+            byte[] v = bss.lookup(new byte[4]).orElseThrow();
+            assertEquals(1, u64(v, 0), "packets++ in .bss");
+            BpfMap byLen = l.maps().get("by_len");
+            int len = TestPackets.udp().build().length;
+            byte[] key = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(len).array();
+            assertEquals(1, u64(byLen.lookup(key).orElseThrow(), 0), "the global function counted");
+        }
+        // .rodata set before load: the verifier sees the new constant
+        try (ObjectLoader.Loaded l = ObjectLoader.load(spec, new ObjectLoader.Options(Set.of("xdp_verdict"),
+                Map.of("verdict", new byte[] {1, 0, 0, 0}), 0))) {
+            assertEquals(Set.of("xdp_verdict"), l.programs().keySet());
+            var r = l.programs().get("xdp_verdict").testRun(TestRun.Input.ofData(TestPackets.udp().build()));
+            assertEquals(1, r.retval(), "XDP_DROP from the caller's .rodata");
+        }
+        assertTrue(Kernel.eventually(() -> mapsBefore.containsAll(KernelObjects.mapIds())), "maps left behind");
+        assertFalse(KernelObjects.programIds().stream().anyMatch(id -> !programsBefore.contains(id)));
+    }
+}
