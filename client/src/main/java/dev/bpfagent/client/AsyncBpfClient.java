@@ -213,6 +213,38 @@ public final class AsyncBpfClient {
         return adapt(stub().updateLink(request), r -> r);
     }
 
+    public CompletableFuture<InspectObjectResponse> inspectObject(byte[] elf, String name) {
+        return inspectObject(InspectObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
+    }
+
+    public CompletableFuture<InspectObjectResponse> inspectObject(InspectObjectRequest request) {
+        return adapt(stub().inspectObject(request), r -> r);
+    }
+
+    public CompletableFuture<CollectionHandle> loadObject(byte[] elf, String name) {
+        return loadObject(LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
+    }
+
+    public CompletableFuture<CollectionHandle> loadObject(LoadObjectRequest request) {
+        return adapt(stub().loadObject(request), r -> new CollectionHandle(owner, r.getCollection(),
+                r.getVerifierLogsMap()));
+    }
+
+    public CompletableFuture<Collection> collection(int collectionId) {
+        return adapt(stub().getCollection(GetCollectionRequest.newBuilder().setCollection(ObjectRef.newBuilder()
+                .setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()), r -> r);
+    }
+
+    public CompletableFuture<ListCollectionsResponse> listCollections(ListCollectionsRequest request) {
+        return adapt(stub().listCollections(request), r -> r);
+    }
+
+    public CompletableFuture<CloseCollectionResponse> closeCollection(CloseCollectionRequest request) {
+        return adapt(stub().closeCollection(request), r -> r);
+    }
+
     public CompletableFuture<LinkHandle> attach(int programId, Hook hook, AttachMechanism mechanism) {
         return attach(Requests.attach(programId, hook).toBuilder().setMechanism(mechanism).build());
     }

@@ -36,6 +36,26 @@ public class BpfAgentException extends RuntimeException {
         return errno;
     }
 
+    /**
+     * The ErrorInfo metadata the agent sent: "errno_name", "syscall", and for LoadObject "stage" and
+     * "object" (the map or program it failed on). Empty when there was none.
+     */
+    public java.util.Map<String, String> metadata() {
+        com.google.rpc.Status s = getCause() == null ? null : io.grpc.protobuf.StatusProto.fromThrowable(getCause());
+        if (s != null) {
+            for (com.google.protobuf.Any d : s.getDetailsList()) {
+                if (d.is(com.google.rpc.ErrorInfo.class)) {
+                    try {
+                        return d.unpack(com.google.rpc.ErrorInfo.class).getMetadataMap();
+                    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                        return java.util.Map.of();
+                    }
+                }
+            }
+        }
+        return java.util.Map.of();
+    }
+
     /** The request field the agent refused, or null. */
     public String field() {
         return field;

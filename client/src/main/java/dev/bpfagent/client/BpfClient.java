@@ -278,6 +278,51 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().readIterator(request));
     }
 
+    // ---- ELF objects ----
+
+    /** Parses an object file (nothing loaded): its maps and programs as libbpf would see them. */
+    public InspectObjectResponse inspectObject(byte[] elf, String name) {
+        return inspectObject(InspectObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
+    }
+
+    public InspectObjectResponse inspectObject(InspectObjectRequest request) {
+        return Errors.call(target, () -> stub().inspectObject(request));
+    }
+
+    /** Loads a whole object file (clang -O2 -g -target bpf) as one collection; close the handle to unload it. */
+    public CollectionHandle loadObject(byte[] elf, String name) {
+        return loadObject(LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
+    }
+
+    /** LoadObject with every option (only some programs, .rodata values, log level, labels). */
+    public CollectionHandle loadObject(LoadObjectRequest request) {
+        LoadObjectResponse r = Errors.call(target, () -> stub().loadObject(request));
+        return new CollectionHandle(this, r.getCollection(), r.getVerifierLogsMap());
+    }
+
+    public Collection collection(int collectionId) {
+        return Errors.call(target, () -> stub().getCollection(GetCollectionRequest.newBuilder().setCollection(
+                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()));
+    }
+
+    public ListCollectionsResponse listCollections(ListCollectionsRequest request) {
+        return Errors.call(target, () -> stub().listCollections(request));
+    }
+
+    public CloseCollectionResponse closeCollection(CloseCollectionRequest request) {
+        return Errors.call(target, () -> stub().closeCollection(request));
+    }
+
+    ProgramHandle programHandle(int programId) {
+        return new ProgramHandle(this, program(programId), "");
+    }
+
+    MapHandle mapHandle(int mapId) {
+        return new MapHandle(this, map(mapId));
+    }
+
     // ---- maps ----
 
     /** BPF_MAP_CREATE through the agent. */

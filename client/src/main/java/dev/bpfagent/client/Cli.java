@@ -26,7 +26,8 @@ public final class Cli {
     static final String USAGE = "usage: Cli [--target unix:PATH|HOST:PORT] "
             + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
             + " | features | attach ID HOOK... [--mechanism perf_event_ioctl|netlink|prog_attach|bpf_link]"
-            + " | detach LINK_ID | links [ID] | read-iter LINK_ID\n"
+            + " | detach LINK_ID | links [ID] | read-iter LINK_ID"
+            + " | object inspect FILE | object load FILE [--only PROGRAM] [--keep]\n"
             + "  HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC"
             + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | uprobe_multi BINARY:SYM,SYM | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE | tc-ingress IFACE"
             + " | cgroup PATH ATTACH_TYPE | netns PATH | tracing | iter [MAP_ID]";
@@ -113,6 +114,9 @@ public final class Cli {
                     }
                     LinkHandle l = c.attach(id(args), hook(words), mechanism);
                     out.println(line(l.link()));
+                }
+                case "object" -> {
+                    return ObjectCommands.run(c, args, out);
                 }
                 case "read-iter" -> {
                     out.writeBytes(c.readIterator(id(args)));

@@ -5,6 +5,8 @@ public enum ObjectKind {
     PROGRAM("bpf-prog"), MAP("bpf-map"), LINK("bpf_link"), BTF("btf"),
     /** Not a kernel object: the agent's tail-call chain (a prog array and its programs). */
     CHAIN(null),
+    /** Not a kernel object: the agent's collection of a loaded ELF object's maps and programs. */
+    COLLECTION(null),
     OTHER("");
 
     /** The anon inode's name in /proc/self/fd ("anon_inode:bpf-prog"). */

@@ -18,6 +18,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     private final AgentHandler agent;
     private final MapHandler maps;
     private final ChainHandler chains;
+    private final ObjectHandler objects;
     private final LinkHandler links;
     private final Offload offload;
 
@@ -33,6 +34,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
         this.maps = new MapHandler(registry, refs);
         this.chains = new ChainHandler(registry, refs, maps);
+        this.objects = new ObjectHandler(registry, refs, programs, maps);
         this.links = new LinkHandler(registry, refs);
         this.pinCalls = new PinHandler(registry, refs, programs, maps, links);
         this.agent = new AgentHandler(registry, pins, version);
@@ -242,5 +244,30 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     public void shutdown() {
         agent.shutdown();
         registry.closeAll();
+    }
+
+    @Override
+    public void inspectObject(InspectObjectRequest req, StreamObserver<InspectObjectResponse> out) {
+        reply(out, objects.inspect(req));
+    }
+
+    @Override
+    public void loadObject(LoadObjectRequest req, StreamObserver<LoadObjectResponse> out) {
+        reply(out, objects.load(req));
+    }
+
+    @Override
+    public void getCollection(GetCollectionRequest req, StreamObserver<Collection> out) {
+        reply(out, objects.get(req));
+    }
+
+    @Override
+    public void listCollections(ListCollectionsRequest req, StreamObserver<ListCollectionsResponse> out) {
+        reply(out, objects.list(req));
+    }
+
+    @Override
+    public void closeCollection(CloseCollectionRequest req, StreamObserver<CloseCollectionResponse> out) {
+        reply(out, objects.close(req));
     }
 }

@@ -73,7 +73,8 @@ final class PinHandler {
             case OBJECT_KIND_CHAIN -> throw RequestException.invalid(field, "a chain is the agent's, not the kernel's,"
                     + " and has no pin: pin its prog array (Chain.prog_array_id, kind MAP) and its programs; a pinned"
                     + " prog array keeps its entries after the agent lets go");
-            default -> throw RequestException.unimplemented(field, k + ": this agent holds programs and maps so far");
+            case OBJECT_KIND_COLLECTION -> throw RequestException.invalid(field, "a collection is the agent's, not the"
+                    + " kernel's, and has no pin: pin its maps and programs (Collection.maps, .programs)");
         };
     }
 

@@ -87,6 +87,7 @@ final class ProtoConvert {
             case MAP -> ObjectKind.OBJECT_KIND_MAP;
             case LINK -> ObjectKind.OBJECT_KIND_LINK;
             case CHAIN -> ObjectKind.OBJECT_KIND_CHAIN;
+            case COLLECTION -> ObjectKind.OBJECT_KIND_COLLECTION;
         };
     }
 

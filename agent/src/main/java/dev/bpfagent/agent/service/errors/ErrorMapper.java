@@ -48,6 +48,22 @@ public final class ErrorMapper {
             return build(Status.Code.INVALID_ARGUMENT, mr.getMessage(), info("MALFORMED_REQUEST")
                     .putMetadata("message_type", mr.messageType()).build());
         }
+        if (t instanceof dev.bpfagent.agent.bpf.object.ObjectLoader.StageException se) {
+            com.google.rpc.Status s = toStatus(se.getCause());
+            var b = s.toBuilder().clearDetails();
+            for (Any d : s.getDetailsList()) {
+                if (d.is(ErrorInfo.class)) {
+                    try {
+                        d = Any.pack(d.unpack(ErrorInfo.class).toBuilder().putMetadata("stage", se.stage())
+                                .putMetadata("object", se.object()).build());
+                    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                        // keep it as it was
+                    }
+                }
+                b.addDetails(d);
+            }
+            return b.setMessage(se.stage() + " of '" + se.object() + "': " + s.getMessage()).build();
+        }
         if (t instanceof InvalidSpecException ise) {
             return withField(Status.Code.INVALID_ARGUMENT, "INVALID_FIELD", ise.field(), ise.getMessage(), Map.of());
         }

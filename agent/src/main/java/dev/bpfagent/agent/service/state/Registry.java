@@ -31,7 +31,7 @@ public final class Registry {
 
     /** The kinds of held object. */
     public enum Kind {
-        PROGRAM, MAP, LINK, CHAIN;
+        PROGRAM, MAP, LINK, CHAIN, COLLECTION;
 
         @Override
         public String toString() {
@@ -184,6 +184,7 @@ public final class Registry {
             case MAP -> "Maps";
             case LINK -> "Links";
             case CHAIN -> "Chains";
+            case COLLECTION -> "Collections";
         };
     }
 

@@ -31,6 +31,9 @@ public final class CallExecutors implements ServerCallExecutorSupplier {
             BpfServiceGrpc.getDetachLinkMethod(),
             BpfServiceGrpc.getUpdateLinkMethod(),
             BpfServiceGrpc.getReadIteratorMethod(),
+            // an object is parsed, its maps made and every program verified: seconds for big ones
+            BpfServiceGrpc.getInspectObjectMethod(),
+            BpfServiceGrpc.getLoadObjectMethod(),
             // the first call probes the kernel: dozens of loads and map creations
             BpfServiceGrpc.getGetKernelFeaturesMethod());
 

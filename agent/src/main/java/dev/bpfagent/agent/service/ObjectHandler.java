@@ -1,0 +1,245 @@
+package dev.bpfagent.agent.service;
+
+import dev.bpfagent.agent.bpf.BpfMap;
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.bpf.object.ObjectLoader;
+import dev.bpfagent.agent.bpf.object.ObjectSpec;
+import dev.bpfagent.agent.bpf.object.SectionDefs;
+import dev.bpfagent.agent.service.auth.Caller;
+import dev.bpfagent.agent.service.errors.RequestException;
+import dev.bpfagent.agent.service.state.Collection;
+import dev.bpfagent.agent.service.state.Labels;
+import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.proto.v1.*;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * ELF objects: inspected (parsed only), or loaded as a collection whose maps and programs the agent
+ * holds each as its own resource (a program depends on the maps it uses; the collection on all of
+ * them), so a collection's program attaches, pins and test-runs like any other.
+ */
+final class ObjectHandler {
+    static final Registry.Kind KIND = Registry.Kind.COLLECTION;
+    /** The largest object taken (bytes or file): real ones are KBs to a few MB. */
+    static final int MAX_OBJECT_BYTES = 64 << 20;
+
+    private final Registry registry;
+    private final Refs refs;
+    private final ProgramHandler programs;
+    private final MapHandler maps;
+
+    ObjectHandler(Registry registry, Refs refs, ProgramHandler programs, MapHandler maps) {
+        this.registry = registry;
+        this.refs = refs;
+        this.programs = programs;
+        this.maps = maps;
+    }
+
+    /** The object's bytes and name from the request's source. */
+    record Source(byte[] bytes, String name) {
+    }
+
+    static Source source(boolean present, ObjectSource src) {
+        if (!present || src.getSourceCase() == ObjectSource.SourceCase.SOURCE_NOT_SET) {
+            throw RequestException.invalid("object", "is required: the ELF bytes (object.elf) or a path on the agent's"
+                    + " host (object.path)");
+        }
+        String name = src.getName();
+        if (name.length() > 255 || name.chars().anyMatch(Character::isISOControl)) {
+            throw RequestException.invalid("object.name", "at most 255 characters, no control characters");
+        }
+        if (src.getSourceCase() == ObjectSource.SourceCase.ELF) {
+            if (src.getElf().isEmpty()) {
+                throw RequestException.invalid("object.elf", "is empty");
+            }
+            return new Source(src.getElf().toByteArray(), name.isEmpty() ? "object" : name);
+        }
+        Path path = Path.of(src.getPath());
+        if (!path.isAbsolute() || src.getPath().indexOf('\0') >= 0) {
+            throw RequestException.invalid("object.path", "'" + src.getPath() + "' is not an absolute path");
+        }
+        readableByCaller(path);
+        try {
+            long size = Files.size(path);
+            if (size > MAX_OBJECT_BYTES) {
+                throw RequestException.invalid("object.path", path + " is " + size + " bytes; at most "
+                        + MAX_OBJECT_BYTES);
+            }
+            return new Source(Files.readAllBytes(path), name.isEmpty() ? path.getFileName().toString() : name);
+        } catch (IOException e) {
+            throw RequestException.notFound("OBJECT_NOT_FOUND", "object.path: cannot read " + path + ": " + e);
+        }
+    }
+
+    /** Only what the caller could read itself: the agent reads as root, the caller may not be. */
+    static void readableByCaller(Path path) {
+        Caller c = Caller.current();
+        if (!Files.isRegularFile(path)) {
+            throw RequestException.of(io.grpc.Status.Code.NOT_FOUND, "OBJECT_NOT_FOUND", "object.path",
+                    "object.path: no file " + path + " on the agent's host");
+        }
+        if (c.transport() == Caller.Transport.TCP) {
+            throw RequestException.permissionDenied("PATH_NOT_READABLE", "object.path: callers over TCP send the"
+                    + " object's bytes (object.elf); paths on the agent's host are for local callers");
+        }
+        if (c.transport() != Caller.Transport.UNIX || c.uid() == 0) {
+            return;
+        }
+        try {
+            PosixFileAttributes a = Files.readAttributes(path, PosixFileAttributes.class);
+            Set<PosixFilePermission> p = a.permissions();
+            int owner = (Integer) Files.getAttribute(path, "unix:uid");
+            int group = (Integer) Files.getAttribute(path, "unix:gid");
+            boolean ok = owner == c.uid() ? p.contains(PosixFilePermission.OWNER_READ)
+                    : group == c.gid() ? p.contains(PosixFilePermission.GROUP_READ)
+                    : p.contains(PosixFilePermission.OTHERS_READ);
+            if (!ok) {
+                throw RequestException.permissionDenied("PATH_NOT_READABLE", "object.path: uid " + c.uid()
+                        + " may not read " + path + ": send its bytes (object.elf) instead");
+            }
+        } catch (IOException e) {
+            throw RequestException.notFound("OBJECT_NOT_FOUND", "object.path: " + e.getMessage());
+        }
+    }
+
+    static String lower(Enum<?> e) {
+        return e == null ? "" : e.name().toLowerCase(Locale.ROOT);
+    }
+
+    InspectObjectResponse inspect(InspectObjectRequest req) {
+        Source src = source(req.hasObject(), req.getObject());
+        ObjectSpec spec = ObjectSpec.parse(src.bytes(), src.name());
+        var b = InspectObjectResponse.newBuilder().setLicense(spec.license()).setKernVersion(spec.kernVersion())
+                .setHasBtf(spec.btf() != null);
+        for (ObjectSpec.MapDef m : spec.maps()) {
+            b.addMaps(ObjectMap.newBuilder().setName(m.name()).setType(m.mapType().map(ObjectHandler::lower)
+                    .orElse("type " + m.type())).setKeySize(m.keySize()).setValueSize(m.valueSize())
+                    .setMaxEntries(m.maxEntries()).setFlags(m.flags()).setSection(m.section())
+                    .setPinByName(m.pinning() == 1));
+        }
+        for (ObjectSpec.ProgramDef p : spec.programs()) {
+            Optional<SectionDefs.Def> d = p.def();
+            b.addPrograms(ObjectProgram.newBuilder().setName(p.name()).setSection(p.section())
+                    .setProgType(d.map(x -> lower(x.type())).orElse(""))
+                    .setExpectedAttachType(d.map(x -> lower(x.attachType())).orElse(""))
+                    .setInsnCnt(p.ownInsnCount()).addAllMaps(p.maps()).addAllSubprograms(p.subprograms())
+                    .setAttachTo(p.attachTo()));
+        }
+        return b.build();
+    }
+
+    LoadObjectResponse load(LoadObjectRequest req) {
+        Map<String, String> labels = Labels.check(req.getLabelsMap(), "labels");
+        if (req.getLogLevel() > 2) {
+            throw RequestException.invalid("log_level", req.getLogLevel() + ": 0, 1 or 2");
+        }
+        Source src = source(req.hasObject(), req.getObject());
+        ObjectSpec spec = ObjectSpec.parse(src.bytes(), src.name());
+        Map<String, byte[]> rodata = new java.util.LinkedHashMap<>();
+        req.getRodataMap().forEach((k, v) -> rodata.put(k, v.toByteArray()));
+        for (String var : rodata.keySet()) {
+            if (spec.variableOffsets().keySet().stream().noneMatch(k -> k.startsWith(".rodata") && k.endsWith("/" + var))) {
+                throw RequestException.invalid("rodata[" + var + "]", "the object has no .rodata variable '" + var
+                        + "'");
+            }
+        }
+        ObjectLoader.Loaded loaded = ObjectLoader.load(spec, new ObjectLoader.Options(new HashSet<>(
+                req.getProgramsList()), rodata, req.getLogLevel()));
+        Caller caller = Caller.current();
+        List<Registry.Entry> made = new ArrayList<>();
+        try {
+            Map<String, Registry.Key> mapKeys = new java.util.LinkedHashMap<>();
+            List<Collection.Member> mapMembers = new ArrayList<>();
+            for (var e : loaded.maps().entrySet()) {
+                Registry.Entry entry = registry.add(Registry.Kind.MAP, e.getValue(), caller, labels, Set.of());
+                made.add(entry);
+                mapKeys.put(e.getKey(), entry.key());
+                mapMembers.add(new Collection.Member(e.getKey(), spec.map(e.getKey()).map(ObjectSpec.MapDef::section)
+                        .orElse(""), entry.key(), 0));
+            }
+            List<Collection.Member> progMembers = new ArrayList<>();
+            for (var e : loaded.programs().entrySet()) {
+                ObjectSpec.ProgramDef def = spec.program(e.getKey()).orElseThrow();
+                Set<Registry.Key> deps = new HashSet<>();
+                def.maps().forEach(m -> deps.add(mapKeys.get(m)));
+                Registry.Entry entry = registry.add(Registry.Kind.PROGRAM, e.getValue(), caller, labels, deps);
+                made.add(entry);
+                progMembers.add(new Collection.Member(e.getKey(), def.section(), entry.key(), def.insnCount()));
+            }
+            Collection c = new Collection(registry.nextAgentId(), spec.name(), mapMembers, progMembers,
+                    loaded.btfLoaded(), loaded.btfError());
+            Set<Registry.Key> deps = new HashSet<>();
+            made.forEach(m -> deps.add(m.key()));
+            Registry.Entry entry = registry.add(KIND, c, caller, labels, deps);
+            return LoadObjectResponse.newBuilder().setCollection(describe(entry))
+                    .putAllVerifierLogs(loaded.verifierLogs()).build();
+        } catch (RuntimeException e) {
+            for (int i = made.size() - 1; i >= 0; i--) {
+                for (Registry.Entry gone : registry.beginClose(made.get(i).key(), true)) {
+                    registry.remove(gone);
+                    gone.object().close();
+                }
+            }
+            loaded.close();
+            throw e;
+        }
+    }
+
+    dev.bpfagent.proto.v1.Collection describe(Registry.Entry e) {
+        Collection c = e.object(Collection.class);
+        var b = dev.bpfagent.proto.v1.Collection.newBuilder().setId(c.id()).setName(c.name())
+                .setBtfLoaded(c.btfLoaded()).setBtfError(c.btfError())
+                .setAgent(ProtoConvert.agentView(e, registry.dependents(e.key())));
+        c.maps().forEach(m -> b.addMaps(CollectionMap.newBuilder().setName(m.name()).setMapId(m.key().id())));
+        c.programs().forEach(p -> b.addPrograms(CollectionProgram.newBuilder().setName(p.name())
+                .setSection(p.section()).setProgramId(p.key().id()).setLoadedInsnCnt(p.loadedInsns())));
+        return b.build();
+    }
+
+    dev.bpfagent.proto.v1.Collection get(GetCollectionRequest req) {
+        return describe(refs.held(req.hasCollection(), req.getCollection(), KIND, "collection"));
+    }
+
+    ListCollectionsResponse list(ListCollectionsRequest req) {
+        Listing.Query q = Listing.query(req.getPageSize(), req.getPageToken(), false, req.getLabelsMap(),
+                OwnerFilter.getDefaultInstance());
+        Listing.Page<dev.bpfagent.proto.v1.Collection> page = Listing.page(registry, KIND, q,
+                id -> OptionalInt.empty(), e -> Optional.of(describe(e)), id -> Optional.empty(), c -> true);
+        return ListCollectionsResponse.newBuilder().addAllCollections(page.items())
+                .setNextPageToken(page.nextPageToken()).build();
+    }
+
+    /** The collection, then (unless kept) its programs with their links, then its maps, each unless still needed. */
+    CloseCollectionResponse close(CloseCollectionRequest req) {
+        Registry.Entry entry = refs.held(req.hasCollection(), req.getCollection(), KIND, "collection");
+        Collection c = entry.object(Collection.class);
+        var out = CloseCollectionResponse.newBuilder();
+        out.addAllClosed(Closer.close(registry, refs.pins(), entry, false, false, "collection").closed());
+        if (req.getKeepMembers()) {
+            return out.build();
+        }
+        List<Registry.Key> members = new ArrayList<>();
+        c.programs().forEach(p -> members.add(p.key()));
+        c.maps().forEach(m -> members.add(m.key()));
+        for (Registry.Key k : members) {
+            Registry.Entry m = registry.find(k);
+            if (m == null || registry.dependents(k).stream().anyMatch(d -> d.kind() != Registry.Kind.LINK)) {
+                continue; // gone already, or still needed by something else
+            }
+            out.addAllClosed(Closer.close(registry, refs.pins(), m, false, false, "collection").closed());
+        }
+        return out.build();
+    }
+}
