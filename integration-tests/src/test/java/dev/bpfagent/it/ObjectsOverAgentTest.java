@@ -1,0 +1,235 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.bpfagent.agent.bpf.KernelObjects;
+import dev.bpfagent.client.BpfAgentException;
+import dev.bpfagent.client.Cli;
+import dev.bpfagent.client.CollectionHandle;
+import dev.bpfagent.client.Hooks;
+import dev.bpfagent.client.LinkHandle;
+import dev.bpfagent.client.MapCodec;
+import dev.bpfagent.client.TestPackets;
+import dev.bpfagent.client.TestRunOptions;
+import dev.bpfagent.proto.v1.*;
+import io.grpc.Status;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** ELF objects clang compiled (src/test/bpf), inspected and loaded through the agent, proven to run. */
+class ObjectsOverAgentTest extends OneAgentPerClass {
+    static byte[] object(String name) throws Exception {
+        return ObjectFilesKernelTest.object(name);
+    }
+
+    static int run(dev.bpfagent.client.ProgramHandle p) {
+        return p.testRun(TestRunOptions.ofData(TestPackets.udp().build())).retval();
+    }
+
+    @Test
+    void inspectSeesMapsAndProgramsAsLibbpfDoes() throws Exception {
+        InspectObjectResponse r = c.inspectObject(object("sections"), "sections.o");
+        assertEquals("GPL", r.getLicense());
+        assertTrue(r.getHasBtf());
+        var byName = new java.util.HashMap<String, ObjectProgram>();
+        r.getProgramsList().forEach(p -> byName.put(p.getName(), p));
+        assertEquals("tracepoint", byName.get("count_sleeps").getProgType());
+        assertEquals("syscalls/sys_enter_clock_nanosleep", byName.get("count_sleeps").getAttachTo());
+        assertEquals(List.of("sleeps"), byName.get("count_sleeps").getMapsList());
+        assertEquals("sched_cls", byName.get("tc_pass").getProgType());
+        assertEquals("cgroup_skb", byName.get("cg_allow").getProgType());
+        assertEquals("cgroup_inet_ingress", byName.get("cg_allow").getExpectedAttachType());
+        assertEquals("cgroup_inet4_connect", byName.get("cg_connect").getExpectedAttachType());
+        assertEquals("raw_tracepoint", byName.get("raw_hello").getProgType());
+        assertEquals("kprobe", byName.get("kp").getProgType());
+        assertEquals("tracing", byName.get("fe").getProgType());
+        assertEquals("trace_fentry", byName.get("fe").getExpectedAttachType());
+        assertEquals("", byName.get("unknown").getProgType(), "libbpf knows no such section");
+        assertTrue(r.getMapsList().stream().anyMatch(m -> m.getSection().startsWith(".rodata")
+                        && m.getName().equals("sections.rodata") && m.getValueSize() == 9),
+                "bpf_printk's format string is a data map: " + r.getMapsList());
+        // the CLI prints the same as JSON
+        var out = new ByteArrayOutputStream();
+        Path file = Path.of(System.getProperty("bpfagent.objects", "target/bpf"), "sections.o");
+        assertEquals(0, Cli.run(new String[] {"--target", agent.unixTarget(), "object", "inspect", file.toString()},
+                new PrintStream(out), System.err));
+        String json = out.toString();
+        assertTrue(json.startsWith("{\"open\":{\"result\":\"ok\""), json);
+        assertTrue(json.contains("{\"name\":\"count_sleeps\",\"section\":\"tracepoint/syscalls/sys_enter_clock_nanosleep\","
+                + "\"prog_type\":\"tracepoint\",\"expected_attach_type\":\"\",\"insn_cnt\":"), json);
+    }
+
+    @Test
+    void globalsLoadRunAndRodataConfiguresTheProgram() throws Exception {
+        Set<Integer> mapsBefore = new HashSet<>(KernelObjects.mapIds());
+        Set<Integer> progsBefore = new HashSet<>(KernelObjects.programIds());
+        try (CollectionHandle h = c.loadObject(object("globals"), "globals.o")) {
+            assertTrue(h.collection().getBtfLoaded(), h.collection().getBtfError());
+            var xdp = h.program("xdp_verdict").orElseThrow();
+            assertEquals(ProgramType.PROGRAM_TYPE_XDP, xdp.type());
+            assertEquals(2, run(xdp), "XDP_PASS: the .rodata default");
+            var bss = h.map("globals.bss").orElseThrow();
+            assertEquals(1, ObjectFilesKernelTest.u64(bss.lookup(MapCodec.u32(0)).orElseThrow(), 0), "packets++ in .bss");
+            // the collection's program is an ordinary held program: it depends on its maps
+            assertTrue(c.program(xdp.id()).getAgent().getDependsOnCount() >= 3);
+            assertEquals(1, c.listCollections(ListCollectionsRequest.getDefaultInstance()).getCollectionsCount());
+        }
+        assertEquals(0, c.listCollections(ListCollectionsRequest.getDefaultInstance()).getCollectionsCount());
+        assertTrue(Kernel.eventually(() -> mapsBefore.containsAll(KernelObjects.mapIds())), "maps left");
+        assertTrue(Kernel.eventually(() -> progsBefore.containsAll(KernelObjects.programIds())), "programs left");
+
+        try (CollectionHandle h = c.loadObject(LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(object("globals"))).setName("globals.o"))
+                .addPrograms("xdp_verdict").putRodata("verdict", com.google.protobuf.ByteString.copyFrom(
+                        MapCodec.u32(1))).setLogLevel(2).build())) {
+            assertEquals(List.of("xdp_verdict"), h.collection().getProgramsList().stream()
+                    .map(CollectionProgram::getName).toList());
+            assertEquals(1, run(h.program("xdp_verdict").orElseThrow()), "XDP_DROP: the caller's .rodata");
+            String log = h.verifierLogs().get("xdp_verdict");
+            assertTrue(log.contains("processed"), "log level 2 gave the log");
+            // func info from .BTF.ext: the global function is verified on its own, by its prototype
+            assertTrue(log.contains("('count') is safe for any args"), log);
+            // line info: the log shows source lines
+            assertTrue(log.contains("; return verdict;"), log);
+        }
+        var badVar = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.loadObject(LoadObjectRequest
+                .newBuilder().setObject(ObjectSource.newBuilder().setElf(com.google.protobuf.ByteString.copyFrom(
+                        object("globals")))).putRodata("no_such_var", com.google.protobuf.ByteString.copyFrom(
+                        new byte[4])).build()));
+        assertEquals("rodata[no_such_var]", badVar.field());
+        var badSize = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.loadObject(LoadObjectRequest
+                .newBuilder().setObject(ObjectSource.newBuilder().setElf(com.google.protobuf.ByteString.copyFrom(
+                        object("globals")))).putRodata("verdict", com.google.protobuf.ByteString.copyFrom(
+                        new byte[2])).build()));
+        assertEquals("rodata[verdict]", badSize.field(), badSize.getMessage());
+        assertTrue(Kernel.eventually(() -> mapsBefore.containsAll(KernelObjects.mapIds())), "maps left");
+    }
+
+    @Test
+    void prefilledProgArraysAndMapsOfMapsWork() throws Exception {
+        try (CollectionHandle h = c.loadObject(object("tailcalls"), "tailcalls.o")) {
+            assertEquals(3, run(h.program("entry").orElseThrow()), "XDP_TX from the tail call the initialiser set");
+            var inner = h.map("inner_a").orElseThrow();
+            inner.put(MapCodec.u32(0), MapCodec.u32(2));
+            assertEquals(2, run(h.program("through_outer").orElseThrow()), "inner_a[0] through outer[0]");
+        }
+    }
+
+    @Test
+    void legacyMapsAndStaticSubprograms() throws Exception {
+        try (CollectionHandle h = c.loadObject(object("legacy"), "legacy.o")) {
+            var p = h.program("legacy_sock").orElseThrow();
+            run(p);
+            assertEquals(1, MapCodec.asU64(h.map("legacy_counts").orElseThrow().lookup(MapCodec.u32(1))
+                    .orElseThrow()));
+        }
+    }
+
+    @Test
+    void aTracepointProgramOfAnObjectCountsSleepsOnceAttached() throws Exception {
+        var req = LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(object("sections"))).setName("sections.o"))
+                .addPrograms("count_sleeps").build();
+        try (CollectionHandle h = c.loadObject(req)) {
+            assertEquals(1, h.collection().getProgramsCount());
+            var p = h.program("count_sleeps").orElseThrow();
+            var m = h.map("sleeps").orElseThrow();
+            try (LinkHandle l = p.attach(Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"))) {
+                assertTrue(LinksOverAgentTest.risesFrom(m, 0, LinksOverAgentTest.sleeper()) > 0);
+            }
+        }
+        // a program whose section names no type cannot be loaded, and says why
+        var unknown = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.loadObject(req.toBuilder()
+                .clearPrograms().addPrograms("unknown").build()));
+        assertTrue(unknown.getMessage().contains("no_such_section"), unknown.getMessage());
+        assertEquals("open", unknown.metadata().get("stage"));
+    }
+
+    @Test
+    void aVerifierRejectionNamesTheProgramAndLeavesNothing() throws Exception {
+        Set<Integer> mapsBefore = new HashSet<>(KernelObjects.mapIds());
+        // a kprobe program loads anywhere; an fentry needs the tracing loads this host may refuse
+        var req = LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(object("sections"))).setName("sections.o"));
+        try {
+            c.loadObject(req.build()).close();
+        } catch (BpfAgentException e) {
+            assertNotNull(e.metadata().get("stage"), e.getMessage());
+            assertFalse(e.metadata().getOrDefault("object", "").isEmpty(), "names the program: " + e.getMessage());
+        }
+        assertTrue(Kernel.eventually(() -> mapsBefore.containsAll(KernelObjects.mapIds())), "a failed load left maps");
+    }
+
+    @Test
+    void malformedObjectsAreInvalidArgumentNeverACrash() throws Exception {
+        byte[] good = object("globals");
+        Set<Integer> mapsBefore = new HashSet<>(KernelObjects.mapIds());
+        Set<Integer> progsBefore = new HashSet<>(KernelObjects.programIds());
+        long fdsBefore = NoLeakTest.openFds(agent.process);
+        // truncated at every 97th byte, then 400 random mutations (fixed seed), each inspected and loaded
+        Random rnd = new Random(20261129);
+        int answered = 0;
+        long end = System.nanoTime() + 60_000_000_000L;
+        for (int i = 0; i < good.length + 400 && System.nanoTime() < end; i += i < good.length ? 97 : 1) {
+            byte[] bad;
+            if (i < good.length) {
+                bad = java.util.Arrays.copyOf(good, i);
+            } else {
+                bad = good.clone();
+                int flips = 1 + rnd.nextInt(8);
+                for (int k = 0; k < flips; k++) {
+                    int at = rnd.nextInt(bad.length);
+                    bad[at] = rnd.nextInt(4) == 0 ? (byte) 0xff : (byte) rnd.nextInt(256);
+                }
+            }
+            for (boolean load : new boolean[] {false, true}) {
+                try {
+                    if (load) {
+                        c.loadObject(bad, "fuzz.o").close();
+                    } else {
+                        c.inspectObject(bad, "fuzz.o");
+                    }
+                } catch (BpfAgentException e) {
+                    assertNotEquals(Status.Code.INTERNAL, e.code(), "mutation " + i + ": " + e.getMessage());
+                    assertNotEquals(Status.Code.UNKNOWN, e.code(), e.getMessage());
+                }
+                answered++;
+            }
+        }
+        assertTrue(answered > 400);
+        var truncated = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.inspectObject(
+                java.util.Arrays.copyOf(good, 100), "t.o"));
+        assertEquals("MALFORMED_ELF", truncated.reason());
+        assertTrue(truncated.getMessage().contains("offset"), truncated.getMessage());
+        assertTrue(c.health().toString().contains("SERVING"), "the agent still serves: " + c.health());
+        assertTrue(Kernel.eventually(() -> mapsBefore.containsAll(KernelObjects.mapIds())), "maps left");
+        assertTrue(Kernel.eventually(() -> progsBefore.containsAll(KernelObjects.programIds())), "programs left");
+        assertTrue(NoLeakTest.openFds(agent.process) <= fdsBefore + 2, "agent fds grew");
+        assertEquals(0, c.listCollections(ListCollectionsRequest.getDefaultInstance()).getCollectionsCount());
+    }
+
+    @Test
+    void theCliLoadsAndReportsAsJson() throws Exception {
+        Path file = Path.of(System.getProperty("bpfagent.objects", "target/bpf"), "globals.o");
+        object("globals");
+        var out = new ByteArrayOutputStream();
+        assertEquals(0, Cli.run(new String[] {"--target", agent.unixTarget(), "object", "load", file.toString()},
+                new PrintStream(out), System.err));
+        String json = out.toString();
+        assertTrue(json.startsWith("{\"result\":\"ok\",\"stage\":\"done\""), json);
+        assertTrue(json.contains("\"name\":\"globals.rodata\",\"type\":\"array\",\"key_size\":4,\"value_size\":4,"
+                + "\"max_entries\":1,\"flags\":1152"), json);
+        assertEquals(0, c.listCollections(ListCollectionsRequest.getDefaultInstance()).getCollectionsCount(),
+                "closed without --keep");
+        out.reset();
+        assertEquals(0, Cli.run(new String[] {"--target", agent.unixTarget(), "object", "load", file.toString(),
+                "--only", "nope"}, new PrintStream(out), System.err));
+        assertTrue(out.toString().startsWith("{\"result\":\"EINVAL\""), out.toString());
+    }
+}
