@@ -20,6 +20,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /** ELF objects clang compiled (src/test/bpf), inspected and loaded through the agent, proven to run. */
@@ -118,6 +119,50 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
             var inner = h.map("inner_a").orElseThrow();
             inner.put(MapCodec.u32(0), MapCodec.u32(2));
             assertEquals(2, run(h.program("through_outer").orElseThrow()), "inner_a[0] through outer[0]");
+        }
+    }
+
+    @Test
+    void coreRelocationsFollowTheRunningKernelsTypes() throws Exception {
+        Assumptions.assumeTrue(java.nio.file.Files.isReadable(Path.of("/sys/kernel/btf/vmlinux")),
+                "CO-RE needs the kernel's BTF");
+        try (CollectionHandle h = c.loadObject(object("core"), "core.o")) {
+            byte[] packet = TestPackets.udp().build();
+            int r = run(h.program("core_skb").orElseThrow());
+            assertEquals(0x0008, r & 0xffff, "skb->protocol, moved from local offset 0 to the kernel's 16: " + r);
+            assertEquals(packet.length - 14, r >>> 16, "skb->len (past the Ethernet header a socket filter sees), moved from local offset 4 to the kernel's 0");
+            byte[] results = h.map("core.bss").orElseThrow().lookup(MapCodec.u32(0)).orElseThrow();
+            assertEquals(0, ObjectFilesKernelTest.u64(results, 0), "a field the kernel's type lacks does not exist");
+            assertEquals(1, ObjectFilesKernelTest.u64(results, 8), "skb->len exists");
+            assertEquals(1, ObjectFilesKernelTest.u64(results, 16), "BPF_FUNC_map_lookup_elem is 1 in the kernel");
+            assertEquals(0, ObjectFilesKernelTest.u64(results, 24), "a type the kernel lacks does not exist");
+        }
+    }
+
+    @Test
+    void kconfigExternsComeFromTheRunningKernelAndKfuncsFromItsBtf() throws Exception {
+        var req = LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(object("kconfig"))).setName("kconfig.o"));
+        try (CollectionHandle h = c.loadObject(req.clone().addPrograms("read_config").build())) {
+            assertEquals(2, run(h.program("read_config").orElseThrow()));
+            byte[] seen = h.map("kconfig.bss").orElseThrow().lookup(MapCodec.u32(0)).orElseThrow();
+            String[] v = java.nio.file.Files.readString(Path.of("/proc/sys/kernel/osrelease")).strip().split("[.-]");
+            long code = (Long.parseLong(v[0]) << 16) | (Long.parseLong(v[1]) << 8) | Math.min(255, Long.parseLong(v[2]));
+            assertEquals(code, ObjectFilesKernelTest.u64(seen, 0), "LINUX_KERNEL_VERSION");
+            assertEquals(1, ObjectFilesKernelTest.u64(seen, 8), "CONFIG_BPF_SYSCALL=y");
+            assertTrue(ObjectFilesKernelTest.u64(seen, 16) >= Runtime.getRuntime().availableProcessors(), "CONFIG_NR_CPUS");
+            assertEquals(0, ObjectFilesKernelTest.u64(seen, 24), "a __weak option the kernel lacks is 0");
+        }
+        CollectionHandle k;
+        try {
+            k = c.loadObject(req.clone().addPrograms("with_kfunc").build());
+        } catch (BpfAgentException e) {
+            Assumptions.assumeFalse(e.getMessage().contains("bpf_rcu_read_lock"), "this kernel has no kfunc"
+                    + " bpf_rcu_read_lock for XDP (6.2+): " + e.getMessage());
+            throw e;
+        }
+        try (k) {
+            assertEquals(3, run(k.program("with_kfunc").orElseThrow()), "the kfuncs were called and it returned");
         }
     }
 

@@ -107,14 +107,43 @@ class ProtocolFuzzTest {
                 Map.entry("UpdateLink", new Message[] {UpdateLinkRequest.newBuilder().setLink(missingLink())
                         .setProgram(missing).setExpectedProgramId(3).build()}),
                 Map.entry("ReadIterator", new Message[] {ReadIteratorRequest.newBuilder().setLink(missingLink())
-                        .setMaxBytes(16).build()}));
+                        .setMaxBytes(16).build()}),
+                Map.entry("InspectObject", new Message[] {InspectObjectRequest.newBuilder().setObject(
+                        ObjectSource.newBuilder().setElf(com.google.protobuf.ByteString.copyFrom(elfHeader()))).build()}),
+                Map.entry("LoadObject", new Message[] {LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                        .setElf(com.google.protobuf.ByteString.copyFrom(elfHeader())).setName("f.o")).addPrograms("p")
+                        .putRodata("v", com.google.protobuf.ByteString.copyFrom(new byte[4])).setLogLevel(1).build()}),
+                Map.entry("GetCollection", new Message[] {GetCollectionRequest.newBuilder().setCollection(
+                        ObjectRef.newBuilder().setId(77)).build()}),
+                Map.entry("ListCollections", new Message[] {ListCollectionsRequest.newBuilder().setPageSize(3).build()}),
+                Map.entry("CloseCollection", new Message[] {CloseCollectionRequest.newBuilder().setCollection(
+                        ObjectRef.newBuilder().setId(77)).setKeepMembers(true).build()}));
         return typed.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
                 e -> Stream.of(e.getValue()).map(Message::toByteArray).toList()));
+    }
+
+    /** The start of an ELF64 BPF object's header: garbage after it exercises the parser. */
+    static byte[] elfHeader() {
+        byte[] h = new byte[64];
+        h[0] = 0x7f;
+        h[1] = 'E';
+        h[2] = 'L';
+        h[3] = 'F';
+        h[4] = 2;
+        h[5] = 1;
+        h[16] = 1;
+        h[18] = (byte) 247;
+        return h;
     }
 
     /** Closes every chain, program and map the agent holds (chains first); returns how many. */
     static int closeAllHeld(BpfClient c) {
         int made = 0;
+        for (var col : c.listCollections(ListCollectionsRequest.getDefaultInstance()).getCollectionsList()) {
+            c.closeCollection(CloseCollectionRequest.newBuilder().setCollection(ObjectRef.newBuilder()
+                    .setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(col.getId())).build());
+            made++;
+        }
         for (var ch : c.listChains(ListChainsRequest.getDefaultInstance()).getChainsList()) {
             c.closeChain(CloseChainRequest.newBuilder().setChain(ObjectRef.newBuilder()
                     .setKind(ObjectKind.OBJECT_KIND_CHAIN).setId(ch.getId())).build());

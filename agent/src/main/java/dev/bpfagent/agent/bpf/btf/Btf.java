@@ -24,7 +24,8 @@ public final class Btf {
 
     /**
      * One type. size: the byte size (int, struct, union, enum, datasec, float); type: what it refers to
-     * (ptr, typedef, modifiers, var, func); for arrays elem type and nelems; vlen members.
+     * (ptr, typedef, modifiers, var, func); for arrays elem type and nelems (for ints, arrayElem is the
+     * encoding word); vlen members.
      */
     public record Type(int id, int kind, String name, int info, int sizeOrType, int recordOffset, List<Member> members,
                        int arrayElem, int arrayNelems) {
@@ -81,7 +82,12 @@ public final class Btf {
             List<Member> members = List.of();
             int elem = 0, nelems = 0;
             switch (kind) {
-                case KIND_INT, KIND_VAR, KIND_DECL_TAG -> at += 4;
+                case KIND_INT -> {
+                    check(at + 4 <= end, what + ": int type " + id + " runs past the end");
+                    elem = b.getInt(at); // the encoding word: signedness in bit 24, bits in the low byte
+                    at += 4;
+                }
+                case KIND_VAR, KIND_DECL_TAG -> at += 4;
                 case KIND_ARRAY -> {
                     check(at + 12 <= end, what + ": array type " + id + " runs past the end");
                     elem = b.getInt(at);
@@ -180,6 +186,20 @@ public final class Btf {
         for (int hops = 0; hops < 64; hops++) {
             switch (t.kind()) {
                 case KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG -> t = type(t.sizeOrType());
+                default -> {
+                    return t;
+                }
+            }
+        }
+        throw new BtfException(what + ": type " + id + " is a chain of modifiers that does not end");
+    }
+
+    /** The type behind const, volatile, restrict and type tags, but not typedefs (CO-RE's root names). */
+    public Type resolveNoTypedef(int id) {
+        Type t = type(id);
+        for (int hops = 0; hops < 64; hops++) {
+            switch (t.kind()) {
+                case KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG -> t = type(t.sizeOrType());
                 default -> {
                     return t;
                 }

@@ -231,7 +231,8 @@ public final class ObjectLoader {
         if (m.kind() == ObjectSpec.MapKind.DEFINED) {
             return;
         }
-        byte[] value = m.initial() != null ? m.initial().clone() : new byte[m.valueSize()];
+        byte[] value = m.kind() == ObjectSpec.MapKind.KCONFIG ? KernelConfig.value(spec.btf(), spec.kconfig(),
+                m.valueSize()) : m.initial() != null ? m.initial().clone() : new byte[m.valueSize()];
         if (m.kind() == ObjectSpec.MapKind.RODATA) {
             for (Map.Entry<String, byte[]> e : o.rodata().entrySet()) {
                 Long off = spec.variableOffsets().get(m.section() + "/" + e.getKey());
@@ -249,7 +250,7 @@ public final class ObjectLoader {
         if (m.kind() != ObjectSpec.MapKind.BSS) {
             map.update(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(0).array(), value, BpfMap.BPF_ANY);
         }
-        if (m.kind() == ObjectSpec.MapKind.RODATA) {
+        if (m.kind() == ObjectSpec.MapKind.RODATA || m.kind() == ObjectSpec.MapKind.KCONFIG) {
             map.freeze();
         }
     }
@@ -266,7 +267,10 @@ public final class ObjectLoader {
             }
             used.add(m);
         }
-        ProgramSpec.Builder b = ProgramSpec.builder(def.type(), p.insns()).name(kernelName(p.name()))
+        byte[] insns = p.coreRelos().isEmpty() ? p.insns() : CoreRelocator.apply(spec.btf(), p.insns(), p.coreRelos(),
+                p.name());
+        insns = ksyms(p, insns);
+        ProgramSpec.Builder b = ProgramSpec.builder(def.type(), insns).name(kernelName(p.name()))
                 .license(spec.license()).kernVersion(spec.kernVersion()).progFlags(def.progFlags()).maps(used)
                 .log(logLevel, 0);
         if (def.attachType() != null) {
@@ -280,6 +284,32 @@ public final class ObjectLoader {
             b.btf(new ProgramSpec.Btf(btf, p.funcInfo(), 8, p.lineInfo(), 16));
         }
         return b.build();
+    }
+
+    /** __ksym variables and kfuncs: the kernel's BTF id of each, by name (vmlinux; modules' need fd_array). */
+    static byte[] ksyms(ObjectSpec.ProgramDef p, byte[] insns) {
+        if (p.ksyms().isEmpty()) {
+            return insns;
+        }
+        byte[] out = insns.clone();
+        ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
+        for (ObjectSpec.Ksym k : p.ksyms()) {
+            var kind = k.function() ? dev.bpfagent.agent.bpf.btf.BtfTypes.Kind.FUNC
+                    : dev.bpfagent.agent.bpf.btf.BtfTypes.Kind.VAR;
+            var found = dev.bpfagent.agent.bpf.btf.KernelBtf.find(kind, k.name());
+            if (found.isEmpty() || !found.get().module().isEmpty()) {
+                if (k.weak() && (out[k.insn() * 8] & 0xff) == 0x18) {
+                    b.put(k.insn() * 8 + 1, (byte) (b.get(k.insn() * 8 + 1) & 0x0f)); // a plain 0
+                    continue;
+                }
+                throw new InvalidSpecException("programs", "program '" + p.name() + "' uses " + (k.function()
+                        ? "kfunc " : "kernel variable ") + k.name() + " (__ksym), which "
+                        + (found.isEmpty() ? "the kernel's BTF does not have" : "is in module " + found.get().module()
+                        + " (module __ksym externs are not supported yet)"));
+            }
+            b.putInt(k.insn() * 8 + 4, found.get().btfId());
+        }
+        return out;
     }
 
     static void fillSlots(ObjectSpec.MapDef m, Map<String, BpfMap> maps, Map<String, Program> programs) {

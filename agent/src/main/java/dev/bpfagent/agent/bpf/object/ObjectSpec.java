@@ -24,10 +24,18 @@ import java.util.Optional;
  */
 public record ObjectSpec(String name, String license, int kernVersion, List<MapDef> maps, List<ProgramDef> programs,
                          Btf btf, Map<String, Long> variableOffsets, Map<String, Long> variableSizes,
-                         Map<String, Long> sectionSizes) {
+                         Map<String, Long> sectionSizes, List<Kconfig> kconfig) {
 
     /** Where a map comes from: a definition, or a global data section. */
-    public enum MapKind { DEFINED, DATA, RODATA, BSS }
+    public enum MapKind { DEFINED, DATA, RODATA, BSS, KCONFIG }
+
+    /** A .kconfig extern: its place in the .kconfig map, its size, its BTF type, whether __weak. */
+    public record Kconfig(String name, int offset, int size, int btfType, boolean weak) {
+    }
+
+    /** A __ksym extern used by an instruction: a kernel variable (ld_imm64) or a kfunc (call). */
+    public record Ksym(int insn, String name, boolean function, boolean weak) {
+    }
 
     /**
      * A map to create. initial: a data section's bytes (value of key 0), or null. pinning: 1 (LIBBPF_PIN_BY_NAME)
@@ -50,7 +58,8 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
      */
     public record ProgramDef(String name, String section, Optional<SectionDefs.Def> def, String attachTo,
                              int ownInsnCount, byte[] insns, List<String> maps, List<String> subprograms,
-                             byte[] funcInfo, byte[] lineInfo) {
+                             byte[] funcInfo, byte[] lineInfo, List<CoreRelocator.Relo> coreRelos,
+                             List<Ksym> ksyms) {
         public int insnCount() {
             return insns.length / 8;
         }
@@ -59,7 +68,8 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
     static final int R_BPF_64_64 = 1, R_BPF_64_ABS64 = 2, R_BPF_64_ABS32 = 3, R_BPF_64_NODYLD32 = 4,
             R_BPF_64_32 = 10;
     static final int LD_IMM64 = 0x18, CALL = 0x85;
-    static final int BPF_PSEUDO_CALL = 1, BPF_PSEUDO_FUNC = 4, BPF_PSEUDO_MAP_IDX = 5, BPF_PSEUDO_MAP_IDX_VALUE = 6;
+    static final int BPF_PSEUDO_CALL = 1, BPF_PSEUDO_FUNC = 4, BPF_PSEUDO_MAP_IDX = 5, BPF_PSEUDO_MAP_IDX_VALUE = 6,
+            BPF_PSEUDO_BTF_ID = 3, BPF_PSEUDO_FUNC_ADDR_KSYM = 3;
     static final int BPF_OBJ_NAME_LEN = 16;
 
     /** Parses an object; name (the file's name without ".o") prefixes its data maps' names, as libbpf's do. */
@@ -140,6 +150,7 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
                     dataMap(s);
                 }
             }
+            externs();
             collectFunctions();
             List<ProgramDef> programs = new ArrayList<>();
             for (Func f : funcs) {
@@ -164,7 +175,47 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
                 sectionSizes.putIfAbsent(s.name(), s.size());
             }
             return new ObjectSpec(objName, license, kernVersion, List.copyOf(maps), List.copyOf(programs), btf,
-                    Map.copyOf(offsets), Map.copyOf(sizes), Map.copyOf(sectionSizes));
+                    Map.copyOf(offsets), Map.copyOf(sizes), Map.copyOf(sectionSizes), List.copyOf(kconfig));
+        }
+
+        final List<Kconfig> kconfig = new ArrayList<>();
+        String kconfigMap;
+        /** Extern symbols of .ksyms by name: true for kfuncs. */
+        final Map<String, Boolean> ksymFunctions = new HashMap<>();
+
+        /**
+         * Externs: .kconfig variables get places in a .kconfig map (filled at load from the running
+         * kernel's config); __ksym variables and kfuncs are resolved at load in the kernel's BTF.
+         */
+        void externs() {
+            if (btf == null) {
+                return;
+            }
+            Optional<Btf.Type> kc = btf.find(Btf.KIND_DATASEC, ".kconfig");
+            if (kc.isPresent()) {
+                int off = 0;
+                for (Btf.Member m : kc.get().members()) {
+                    Btf.Type var = btf.type(m.type());
+                    int size = (int) btf.sizeOf(var.sizeOrType());
+                    int align = Math.min(8, Integer.highestOneBit(Math.max(1, size)));
+                    off = (off + align - 1) / align * align;
+                    boolean weak = elf.symbols().stream().anyMatch(y -> y.name().equals(var.name())
+                            && y.bind() == ElfFile.STB_WEAK);
+                    kconfig.add(new Kconfig(var.name(), off, size, var.sizeOrType(), weak));
+                    off += size;
+                }
+                if (off > 0) {
+                    kconfigMap = internalMapName(".kconfig");
+                    maps.add(new MapDef(kconfigMap, ".kconfig", MapKind.KCONFIG, MapType.ARRAY.value, 4,
+                            (off + 7) / 8 * 8, 1, 0x80 | 0x400, 0, 0, 0, null, null, 0, 0, Map.of()));
+                }
+            }
+            btf.find(Btf.KIND_DATASEC, ".ksyms").ifPresent(ks -> {
+                for (Btf.Member m : ks.members()) {
+                    Btf.Type t = btf.type(m.type());
+                    ksymFunctions.put(t.name(), t.kind() == Btf.KIND_FUNC);
+                }
+            });
         }
 
         static boolean isData(ElfFile.Section s) {
@@ -419,6 +470,7 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
             List<Func> queue = new ArrayList<>(List.of(main));
             List<String> mapNames = new ArrayList<>();
             List<Fix> fixes = new ArrayList<>();
+            List<Ksym> ksyms = new ArrayList<>();
             int total = 0;
             for (int q = 0; q < queue.size(); q++) {
                 Func f = queue.get(q);
@@ -437,7 +489,7 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
                                     + elf.section(f.section()).name() + " has no second half");
                         }
                         if (r != null) {
-                            Fix fix = ldImm64(b, i, r, f, mapNames);
+                            Fix fix = ldImm64(b, i, r, f, mapNames, ksyms, total);
                             if (fix != null) {
                                 queueOnce(queue, fix.callee());
                                 fixes.add(new Fix(total + i, fix.callee(), fix.delta()));
@@ -451,9 +503,15 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
                         if (r != null) {
                             ElfFile.Symbol y = elf.symbol(r.symbol(), "the call at offset " + secOffset);
                             if (y.section() == ElfFile.SHN_UNDEF) {
-                                throw new ElfException(what + ": program '" + main.name() + "' calls '" + y.name()
-                                        + "', which this object does not define (extern functions, kfuncs, are not"
-                                        + " supported yet)");
+                                if (!Boolean.TRUE.equals(ksymFunctions.get(y.name()))) {
+                                    throw new ElfException(what + ": program '" + main.name() + "' calls '"
+                                            + y.name() + "', which this object does not define and its BTF does not"
+                                            + " declare as a kfunc (__ksym)");
+                                }
+                                b.put(i * 8 + 1, (byte) ((2 << 4) | (b.get(i * 8 + 1) & 0x0f))); // PSEUDO_KFUNC_CALL
+                                b.putInt(i * 8 + 4, 0);
+                                ksyms.add(new Ksym(total + i, y.name(), true, y.bind() == ElfFile.STB_WEAK));
+                                continue;
                             }
                             targetSection = y.section();
                             targetInsn = y.value() / 8 + imm + 1;
@@ -476,6 +534,17 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
                 all.putInt(fix.at() * 8 + 4, placed.get(fix.callee()) + fix.delta() - (fix.at() + 1));
             }
             List<String> subs = placed.keySet().stream().filter(f -> f != main).map(Func::name).toList();
+            List<CoreRelocator.Relo> core = new ArrayList<>();
+            for (Map.Entry<Func, Integer> e : placed.entrySet()) {
+                Func f = e.getKey();
+                for (long[] r : coreRelo.getOrDefault(elf.section(f.section()).name(), List.of())) {
+                    long insn = r[0] / 8;
+                    if (insn >= f.start() && insn < f.start() + f.length()) {
+                        core.add(new CoreRelocator.Relo((int) (e.getValue() + insn - f.start()), (int) r[1],
+                                btf.string(r[2], what + " .BTF.ext core_relo"), (int) r[3]));
+                    }
+                }
+            }
             java.io.ByteArrayOutputStream fi = new java.io.ByteArrayOutputStream();
             java.io.ByteArrayOutputStream li = new java.io.ByteArrayOutputStream();
             for (Map.Entry<Func, Integer> e : placed.entrySet()) {
@@ -484,12 +553,13 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
                 ext(lineInfo, secName, e.getKey(), e.getValue(), li);
             }
             return new ProgramDef(main.name(), sectionName, def, attachTo, main.length(), insns, List.copyOf(mapNames),
-                    subs, fi.toByteArray(), li.toByteArray());
+                    subs, fi.toByteArray(), li.toByteArray(), List.copyOf(core), List.copyOf(ksyms));
         }
 
         /** .BTF.ext records of a section: byte offset in the section, then the rest of the record. */
         final Map<String, List<long[]>> funcInfo = new HashMap<>();
         final Map<String, List<long[]>> lineInfo = new HashMap<>();
+        final Map<String, List<long[]>> coreRelo = new HashMap<>();
 
         /** The records of f (by its place in the section), moved to where f sits in the program (insn units). */
         static void ext(Map<String, List<long[]>> info, String section, Func f, int at, java.io.ByteArrayOutputStream out) {
@@ -524,6 +594,13 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
                     funcInfo);
             extSection(b, where, "line_info", hdr + (b.getInt(16) & 0xffffffffL), b.getInt(20) & 0xffffffffL, 16, 4,
                     lineInfo);
+            if (hdr >= 32) {
+                extSection(b, where, "core_relo", hdr + (b.getInt(24) & 0xffffffffL), b.getInt(28) & 0xffffffffL, 16,
+                        4, coreRelo);
+                if (!coreRelo.isEmpty() && btf == null) {
+                    throw new ElfException(where + ": CO-RE relocations without the object's BTF (.BTF)");
+                }
+            }
         }
 
         void extSection(ByteBuffer b, String where, String kind, long off, long len, int minRec, int fields,
@@ -574,14 +651,29 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
         }
 
         /** Patches an ld_imm64 by its relocation; a function reference comes back as a fix (its at relative). */
-        Fix ldImm64(ByteBuffer b, int i, ElfFile.Relocation r, Func f, List<String> mapNames) {
+        Fix ldImm64(ByteBuffer b, int i, ElfFile.Relocation r, Func f, List<String> mapNames, List<Ksym> ksyms,
+                    int base) {
             ElfFile.Symbol y = elf.symbol(r.symbol(), "the ld_imm64 at instruction " + (f.start() + i));
             String secName = y.section() > 0 && y.section() < elf.sections().size()
                     ? elf.section(y.section()).name() : "";
             if (y.section() == ElfFile.SHN_UNDEF) {
+                Optional<Kconfig> kc = kconfig.stream().filter(k -> k.name().equals(y.name())).findFirst();
+                if (kc.isPresent()) {
+                    setSrc(b, i, BPF_PSEUDO_MAP_IDX_VALUE);
+                    b.putInt(i * 8 + 4, mapIndex(mapNames, kconfigMap));
+                    b.putInt(i * 8 + 12, kc.get().offset());
+                    return null;
+                }
+                if (ksymFunctions.containsKey(y.name())) {
+                    setSrc(b, i, ksymFunctions.get(y.name()) ? BPF_PSEUDO_FUNC_ADDR_KSYM : BPF_PSEUDO_BTF_ID);
+                    b.putInt(i * 8 + 4, 0);
+                    b.putInt(i * 8 + 12, 0);
+                    ksyms.add(new Ksym(base + i, y.name(), ksymFunctions.get(y.name()), y.bind() == ElfFile.STB_WEAK));
+                    return null;
+                }
                 throw new ElfException(what + ": instruction " + (f.start() + i) + " of "
-                        + elf.section(f.section()).name() + " refers to extern '" + y.name() + "' (.kconfig and __ksym"
-                        + " externs are not supported yet)");
+                        + elf.section(f.section()).name() + " refers to extern '" + y.name() + "', which neither"
+                        + " .kconfig nor .ksyms declares in the object's BTF");
             }
             String mapName = mapSectionIndex.get(y.section());
             if (mapName != null && !mapName.isEmpty()) { // a data section: a pointer into its map's value
