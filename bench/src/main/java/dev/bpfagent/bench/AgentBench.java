@@ -51,12 +51,14 @@ public final class AgentBench {
     public static void main(String[] args) throws Exception {
         int iterations = 2000;
         Path agentJar = Path.of("agent/target/bpf-agent.jar");
+        Path objects = Path.of("integration-tests/target/bpf");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--iterations" -> iterations = Integer.parseInt(args[++i]);
                 case "--agent-jar" -> agentJar = Path.of(args[++i]);
+                case "--objects" -> objects = Path.of(args[++i]);
                 default -> {
-                    System.err.println("usage: AgentBench [--iterations N] [--agent-jar PATH]");
+                    System.err.println("usage: AgentBench [--iterations N] [--agent-jar PATH] [--objects DIR]");
                     System.exit(2);
                 }
             }
@@ -163,6 +165,7 @@ public final class AgentBench {
                     () -> new IllegalStateException("no cgroup v2 hierarchy for the attach rows"))
                     .resolve("bpf-agent-bench-" + ProcessHandle.current().pid()));
             try {
+                objectRows(agent, iterations, objects, rows);
                 attachRows(agent, iterations, cgroup, rows);
                 rows.addAll(LibbpfBaseline.run(iterations, bpffs, Long.parseLong(Files.readString(
                         Path.of("/sys/kernel/tracing/events", ATTACH_TP[0], ATTACH_TP[1], "id")).strip()), cgroup));
@@ -219,6 +222,53 @@ public final class AgentBench {
                     new Task("attach+detach cgroup", "uds", n, () -> cgH.attach(dev.bpfagent.client.Hooks.cgroup(
                             cgroup.toString(), dev.bpfagent.proto.v1.AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT))
                             .close()));
+            rows.addAll(bestOf(tasks));
+        }
+    }
+
+    /**
+     * ELF objects (clang-built test objects): parse alone in-process, load and close in-process and
+     * through the agent (bytes sent each time), and bpftool's `prog loadall` of the same file (a
+     * process per load, as users run it; pins removed after).
+     */
+    static void objectRows(AgentProcess agent, int iterations, Path dir, List<Row> rows) throws Exception {
+        int n = Math.max(20, iterations / 40);
+        List<Task> tasks = new ArrayList<>();
+        try (BpfClient c = BpfClient.connect(agent.unixTarget())) {
+            for (String name : new String[] {"globals", "tailcalls", "core"}) {
+                Path file = dir.resolve(name + ".o");
+                if (!Files.exists(file)) {
+                    System.err.println("bench: no " + file + " (build the integration tests with clang): no object rows");
+                    return;
+                }
+                byte[] elf = Files.readAllBytes(file);
+                String what = "object " + name + ".o";
+                tasks.add(new Task(what + " parse", "in-process", n,
+                        () -> dev.bpfagent.agent.bpf.object.ObjectSpec.parse(elf, name + ".o")));
+                tasks.add(new Task(what + " load+close", "in-process", n, () -> dev.bpfagent.agent.bpf.object
+                        .ObjectLoader.load(dev.bpfagent.agent.bpf.object.ObjectSpec.parse(elf, name + ".o"),
+                                dev.bpfagent.agent.bpf.object.ObjectLoader.Options.ALL).close()));
+                tasks.add(new Task(what + " load+close", "uds", n, () -> c.loadObject(elf, name + ".o").close()));
+                Path pins = Path.of("/sys/fs/bpf/bpf-agent-bench-" + ProcessHandle.current().pid());
+                tasks.add(new Task(what + " load+close", "bpftool loadall", n, () -> {
+                    try {
+                        Process p = new ProcessBuilder("bpftool", "prog", "loadall", file.toString(), pins.toString())
+                                .redirectErrorStream(true).start();
+                        p.getInputStream().readAllBytes();
+                        if (p.waitFor() != 0) {
+                            throw new IllegalStateException("bpftool prog loadall " + file + " failed");
+                        }
+                        try (var ls = Files.list(pins)) {
+                            for (Path x : ls.toList()) {
+                                Files.delete(x);
+                            }
+                        }
+                        Files.delete(pins);
+                    } catch (java.io.IOException | InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }));
+            }
             rows.addAll(bestOf(tasks));
         }
     }

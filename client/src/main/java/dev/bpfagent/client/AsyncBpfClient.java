@@ -232,6 +232,11 @@ public final class AsyncBpfClient {
                 r.getVerifierLogsMap()));
     }
 
+    public CompletableFuture<Collection> attachCollection(int collectionId) {
+        return adapt(stub().attachCollection(AttachCollectionRequest.newBuilder().setCollection(ObjectRef.newBuilder()
+                .setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()), r -> r);
+    }
+
     public CompletableFuture<Collection> collection(int collectionId) {
         return adapt(stub().getCollection(GetCollectionRequest.newBuilder().setCollection(ObjectRef.newBuilder()
                 .setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()), r -> r);

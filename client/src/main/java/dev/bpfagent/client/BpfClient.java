@@ -302,6 +302,12 @@ public final class BpfClient implements AutoCloseable {
         return new CollectionHandle(this, r.getCollection(), r.getVerifierLogsMap());
     }
 
+    /** Attaches every program of a collection whose section names its hook (libbpf's skeleton attach). */
+    public Collection attachCollection(int collectionId) {
+        return Errors.call(target, () -> stub().attachCollection(AttachCollectionRequest.newBuilder().setCollection(
+                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()));
+    }
+
     public Collection collection(int collectionId) {
         return Errors.call(target, () -> stub().getCollection(GetCollectionRequest.newBuilder().setCollection(
                 ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()));

@@ -167,6 +167,30 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
     }
 
     @Test
+    void mapsPinnedByNameAreSharedBetweenLoadsAndOutliveThem() throws Exception {
+        Path pin = Path.of(c.agentInfo().getBpffsDir(), "objtest", "shared_runs");
+        var req = LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(object("pinned"))).setName("pinned.o"))
+                .setPinDir("objtest").build();
+        try (CollectionHandle a = c.loadObject(req); CollectionHandle b = c.loadObject(req)) {
+            int mapA = a.collection().getMaps(0).getMapId();
+            assertEquals(mapA, b.collection().getMaps(0).getMapId(), "the second load reused the pinned map");
+            assertTrue(java.nio.file.Files.exists(pin), pin + " pinned");
+            run(a.program("count_runs").orElseThrow());
+            run(b.program("count_runs").orElseThrow());
+            assertEquals(2, MapCodec.asU64(a.map("shared_runs").orElseThrow().lookup(MapCodec.u32(0)).orElseThrow()));
+        }
+        assertTrue(java.nio.file.Files.exists(pin), "the pin outlives the collections, as with libbpf");
+        try (CollectionHandle again = c.loadObject(req)) {
+            assertEquals(2, MapCodec.asU64(again.map("shared_runs").orElseThrow().lookup(MapCodec.u32(0))
+                    .orElseThrow()), "a later load sees the counts");
+        } finally {
+            c.unpin(pin.toString());
+        }
+        assertFalse(java.nio.file.Files.exists(pin));
+    }
+
+    @Test
     void legacyMapsAndStaticSubprograms() throws Exception {
         try (CollectionHandle h = c.loadObject(object("legacy"), "legacy.o")) {
             var p = h.program("legacy_sock").orElseThrow();
@@ -188,6 +212,25 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
             try (LinkHandle l = p.attach(Hooks.tracepoint("syscalls", "sys_enter_clock_nanosleep"))) {
                 assertTrue(LinksOverAgentTest.risesFrom(m, 0, LinksOverAgentTest.sleeper()) > 0);
             }
+        }
+        // auto-attach: the tracepoint program attaches where its section says; the rest stay as they are
+        try (CollectionHandle h = c.loadObject(req.toBuilder().clearPrograms().addPrograms("count_sleeps")
+                .addPrograms("tc_pass").addPrograms("raw_hello").setAttach(true).build())) {
+            var links = h.collection().getLinksList();
+            assertEquals(Set.of("count_sleeps", "raw_hello"), new HashSet<>(links.stream()
+                    .map(CollectionLink::getProgram).toList()), links.toString());
+            assertTrue(links.stream().anyMatch(l -> l.getHook().equals(
+                    "tracepoint syscalls/sys_enter_clock_nanosleep")), links.toString());
+            var m = h.map("sleeps").orElseThrow();
+            assertTrue(LinksOverAgentTest.risesFrom(m, 0, LinksOverAgentTest.sleeper()) > 0, "attached at load");
+            int linkId = links.get(0).getLinkId();
+            assertEquals(linkId, c.link(linkId).getId(), "an ordinary held link");
+        }
+        assertEquals(0, c.listLinks(ListLinksRequest.getDefaultInstance()).getLinksCount(), "closing detached");
+        // or later, in a second call
+        try (CollectionHandle h = c.loadObject(req)) {
+            assertEquals(0, h.collection().getLinksCount());
+            assertEquals(1, c.attachCollection(h.id()).getLinksCount());
         }
         // a program whose section names no type cannot be loaded, and says why
         var unknown = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.loadObject(req.toBuilder()

@@ -113,6 +113,8 @@ class ProtocolFuzzTest {
                 Map.entry("LoadObject", new Message[] {LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
                         .setElf(com.google.protobuf.ByteString.copyFrom(elfHeader())).setName("f.o")).addPrograms("p")
                         .putRodata("v", com.google.protobuf.ByteString.copyFrom(new byte[4])).setLogLevel(1).build()}),
+                Map.entry("AttachCollection", new Message[] {AttachCollectionRequest.newBuilder().setCollection(
+                        ObjectRef.newBuilder().setId(78)).build()}),
                 Map.entry("GetCollection", new Message[] {GetCollectionRequest.newBuilder().setCollection(
                         ObjectRef.newBuilder().setId(77)).build()}),
                 Map.entry("ListCollections", new Message[] {ListCollectionsRequest.newBuilder().setPageSize(3).build()}),

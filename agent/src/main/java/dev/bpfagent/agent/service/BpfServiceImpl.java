@@ -257,6 +257,11 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     }
 
     @Override
+    public void attachCollection(AttachCollectionRequest req, StreamObserver<Collection> out) {
+        reply(out, objects.attach(req));
+    }
+
+    @Override
     public void getCollection(GetCollectionRequest req, StreamObserver<Collection> out) {
         reply(out, objects.get(req));
     }

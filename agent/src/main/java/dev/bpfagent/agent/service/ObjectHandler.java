@@ -156,7 +156,7 @@ final class ObjectHandler {
             }
         }
         ObjectLoader.Loaded loaded = ObjectLoader.load(spec, new ObjectLoader.Options(new HashSet<>(
-                req.getProgramsList()), rodata, req.getLogLevel()));
+                req.getProgramsList()), rodata, req.getLogLevel(), pinnedMaps(req.getPinDir())));
         Caller caller = Caller.current();
         List<Registry.Entry> made = new ArrayList<>();
         try {
@@ -183,6 +183,10 @@ final class ObjectHandler {
             Set<Registry.Key> deps = new HashSet<>();
             made.forEach(m -> deps.add(m.key()));
             Registry.Entry entry = registry.add(KIND, c, caller, labels, deps);
+            made.add(entry);
+            if (req.getAttach()) {
+                attachAll(c, labels);
+            }
             return LoadObjectResponse.newBuilder().setCollection(describe(entry))
                     .putAllVerifierLogs(loaded.verifierLogs()).build();
         } catch (RuntimeException e) {
@@ -197,6 +201,125 @@ final class ObjectHandler {
         }
     }
 
+    /** Maps pinned by name under the agent's directory (pin_dir, default "maps"). */
+    ObjectLoader.PinnedMaps pinnedMaps(String dir) {
+        String d = dir.isEmpty() ? "maps" : dir;
+        Path base = refs.pins().own(d + "/x", "pin_dir").getParent();
+        return new ObjectLoader.PinnedMaps() {
+            @Override
+            public Optional<BpfMap> open(String name) {
+                Path p = base.resolve(name);
+                if (!Files.exists(p)) {
+                    return Optional.empty();
+                }
+                return Optional.of(BpfMap.fromPinned(p.toString()));
+            }
+
+            @Override
+            public void pin(String name, BpfMap map) {
+                refs.pins().pin(refs.pins().own(base.resolve(name).toString(), "pin_dir"), map, "pin_dir");
+            }
+        };
+    }
+
+    dev.bpfagent.proto.v1.Collection attach(AttachCollectionRequest req) {
+        Registry.Entry entry = refs.held(req.hasCollection(), req.getCollection(), KIND, "collection");
+        attachAll(entry.object(Collection.class), entry.labels());
+        return describe(entry);
+    }
+
+    /** Attaches every program whose section names its hook; on a failure detaches what this call made. */
+    void attachAll(Collection c, Map<String, String> labels) {
+        List<Registry.Entry> made = new ArrayList<>();
+        try {
+            for (Collection.Member p : c.programs()) {
+                Optional<dev.bpfagent.agent.bpf.Hook> hook = autoHook(p.section());
+                if (hook.isEmpty() || registry.find(p.key()) == null) {
+                    continue;
+                }
+                Registry.Entry prog = registry.get(p.key());
+                dev.bpfagent.agent.bpf.Link link;
+                try {
+                    link = dev.bpfagent.agent.bpf.Link.attach(prog.object(Program.class), hook.get());
+                } catch (RuntimeException e) {
+                    throw new dev.bpfagent.agent.bpf.object.ObjectLoader.StageException("attach", p.name(), e);
+                }
+                if (link.mechanism() != dev.bpfagent.agent.bpf.Link.Mechanism.BPF_LINK) {
+                    link = link.withId(registry.nextAgentId() | Integer.MIN_VALUE);
+                }
+                Registry.Entry le = registry.add(Registry.Kind.LINK, link, Caller.current(), labels, Set.of(p.key()));
+                made.add(le);
+                c.links().add(new Collection.Member(p.name(), hook.get().describe(), le.key(), 0));
+            }
+        } catch (RuntimeException e) {
+            for (Registry.Entry l : made) {
+                c.links().removeIf(m -> m.key().equals(l.key()));
+                for (Registry.Entry gone : registry.beginClose(l.key(), true)) {
+                    registry.remove(gone);
+                    gone.object().close();
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** The hook a section names, as libbpf's auto-attach reads it; empty when it names none. */
+    static Optional<dev.bpfagent.agent.bpf.Hook> autoHook(String section) {
+        Optional<SectionDefs.Def> d = SectionDefs.find(section);
+        if (d.isEmpty()) {
+            return Optional.empty();
+        }
+        String t = SectionDefs.target(d.get(), section);
+        SectionDefs.AttachKind k = d.get().attach();
+        if (t.isEmpty() && k != SectionDefs.AttachKind.TRACING && k != SectionDefs.AttachKind.LSM
+                && k != SectionDefs.AttachKind.ITER) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(switch (k) {
+            case TRACEPOINT -> {
+                int slash = t.indexOf('/');
+                yield slash > 0 ? new dev.bpfagent.agent.bpf.Hook.Tracepoint(t.substring(0, slash),
+                        t.substring(slash + 1), 0) : null;
+            }
+            case RAW_TRACEPOINT -> new dev.bpfagent.agent.bpf.Hook.RawTracepoint(t, 0);
+            case KPROBE, KRETPROBE -> {
+                int plus = t.indexOf('+');
+                long off = plus > 0 ? Long.decode(t.substring(plus + 1)) : 0;
+                yield new dev.bpfagent.agent.bpf.Hook.Kprobe(plus > 0 ? t.substring(0, plus) : t, off,
+                        k == SectionDefs.AttachKind.KRETPROBE, 0);
+            }
+            case KSYSCALL, KRETSYSCALL -> new dev.bpfagent.agent.bpf.Hook.Kprobe(syscallPrefix() + t, 0,
+                    k == SectionDefs.AttachKind.KRETSYSCALL, 0);
+            case UPROBE, URETPROBE -> {
+                int colon = t.lastIndexOf(':');
+                if (colon <= 0) {
+                    yield null;
+                }
+                String fn = t.substring(colon + 1);
+                int plus = fn.indexOf('+');
+                long off = plus > 0 ? Long.decode(fn.substring(plus + 1)) : 0;
+                yield new dev.bpfagent.agent.bpf.Hook.Uprobe(t.substring(0, colon), plus > 0 ? fn.substring(0, plus)
+                        : fn, off, k == SectionDefs.AttachKind.URETPROBE, -1, 0);
+            }
+            case KPROBE_MULTI, KRETPROBE_MULTI -> t.contains("*") || t.contains("?") ? null
+                    : new dev.bpfagent.agent.bpf.Hook.KprobeMulti(List.of(t),
+                    k == SectionDefs.AttachKind.KRETPROBE_MULTI);
+            case TRACING, LSM -> new dev.bpfagent.agent.bpf.Hook.Tracing(0);
+            case ITER -> new dev.bpfagent.agent.bpf.Hook.Iter(null);
+            default -> null;
+        });
+    }
+
+    /** The syscall wrappers' prefix on this architecture (ksyscall/NAME probes PREFIX + NAME). */
+    static String syscallPrefix() {
+        return switch (System.getProperty("os.arch")) {
+            case "aarch64" -> "__arm64_sys_";
+            case "s390x" -> "__s390x_sys_";
+            case "riscv64" -> "__riscv_sys_";
+            default -> "__x64_sys_";
+        };
+    }
+
     dev.bpfagent.proto.v1.Collection describe(Registry.Entry e) {
         Collection c = e.object(Collection.class);
         var b = dev.bpfagent.proto.v1.Collection.newBuilder().setId(c.id()).setName(c.name())
@@ -205,6 +328,8 @@ final class ObjectHandler {
         c.maps().forEach(m -> b.addMaps(CollectionMap.newBuilder().setName(m.name()).setMapId(m.key().id())));
         c.programs().forEach(p -> b.addPrograms(CollectionProgram.newBuilder().setName(p.name())
                 .setSection(p.section()).setProgramId(p.key().id()).setLoadedInsnCnt(p.loadedInsns())));
+        c.links().stream().filter(l -> registry.find(l.key()) != null).forEach(l -> b.addLinks(CollectionLink
+                .newBuilder().setProgram(l.name()).setLinkId(l.key().id()).setHook(l.section())));
         return b.build();
     }
 

@@ -37,13 +37,27 @@ public final class ObjectLoader {
      * rodata: new values for .rodata variables by name (the "volatile const" configuration), each exactly
      * the variable's size. logLevel: the verifier log for every program (0: only on failure).
      */
-    public record Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel) {
-        public static final Options ALL = new Options(Set.of(), Map.of(), 0);
+    public record Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel, PinnedMaps pinned) {
+        public static final Options ALL = new Options(Set.of(), Map.of(), 0, null);
+
+        public Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel) {
+            this(programs, rodata, logLevel, null);
+        }
 
         public Options {
             programs = programs == null ? Set.of() : Set.copyOf(programs);
             rodata = rodata == null ? Map.of() : Map.copyOf(rodata);
         }
+    }
+
+    /**
+     * Where maps defined with pinning = LIBBPF_PIN_BY_NAME live: one pinned under the name is reused
+     * (it must have the definition's shape), else the new map is pinned there. Null: pinning ignored.
+     */
+    public interface PinnedMaps {
+        java.util.Optional<BpfMap> open(String name);
+
+        void pin(String name, BpfMap map);
     }
 
     /** Where a load failed: "open", "btf", "map_create", "map_init", "prog_load", "relocate", "slots". */
@@ -52,7 +66,7 @@ public final class ObjectLoader {
         private final String stage;
         private final String object;
 
-        StageException(String stage, String object, RuntimeException cause) {
+        public StageException(String stage, String object, RuntimeException cause) {
             super(cause.getMessage(), cause);
             this.stage = stage;
             this.object = object;
@@ -194,6 +208,22 @@ public final class ObjectLoader {
     static BpfMap createMap(ObjectSpec spec, ObjectSpec.MapDef m, Fd btf, Options o) {
         MapType type = m.mapType().orElseThrow(() -> new InvalidSpecException("maps", "map '" + m.name()
                 + "' has type " + m.type() + ", which this agent does not know"));
+        if (m.pinning() == 1 && o.pinned() != null) {
+            Optional<BpfMap> existing = o.pinned().open(m.name());
+            if (existing.isPresent()) {
+                BpfMap e = existing.get();
+                var info = e.info();
+                if (info.typeNumber() != m.type() || info.keySize() != m.keySize() || info.valueSize() != m.valueSize()
+                        || info.maxEntries() != m.maxEntries() || info.mapFlags() != m.flags()) {
+                    e.close();
+                    throw new InvalidSpecException("pin_dir", "map '" + m.name() + "' is pinned already with another"
+                            + " shape (type " + info.typeNumber() + ", key " + info.keySize() + ", value "
+                            + info.valueSize() + ", max_entries " + info.maxEntries() + ", flags " + info.mapFlags()
+                            + ") than the object defines: unpin it, or give another pin_dir");
+                }
+                return e;
+            }
+        }
         BpfMap inner = null;
         try {
             if (m.inner() != null) {
@@ -214,6 +244,9 @@ public final class ObjectLoader {
             }
             try {
                 initialise(spec, m, map, o);
+                if (m.pinning() == 1 && o.pinned() != null) {
+                    o.pinned().pin(m.name(), map);
+                }
             } catch (RuntimeException e) {
                 map.close();
                 throw e;

@@ -18,6 +18,7 @@ public final class Collection implements BpfObject {
     private final String name;
     private final List<Member> maps;
     private final List<Member> programs;
+    private final List<Member> links = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final boolean btfLoaded;
     private final String btfError;
     private volatile boolean closed;
@@ -47,6 +48,11 @@ public final class Collection implements BpfObject {
 
     public List<Member> programs() {
         return programs;
+    }
+
+    /** Links auto-attach made (name: the program's; section: the hook described). */
+    public List<Member> links() {
+        return links;
     }
 
     public boolean btfLoaded() {

@@ -34,6 +34,7 @@ public final class CallExecutors implements ServerCallExecutorSupplier {
             // an object is parsed, its maps made and every program verified: seconds for big ones
             BpfServiceGrpc.getInspectObjectMethod(),
             BpfServiceGrpc.getLoadObjectMethod(),
+            BpfServiceGrpc.getAttachCollectionMethod(),
             // the first call probes the kernel: dozens of loads and map creations
             BpfServiceGrpc.getGetKernelFeaturesMethod());
 
