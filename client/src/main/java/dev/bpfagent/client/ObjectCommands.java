@@ -125,6 +125,9 @@ final class ObjectCommands {
         if (n != null && n.startsWith("E")) {
             return n;
         }
+        if ("FUNCTION_NOT_FOUND".equals(e.reason())) {
+            return "ESRCH"; // what libbpf answers for an attach target missing from the kernel's BTF
+        }
         return switch (e.code()) {
             case PERMISSION_DENIED -> "EPERM";
             case NOT_FOUND -> "ENOENT";

@@ -74,4 +74,79 @@ class ObjectFilesKernelTest {
         assertTrue(Kernel.eventually(() -> mapsBefore.containsAll(KernelObjects.mapIds())), "maps left behind");
         assertFalse(KernelObjects.programIds().stream().anyMatch(id -> !programsBefore.contains(id)));
     }
+
+    /** The section header table: offset of header i. */
+    static int header(ByteBuffer b, int i) {
+        return (int) (b.getLong(40) + 64L * i);
+    }
+
+    static String refused(byte[] elf) {
+        var e = assertThrows(dev.bpfagent.agent.bpf.elf.ElfException.class, () -> ObjectSpec.parse(elf, "bad.o"));
+        return e.getMessage();
+    }
+
+    @Test
+    void hostileObjectsAreRefusedNamingWhereNeverAnIndexError() throws Exception {
+        byte[] good = object("globals");
+        ByteBuffer g = ByteBuffer.wrap(good).order(ByteOrder.LITTLE_ENDIAN);
+
+        byte[] x86 = good.clone();
+        ByteBuffer.wrap(x86).order(ByteOrder.LITTLE_ENDIAN).putShort(18, (short) 62);
+        assertTrue(refused(x86).contains("e_machine 62"), refused(x86));
+
+        byte[] big = good.clone();
+        big[5] = 2;
+        assertTrue(refused(big).contains("big-endian"), refused(big));
+
+        byte[] far = good.clone();
+        ByteBuffer.wrap(far).order(ByteOrder.LITTLE_ENDIAN).putLong(40, 1L << 40);
+        assertTrue(refused(far).contains("e_shoff"), refused(far));
+
+        // a section whose bytes lie past the end of the file
+        byte[] past = good.clone();
+        ByteBuffer pb = ByteBuffer.wrap(past).order(ByteOrder.LITTLE_ENDIAN);
+        pb.putLong(header(pb, 2) + 24, good.length + 1000L);
+        assertTrue(refused(past).contains("section 2") && refused(past).contains("past the end"), refused(past));
+
+        // a relocation naming a symbol past the table, and one pointing outside its section
+        int shnum = g.getShort(60) & 0xffff;
+        int rel = -1;
+        for (int i = 1; i < shnum; i++) {
+            if (g.getInt(header(g, i) + 4) == 9) { // SHT_REL
+                rel = i;
+                break;
+            }
+        }
+        assertTrue(rel > 0);
+        byte[] nowhere = good.clone();
+        ByteBuffer nb = ByteBuffer.wrap(nowhere).order(ByteOrder.LITTLE_ENDIAN);
+        long relOff = nb.getLong(header(nb, rel) + 24);
+        nb.putLong((int) relOff + 8, (0x7fffffL << 32) | 1);
+        assertTrue(refused(nowhere).contains("past the symbol table"), refused(nowhere));
+        byte[] outside = good.clone();
+        ByteBuffer ob = ByteBuffer.wrap(outside).order(ByteOrder.LITTLE_ENDIAN);
+        ob.putLong((int) relOff, 1L << 30);
+        assertTrue(refused(outside).contains("outside"), refused(outside));
+
+        // a symbol whose name is past the string table
+        int symtab = -1;
+        for (int i = 1; i < shnum; i++) {
+            if (g.getInt(header(g, i) + 4) == 2) {
+                symtab = i;
+            }
+        }
+        byte[] name = good.clone();
+        ByteBuffer sb = ByteBuffer.wrap(name).order(ByteOrder.LITTLE_ENDIAN);
+        sb.putInt((int) sb.getLong(header(sb, symtab) + 24) + 24, 0x7fffffff);
+        assertTrue(refused(name).contains("symbol 1's name"), refused(name));
+
+        // a header claiming 65,535 sections
+        byte[] many = good.clone();
+        ByteBuffer.wrap(many).order(ByteOrder.LITTLE_ENDIAN).putShort(60, (short) 0xffff);
+        assertTrue(refused(many).contains("e_shnum 65535 at offset 60"), refused(many));
+
+        // not an object at all
+        assertTrue(refused(new byte[10]).contains("too short"));
+        assertTrue(refused(new byte[100]).contains("not an ELF file"));
+    }
 }

@@ -237,6 +237,15 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
                 .clearPrograms().addPrograms("unknown").build()));
         assertTrue(unknown.getMessage().contains("no_such_section"), unknown.getMessage());
         assertEquals("open", unknown.metadata().get("stage"));
+        // unless the caller says its type
+        try (CollectionHandle h = c.loadObject(req.toBuilder().clearPrograms().addPrograms("unknown")
+                .putOverrides("unknown", ProgramOverride.newBuilder().setType(ProgramType.PROGRAM_TYPE_SOCKET_FILTER)
+                        .build()).build())) {
+            assertEquals(ProgramType.PROGRAM_TYPE_SOCKET_FILTER, h.program("unknown").orElseThrow().type());
+        }
+        var noSuch = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.loadObject(req.toBuilder()
+                .putOverrides("nope", ProgramOverride.getDefaultInstance()).build()));
+        assertEquals("overrides[nope]", noSuch.field());
     }
 
     @Test

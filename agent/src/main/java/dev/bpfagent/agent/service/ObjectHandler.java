@@ -155,8 +155,13 @@ final class ObjectHandler {
                         + "'");
             }
         }
+        Map<String, ObjectLoader.ProgramOverride> overrides = new java.util.LinkedHashMap<>();
+        req.getOverridesMap().forEach((name, o) -> overrides.put(name, new ObjectLoader.ProgramOverride(
+                o.hasType() ? ProtoConvert.programType(o.getType(), "overrides[" + name + "].type") : null,
+                o.hasExpectedAttachType() ? ProtoConvert.attachType(o.getExpectedAttachType(),
+                        "overrides[" + name + "].expected_attach_type") : null, o.getAttachTo())));
         ObjectLoader.Loaded loaded = ObjectLoader.load(spec, new ObjectLoader.Options(new HashSet<>(
-                req.getProgramsList()), rodata, req.getLogLevel(), pinnedMaps(req.getPinDir())));
+                req.getProgramsList()), rodata, req.getLogLevel(), pinnedMaps(req.getPinDir()), overrides));
         Caller caller = Caller.current();
         List<Registry.Entry> made = new ArrayList<>();
         try {

@@ -88,7 +88,8 @@ public final class ElfFile {
             check(n > 0 && n <= MAX_SECTIONS, what + ": section count " + n + " (from section 0) is not plausible");
             shnum = (int) n;
         }
-        check(shnum <= MAX_SECTIONS, what + ": " + shnum + " sections");
+        check(shnum <= MAX_SECTIONS, what + ": e_shnum " + shnum + " at offset 60 is more sections than an ELF"
+                + " file has (at most " + MAX_SECTIONS + ")");
         check(shentsize == 64, what + ": e_shentsize " + shentsize + " at offset 58 is not 64");
         check(shoff + (long) shnum * 64 <= bytes.length, what + ": " + shnum + " section headers from offset "
                 + shoff + " run past the end of the file (" + bytes.length + " bytes)");

@@ -37,17 +37,24 @@ public final class ObjectLoader {
      * rodata: new values for .rodata variables by name (the "volatile const" configuration), each exactly
      * the variable's size. logLevel: the verifier log for every program (0: only on failure).
      */
-    public record Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel, PinnedMaps pinned) {
-        public static final Options ALL = new Options(Set.of(), Map.of(), 0, null);
+    public record Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel, PinnedMaps pinned,
+                          Map<String, ProgramOverride> overrides) {
+        public static final Options ALL = new Options(Set.of(), Map.of(), 0, null, Map.of());
 
         public Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel) {
-            this(programs, rodata, logLevel, null);
+            this(programs, rodata, logLevel, null, Map.of());
         }
 
         public Options {
             programs = programs == null ? Set.of() : Set.copyOf(programs);
             rodata = rodata == null ? Map.of() : Map.copyOf(rodata);
+            overrides = overrides == null ? Map.of() : Map.copyOf(overrides);
         }
+    }
+
+    /** Another type, expected attach type or attach target for a program than its section says (nulls: keep). */
+    public record ProgramOverride(dev.bpfagent.agent.bpf.ProgramType type, dev.bpfagent.agent.bpf.AttachType attachType,
+                           String attachTo) {
     }
 
     /**
@@ -106,8 +113,14 @@ public final class ObjectLoader {
         }
         List<ObjectSpec.ProgramDef> progs = spec.programs().stream().filter(p -> options.programs().isEmpty()
                 || options.programs().contains(p.name())).toList();
+        for (String p : options.overrides().keySet()) {
+            if (spec.program(p).isEmpty()) {
+                throw new InvalidSpecException("overrides[" + p + "]", "the object has no program '" + p + "'");
+            }
+        }
         for (ObjectSpec.ProgramDef p : progs) {
-            if (p.def().isEmpty()) {
+            ProgramOverride ov = options.overrides().get(p.name());
+            if (p.def().isEmpty() && (ov == null || ov.type() == null)) {
                 throw new StageException("open", p.name(), new InvalidSpecException("programs", "program '" + p.name()
                         + "' is in section '" + p.section() + "', which names no program type (libbpf's SEC()"
                         + " conventions: xdp, tc, kprobe/FUNC, tracepoint/CAT/NAME, ...)"));
@@ -140,7 +153,8 @@ public final class ObjectLoader {
             }
             for (ObjectSpec.ProgramDef p : progs) {
                 try {
-                    Program.Loaded l = Program.load(programSpec(spec, p, maps, btf, options.logLevel()));
+                    Program.Loaded l = Program.load(programSpec(spec, p, maps, btf, options.logLevel(),
+                            options.overrides().get(p.name())));
                     programs.put(p.name(), l.program());
                     if (!l.verifierLog().isEmpty()) {
                         logs.put(p.name(), l.verifierLog());
@@ -289,8 +303,15 @@ public final class ObjectLoader {
     }
 
     static ProgramSpec programSpec(ObjectSpec spec, ObjectSpec.ProgramDef p, Map<String, BpfMap> maps, byte[] btf,
-                                   int logLevel) {
-        SectionDefs.Def def = p.def().orElseThrow();
+                                   int logLevel, ProgramOverride ov) {
+        SectionDefs.Def sec = p.def().orElse(null);
+        var type = ov != null && ov.type() != null ? ov.type() : sec.type();
+        var attachType = ov != null && ov.attachType() != null ? ov.attachType()
+                : ov != null && ov.type() != null ? null : sec.attachType();
+        String attachTo = ov != null && ov.attachTo() != null && !ov.attachTo().isEmpty() ? ov.attachTo() : p.attachTo();
+        boolean btfTarget = sec != null && sec.btfTarget() || type == dev.bpfagent.agent.bpf.ProgramType.TRACING
+                || type == dev.bpfagent.agent.bpf.ProgramType.LSM;
+        int progFlags = sec != null ? sec.progFlags() : 0;
         List<BpfMap> used = new ArrayList<>();
         for (String n : p.maps()) {
             BpfMap m = maps.get(n);
@@ -303,15 +324,14 @@ public final class ObjectLoader {
         byte[] insns = p.coreRelos().isEmpty() ? p.insns() : CoreRelocator.apply(spec.btf(), p.insns(), p.coreRelos(),
                 p.name());
         insns = ksyms(p, insns);
-        ProgramSpec.Builder b = ProgramSpec.builder(def.type(), insns).name(kernelName(p.name()))
-                .license(spec.license()).kernVersion(spec.kernVersion()).progFlags(def.progFlags()).maps(used)
+        ProgramSpec.Builder b = ProgramSpec.builder(type, insns).name(kernelName(p.name()))
+                .license(license(spec.license())).kernVersion(spec.kernVersion()).progFlags(progFlags).maps(used)
                 .log(logLevel, 0);
-        if (def.attachType() != null) {
-            b.expectedAttachType(def.attachType());
+        if (attachType != null) {
+            b.expectedAttachType(attachType);
         }
-        if (def.btfTarget() && !p.attachTo().isEmpty()) {
-            b.attachTarget(KernelFunctions.attachTarget(def.type(), Optional.ofNullable(def.attachType()),
-                    p.attachTo()));
+        if (btfTarget && !attachTo.isEmpty()) {
+            b.attachTarget(KernelFunctions.attachTarget(type, Optional.ofNullable(attachType), attachTo));
         }
         if (btf != null && (p.funcInfo().length > 0 || p.lineInfo().length > 0)) {
             b.btf(new ProgramSpec.Btf(btf, p.funcInfo(), 8, p.lineInfo(), 16));
@@ -343,6 +363,14 @@ public final class ObjectLoader {
             b.putInt(k.insn() * 8 + 4, found.get().btfId());
         }
         return out;
+    }
+
+    /**
+     * The object's license. An object without one is not GPL (the kernel then refuses GPL-only helpers,
+     * as for libbpf, which passes ""): ProgramSpec reads "" as its own default, GPL, so say so in words.
+     */
+    static String license(String objectLicense) {
+        return objectLicense.isEmpty() ? "unspecified" : objectLicense;
     }
 
     static void fillSlots(ObjectSpec.MapDef m, Map<String, BpfMap> maps, Map<String, Program> programs) {
