@@ -25,6 +25,8 @@ final class KernelConfig {
     }
 
     private static volatile Map<String, String> cached;
+    /** Where the config was read from, or "" when the kernel publishes none. */
+    private static volatile String source = "";
 
     static Map<String, String> config() {
         Map<String, String> c = cached;
@@ -35,10 +37,12 @@ final class KernelConfig {
         String text = null;
         try (InputStream in = new GZIPInputStream(Files.newInputStream(Path.of("/proc/config.gz")))) {
             text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            source = "/proc/config.gz";
         } catch (IOException e) {
             Path boot = Path.of("/boot/config-" + KernelVersion.release());
             try {
                 text = Files.readString(boot);
+                source = boot.toString();
             } catch (IOException e2) {
                 text = "";
             }
@@ -72,7 +76,8 @@ final class KernelConfig {
                     continue; // __weak: 0 when the kernel does not have it
                 }
                 throw new InvalidSpecException("kconfig", "extern " + k.name() + " (.kconfig) is not in the running"
-                        + " kernel's config; declare it __weak to take 0 instead");
+                        + " kernel's config" + (source.isEmpty() ? " (it publishes none: no /proc/config.gz, no /boot/config-"
+                        + KernelVersion.release() + ")" : " (" + source + ")") + "; declare it __weak to take 0 instead");
             }
             Btf.Type t = btf.resolve(k.btfType());
             if (t.kind() == Btf.KIND_ARRAY) { // char[]: the string without its quotes
