@@ -182,27 +182,23 @@ public final class Btf {
 
     /** The type behind typedefs, const, volatile, restrict and type tags. */
     public Type resolve(int id) {
-        Type t = type(id);
-        for (int hops = 0; hops < 64; hops++) {
-            switch (t.kind()) {
-                case KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG -> t = type(t.sizeOrType());
-                default -> {
-                    return t;
-                }
-            }
-        }
-        throw new BtfException(what + ": type " + id + " is a chain of modifiers that does not end");
+        return skip(id, true);
     }
 
     /** The type behind const, volatile, restrict and type tags, but not typedefs (CO-RE's root names). */
     public Type resolveNoTypedef(int id) {
+        return skip(id, false);
+    }
+
+    private Type skip(int id, boolean typedefs) {
         Type t = type(id);
         for (int hops = 0; hops < 64; hops++) {
-            switch (t.kind()) {
-                case KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG -> t = type(t.sizeOrType());
-                default -> {
-                    return t;
-                }
+            int k = t.kind();
+            if (k == KIND_VOLATILE || k == KIND_CONST || k == KIND_RESTRICT || k == KIND_TYPE_TAG
+                    || (typedefs && k == KIND_TYPEDEF)) {
+                t = type(t.sizeOrType());
+            } else {
+                return t;
             }
         }
         throw new BtfException(what + ": type " + id + " is a chain of modifiers that does not end");
