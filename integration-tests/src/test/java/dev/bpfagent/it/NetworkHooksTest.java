@@ -312,6 +312,11 @@ class NetworkHooksTest extends OneAgentPerClass {
             Hook hook = Hooks.cgroup(cg.toString(), AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT);
             try (LinkHandle counting = c.attach(allow.id(), hook, AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH)) {
                 assertEquals(AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH, counting.link().getMechanism());
+                // no BPF link, yet "attached": BPF_PROG_QUERY on the cgroup finds it, as bpftool cgroup show does
+                var seen = c.program(allow.id(), true).getLinks();
+                assertEquals(List.of(), seen.getLinkIdsList());
+                assertTrue(seen.getAttached());
+                assertEquals(List.of(cg + " cgroup_inet4_connect"), seen.getCgroupsList());
                 assertEquals(0, inCgroup(cg, connect).exit());
                 assertEquals(1, MapCodec.asU64(m.lookup(MapCodec.u32(0)).orElseThrow()), "the program ran once");
                 try (LinkHandle link = c.attach(deny.id(), hook, AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH)) {

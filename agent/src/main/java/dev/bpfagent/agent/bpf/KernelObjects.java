@@ -83,9 +83,13 @@ public final class KernelObjects {
      * Where a program runs, as the kernel says: its BPF links (whoever made them), and the interfaces
      * whose XDP program it is (netlink: seen whether attached through a link or with `ip link`).
      */
-    public record Attachments(List<Integer> linkIds, List<String> xdpInterfaces) {
+    public record Attachments(List<Integer> linkIds, List<String> xdpInterfaces, List<String> cgroups) {
+        public Attachments(List<Integer> linkIds, List<String> xdpInterfaces) {
+            this(linkIds, xdpInterfaces, List.of());
+        }
+
         public boolean attached() {
-            return !linkIds.isEmpty() || !xdpInterfaces.isEmpty();
+            return !linkIds.isEmpty() || !xdpInterfaces.isEmpty() || !cgroups.isEmpty();
         }
     }
 
@@ -96,7 +100,71 @@ public final class KernelObjects {
                 xdp.add(x.ifname());
             }
         }
-        return new Attachments(linksOfProgram(progId), xdp);
+        List<String> cgroups = List.of();
+        var info = Program.infoById(progId);
+        if (info.isPresent() && info.get().type().isPresent()) {
+            List<AttachType> hooks = cgroupHooks(info.get().type().get());
+            if (!hooks.isEmpty()) {
+                cgroups = cgroupAttachments(progId, hooks);
+            }
+        }
+        return new Attachments(linksOfProgram(progId), xdp, cgroups);
+    }
+
+    /** The cgroup hooks a program of this type can be attached at (none for other types). */
+    static List<AttachType> cgroupHooks(ProgramType t) {
+        return switch (t) {
+            case CGROUP_SKB -> List.of(AttachType.CGROUP_INET_INGRESS, AttachType.CGROUP_INET_EGRESS);
+            case CGROUP_SOCK -> List.of(AttachType.CGROUP_INET_SOCK_CREATE, AttachType.CGROUP_INET_SOCK_RELEASE,
+                    AttachType.CGROUP_INET4_POST_BIND, AttachType.CGROUP_INET6_POST_BIND);
+            case CGROUP_SOCK_ADDR -> List.of(AttachType.CGROUP_INET4_BIND, AttachType.CGROUP_INET6_BIND,
+                    AttachType.CGROUP_INET4_CONNECT, AttachType.CGROUP_INET6_CONNECT, AttachType.CGROUP_UDP4_SENDMSG,
+                    AttachType.CGROUP_UDP6_SENDMSG, AttachType.CGROUP_UDP4_RECVMSG, AttachType.CGROUP_UDP6_RECVMSG,
+                    AttachType.CGROUP_INET4_GETPEERNAME, AttachType.CGROUP_INET6_GETPEERNAME,
+                    AttachType.CGROUP_INET4_GETSOCKNAME, AttachType.CGROUP_INET6_GETSOCKNAME,
+                    AttachType.CGROUP_UNIX_CONNECT, AttachType.CGROUP_UNIX_SENDMSG, AttachType.CGROUP_UNIX_RECVMSG,
+                    AttachType.CGROUP_UNIX_GETPEERNAME, AttachType.CGROUP_UNIX_GETSOCKNAME);
+            case SOCK_OPS -> List.of(AttachType.CGROUP_SOCK_OPS);
+            case CGROUP_DEVICE -> List.of(AttachType.CGROUP_DEVICE);
+            case CGROUP_SYSCTL -> List.of(AttachType.CGROUP_SYSCTL);
+            case CGROUP_SOCKOPT -> List.of(AttachType.CGROUP_GETSOCKOPT, AttachType.CGROUP_SETSOCKOPT);
+            default -> List.of();
+        };
+    }
+
+    /** At most this many cgroup directories are asked (a host with more answers for the first ones). */
+    static final int MAX_CGROUPS = 4096;
+
+    /** "PATH ATTACH_TYPE" for every cgroup hook (of these) the program is attached at directly. */
+    static List<String> cgroupAttachments(int progId, List<AttachType> hooks) {
+        java.util.Optional<java.nio.file.Path> root = Host.cgroup2();
+        if (root.isEmpty()) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        try (var walk = java.nio.file.Files.walk(root.get())) {
+            var dirs = walk.filter(java.nio.file.Files::isDirectory).limit(MAX_CGROUPS).toList();
+            for (java.nio.file.Path d : dirs) {
+                try (dev.bpfagent.agent.kernel.Fd fd = dev.bpfagent.agent.kernel.Fd.openReadOnly(d.toString())) {
+                    for (AttachType h : hooks) {
+                        try {
+                            for (int id : dev.bpfagent.agent.kernel.Bpf.progQuery(fd, h.value, 64)) {
+                                if (id == progId) {
+                                    out.add(d + " " + h.name().toLowerCase(java.util.Locale.ROOT));
+                                }
+                            }
+                        } catch (KernelException e) {
+                            // a hook this kernel does not have (EINVAL), or the directory went away
+                        }
+                    }
+                } catch (KernelException | java.io.UncheckedIOException gone) {
+                    // removed while walked
+                }
+            }
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return out;
+        }
+        return out;
     }
 
     /** Every program's attachments, in one walk of the links and one netlink dump. */
