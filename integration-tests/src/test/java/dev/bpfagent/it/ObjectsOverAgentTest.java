@@ -154,6 +154,7 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
                     + " .kconfig values cannot be checked: " + e.getMessage());
         }
         try (CollectionHandle h = c.loadObject(req.clone().addPrograms("read_config").build())) {
+            assertTrue(h.collection().getBtfLoaded(), "extern variables made loadable: " + h.collection().getBtfError());
             assertEquals(2, run(h.program("read_config").orElseThrow()));
             byte[] seen = h.map("kconfig.bss").orElseThrow().lookup(MapCodec.u32(0)).orElseThrow();
             String[] v = java.nio.file.Files.readString(Path.of("/proc/sys/kernel/osrelease")).strip().split("[.-]");
@@ -172,6 +173,7 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
             throw e;
         }
         try (k) {
+            assertTrue(k.collection().getBtfLoaded(), "extern kfuncs made loadable: " + k.collection().getBtfError());
             assertEquals(3, run(k.program("with_kfunc").orElseThrow()), "the kfuncs were called and it returned");
         }
     }
@@ -198,6 +200,20 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
             c.unpin(pin.toString());
         }
         assertFalse(java.nio.file.Files.exists(pin));
+    }
+
+    @Test
+    void btfKindsTheKernelLacksAreRewrittenSoTheObjectsBtfStillLoads() throws Exception {
+        try (CollectionHandle h = c.loadObject(object("tags"), "tags.o")) {
+            assertTrue(h.collection().getBtfLoaded(), "decl and type tags, floats: " + h.collection().getBtfError());
+            var m = h.map("tagged_values").orElseThrow();
+            byte[] v = new byte[24];
+            v[0] = 41;
+            m.put(MapCodec.u32(0), v);
+            assertEquals(42, run(h.program("uses_tags").orElseThrow()));
+            // the map carries the value's BTF type
+            assertNotEquals(0, c.map(m.id()).getKernel().getBtfValueTypeId());
+        }
     }
 
     @Test

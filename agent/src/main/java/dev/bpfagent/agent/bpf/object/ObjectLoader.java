@@ -135,7 +135,10 @@ public final class ObjectLoader {
         String btfError = "";
         try {
             if (spec.btf() != null) {
-                btf = fixedBtf(spec);
+                btf = BtfSanitizer.sanitize(spec.btf(), fixedBtf(spec));
+                long kconfigSize = spec.maps().stream().filter(m -> m.kind() == ObjectSpec.MapKind.KCONFIG)
+                        .mapToLong(ObjectSpec.MapDef::valueSize).findFirst().orElse(0);
+                btf = BtfSanitizer.externs(spec.btf(), btf, spec.kconfig(), kconfigSize);
                 try {
                     btfFd = Bpf.btfLoad(btf);
                 } catch (KernelException e) {
