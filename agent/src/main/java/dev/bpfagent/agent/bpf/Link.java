@@ -530,9 +530,9 @@ public final class Link implements BpfObject {
                 Netlink.setXdp(ifindex, null, h.mode().flags | Netlink.XDP_FLAGS_REPLACE, prog);
             } catch (KernelException gone) {
                 // the interface went away, or another program replaced this one: not ours to remove
-            } catch (IllegalStateException closed) {
-                // the program's fd is closed: the kernel keeps running it until the interface goes; clear
-                // only if the kernel still shows this program there is not possible without the fd
+            } catch (IllegalStateException programClosed) {
+                // the program was closed first (links close before their programs in the registry, so only
+                // an in-process user can do this): without its fd we cannot tell it is still ours; leave it
             }
         };
         return new Link(null, undo, 0, Mechanism.NETLINK, p.id(), h, h.iface() + " (ifindex " + ifindex + ")");

@@ -34,7 +34,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
         this.maps = new MapHandler(registry, refs);
         this.chains = new ChainHandler(registry, refs, maps);
-        this.objects = new ObjectHandler(registry, refs, programs, maps);
+        this.objects = new ObjectHandler(registry, refs);
         this.links = new LinkHandler(registry, refs);
         this.pinCalls = new PinHandler(registry, refs, programs, maps, links);
         this.agent = new AgentHandler(registry, pins, version);

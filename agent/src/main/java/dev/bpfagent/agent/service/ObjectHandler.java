@@ -37,14 +37,10 @@ final class ObjectHandler {
 
     private final Registry registry;
     private final Refs refs;
-    private final ProgramHandler programs;
-    private final MapHandler maps;
 
-    ObjectHandler(Registry registry, Refs refs, ProgramHandler programs, MapHandler maps) {
+    ObjectHandler(Registry registry, Refs refs) {
         this.registry = registry;
         this.refs = refs;
-        this.programs = programs;
-        this.maps = maps;
     }
 
     /** The object's bytes and name from the request's source. */

@@ -399,12 +399,4 @@ public final class ObjectLoader {
         }
     }
 
-    /** Errno name of a failure, as the CLI prints it ("EINVAL", "EACCES"...). */
-    public static String errnoName(Throwable t) {
-        Throwable c = t instanceof StageException s ? s.getCause() : t;
-        if (c instanceof KernelException k) {
-            return k.errno().toString();
-        }
-        return "EINVAL";
-    }
 }
