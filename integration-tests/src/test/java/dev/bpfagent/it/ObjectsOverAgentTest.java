@@ -157,8 +157,12 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
             assertTrue(h.collection().getBtfLoaded(), "extern variables made loadable: " + h.collection().getBtfError());
             assertEquals(2, run(h.program("read_config").orElseThrow()));
             byte[] seen = h.map("kconfig.bss").orElseThrow().lookup(MapCodec.u32(0)).orElseThrow();
-            String[] v = java.nio.file.Files.readString(Path.of("/proc/sys/kernel/osrelease")).strip().split("[.-]");
-            long code = (Long.parseLong(v[0]) << 16) | (Long.parseLong(v[1]) << 8) | Math.min(255, Long.parseLong(v[2]));
+            // "6.12.95+deb12-amd64": the leading numbers
+            var v = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)(?:\\.(\\d+))?").matcher(
+                    java.nio.file.Files.readString(Path.of("/proc/sys/kernel/osrelease")).strip());
+            assertTrue(v.find());
+            long code = (Long.parseLong(v.group(1)) << 16) | (Long.parseLong(v.group(2)) << 8)
+                    | Math.min(255, v.group(3) == null ? 0 : Long.parseLong(v.group(3)));
             assertEquals(code, ObjectFilesKernelTest.u64(seen, 0), "LINUX_KERNEL_VERSION");
             assertEquals(1, ObjectFilesKernelTest.u64(seen, 8), "CONFIG_BPF_SYSCALL=y");
             assertTrue(ObjectFilesKernelTest.u64(seen, 16) >= Runtime.getRuntime().availableProcessors(), "CONFIG_NR_CPUS");
