@@ -245,6 +245,10 @@ class NetworkHooksTest extends OneAgentPerClass {
             assertTrue(filters.contains("tc_drop_udp") && filters.contains("direct-action"), filters);
             assertFalse(udpArrives(), "the filter drops UDP");
             assertTrue(tcpConnects(), "and passes the rest");
+            // no BPF link, yet attached: the filter dump finds it, as `tc filter show` does
+            var seen = c.program(drop.id(), true).getLinks();
+            assertEquals(List.of(HOST_IF + " ingress"), seen.getTcFiltersList());
+            assertTrue(seen.getAttached());
             var taken = assertThrows(BpfAgentException.class,
                     () -> drop.attach(Hooks.tc(HOST_IF, TcDirection.TC_DIRECTION_INGRESS, 7)));
             assertTrue(taken.getMessage().contains("priority 7"), taken.getMessage());
@@ -253,6 +257,17 @@ class NetworkHooksTest extends OneAgentPerClass {
             link.close();
             assertTrue(udpArrives());
             assertFalse(hasClsact(HOST_IF), "the qdisc the agent added went with its last filter");
+            // a filter tc itself added (from the program's pin) counts as attached too
+            String pin = drop.pin("tc_drop_pin_" + TAG);
+            try {
+                sh("tc", "qdisc", "add", "dev", HOST_IF, "clsact");
+                sh("tc", "filter", "add", "dev", HOST_IF, "egress", "prio", "3", "bpf", "direct-action", "pinned", pin);
+                assertEquals(List.of(HOST_IF + " egress"), c.program(drop.id(), true).getLinks().getTcFiltersList());
+            } finally {
+                Processes.run(30, List.of("tc", "qdisc", "del", "dev", HOST_IF, "clsact"));
+                c.unpin(pin);
+            }
+            assertEquals(List.of(), c.program(drop.id(), true).getLinks().getTcFiltersList());
             // closing the program removes a filter like a link
             drop.attach(Hooks.tc(HOST_IF, TcDirection.TC_DIRECTION_EGRESS, 1));
         }

@@ -83,13 +83,14 @@ public final class KernelObjects {
      * Where a program runs, as the kernel says: its BPF links (whoever made them), and the interfaces
      * whose XDP program it is (netlink: seen whether attached through a link or with `ip link`).
      */
-    public record Attachments(List<Integer> linkIds, List<String> xdpInterfaces, List<String> cgroups) {
+    public record Attachments(List<Integer> linkIds, List<String> xdpInterfaces, List<String> cgroups,
+                              List<String> tcFilters) {
         public Attachments(List<Integer> linkIds, List<String> xdpInterfaces) {
-            this(linkIds, xdpInterfaces, List.of());
+            this(linkIds, xdpInterfaces, List.of(), List.of());
         }
 
         public boolean attached() {
-            return !linkIds.isEmpty() || !xdpInterfaces.isEmpty() || !cgroups.isEmpty();
+            return !linkIds.isEmpty() || !xdpInterfaces.isEmpty() || !cgroups.isEmpty() || !tcFilters.isEmpty();
         }
     }
 
@@ -101,14 +102,42 @@ public final class KernelObjects {
             }
         }
         List<String> cgroups = List.of();
+        List<String> tc = List.of();
         var info = Program.infoById(progId);
         if (info.isPresent() && info.get().type().isPresent()) {
-            List<AttachType> hooks = cgroupHooks(info.get().type().get());
+            ProgramType type = info.get().type().get();
+            List<AttachType> hooks = cgroupHooks(type);
             if (!hooks.isEmpty()) {
                 cgroups = cgroupAttachments(progId, hooks);
             }
+            if (type == ProgramType.SCHED_CLS || type == ProgramType.SCHED_ACT) {
+                tc = tcFilters(progId);
+            }
         }
-        return new Attachments(linksOfProgram(progId), xdp, cgroups);
+        return new Attachments(linksOfProgram(progId), xdp, cgroups, tc);
+    }
+
+    /** "IFNAME ingress|egress" for every clsact cls_bpf filter running the program (tc's or the agent's). */
+    static List<String> tcFilters(int progId) {
+        List<String> out = new ArrayList<>();
+        try (var dirs = java.nio.file.Files.list(java.nio.file.Path.of("/sys/class/net"))) {
+            for (java.nio.file.Path d : dirs.toList()) {
+                int ifindex;
+                try {
+                    ifindex = Integer.parseInt(java.nio.file.Files.readString(d.resolve("ifindex")).strip());
+                } catch (java.io.IOException | NumberFormatException gone) {
+                    continue;
+                }
+                for (var f : dev.bpfagent.agent.kernel.Netlink.tcPrograms(ifindex)) {
+                    if (f.progId() == progId) {
+                        out.add(d.getFileName() + (f.ingress() ? " ingress" : " egress"));
+                    }
+                }
+            }
+        } catch (java.io.IOException | KernelException e) {
+            return out;
+        }
+        return out;
     }
 
     /** The cgroup hooks a program of this type can be attached at (none for other types). */

@@ -42,13 +42,25 @@ public final class Netlink {
     /** Every interface in the caller's network namespace that runs an XDP program (RTM_GETLINK dump). */
     public static List<XdpProgram> xdpPrograms() {
         List<XdpProgram> out = new ArrayList<>();
+        byte[] ifinfo = new byte[IFINFOMSG_LEN];
+        dump(RTM_GETLINK, ifinfo, RTM_NEWLINK, "RTM_GETLINK", msg -> parseLink(msg, out));
+        return out;
+    }
+
+    /**
+     * A dump request (nlmsghdr, then body) and every reply of replyType, handed to each (the whole
+     * message, header included); NLMSG_DONE ends it, an error reply is a KernelException.
+     */
+    private static void dump(short type, byte[] body, short replyType, String what,
+                             java.util.function.Consumer<MemorySegment> each) {
         try (Fd sock = LibC.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE); Arena arena = Arena.ofConfined()) {
-            MemorySegment req = arena.allocate(NLMSGHDR_LEN + IFINFOMSG_LEN, 4);
+            MemorySegment req = arena.allocate(NLMSGHDR_LEN + body.length, 4);
             req.fill((byte) 0);
-            req.set(JAVA_INT, 0, NLMSGHDR_LEN + IFINFOMSG_LEN); // nlmsg_len
-            req.set(JAVA_SHORT, 4, RTM_GETLINK);                // nlmsg_type
+            req.set(JAVA_INT, 0, NLMSGHDR_LEN + body.length); // nlmsg_len
+            req.set(JAVA_SHORT, 4, type);                      // nlmsg_type
             req.set(JAVA_SHORT, 6, (short) (NLM_F_REQUEST | NLM_F_DUMP));
-            req.set(JAVA_INT, 8, 1);                            // nlmsg_seq
+            req.set(JAVA_INT, 8, 1);                           // nlmsg_seq
+            MemorySegment.copy(body, 0, req, JAVA_BYTE, NLMSGHDR_LEN, body.length);
             LibC.send(sock, req);
             MemorySegment buf = arena.allocate(64 * 1024, 8);
             while (true) {
@@ -56,26 +68,88 @@ public final class Netlink {
                 int off = 0;
                 while (off + NLMSGHDR_LEN <= n) {
                     int len = buf.get(JAVA_INT, off);
-                    short type = buf.get(JAVA_SHORT, off + 4);
+                    short t = buf.get(JAVA_SHORT, off + 4);
                     if (len < NLMSGHDR_LEN || off + len > n) {
                         throw new IllegalStateException("netlink: a message of " + len + " bytes at " + off
                                 + " runs past the " + n + " received");
                     }
-                    if (type == NLMSG_DONE) {
-                        return out;
+                    if (t == NLMSG_DONE) {
+                        return;
                     }
-                    if (type == NLMSG_ERROR) {
+                    if (t == NLMSG_ERROR) {
                         int err = -buf.get(JAVA_INT, off + NLMSGHDR_LEN);
                         if (err != 0) {
-                            throw KernelException.of("netlink RTM_GETLINK", err, null);
+                            throw KernelException.of("netlink " + what, err, null);
                         }
-                    } else if (type == RTM_NEWLINK) {
-                        parseLink(buf.asSlice(off, len), out);
+                    } else if (t == replyType) {
+                        each.accept(buf.asSlice(off, len));
                     }
                     off += align4(len);
                 }
+                if (n == 0) {
+                    return;
+                }
             }
         }
+    }
+
+    static final short RTM_GETTFILTER = 46;
+    static final int TCMSG_LEN = 20, TCA_BPF_ID = 11;
+
+    /** One cls_bpf filter's program on an interface's clsact hook (however it got there: tc or this agent). */
+    public record TcProgram(int ifindex, boolean ingress, int progId) {
+    }
+
+    /**
+     * The programs of the cls_bpf filters on an interface's clsact ingress and egress (RTM_GETTFILTER
+     * dumps); none when the interface has no clsact qdisc.
+     */
+    public static List<TcProgram> tcPrograms(int ifindex) {
+        List<TcProgram> out = new ArrayList<>();
+        for (boolean ingress : new boolean[] {true, false}) {
+            java.nio.ByteBuffer tcmsg = java.nio.ByteBuffer.allocate(TCMSG_LEN).order(java.nio.ByteOrder.nativeOrder());
+            tcmsg.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(ifindex).putInt(0)
+                    .putInt((TC_H_CLSACT & 0xFFFF0000) | (ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS)).putInt(0);
+            try {
+                dump(RTM_GETTFILTER, tcmsg.array(), RTM_NEWTFILTER, "RTM_GETTFILTER", msg -> {
+                    int id = bpfFilterProgram(msg);
+                    if (id != 0) {
+                        out.add(new TcProgram(ifindex, ingress, id));
+                    }
+                });
+            } catch (KernelException noQdisc) {
+                // no clsact on this interface (EINVAL/ENOENT): no filters there
+            }
+        }
+        return out;
+    }
+
+    /** TCA_OPTIONS' TCA_BPF_ID of a filter message, or 0 (another kind of filter, or the chain's head). */
+    private static int bpfFilterProgram(MemorySegment msg) {
+        long off = NLMSGHDR_LEN + TCMSG_LEN;
+        while (off + 4 <= msg.byteSize()) {
+            int len = msg.get(JAVA_SHORT, off) & 0xffff;
+            int type = msg.get(JAVA_SHORT, off + 2) & NLA_TYPE_MASK;
+            if (len < 4 || off + len > msg.byteSize()) {
+                return 0;
+            }
+            if (type == TCA_OPTIONS) {
+                long x = off + 4;
+                while (x + 4 <= off + len) {
+                    int xl = msg.get(JAVA_SHORT, x) & 0xffff;
+                    int xt = msg.get(JAVA_SHORT, x + 2) & NLA_TYPE_MASK;
+                    if (xl < 4 || x + xl > off + len) {
+                        return 0;
+                    }
+                    if (xt == TCA_BPF_ID && xl >= 8) {
+                        return msg.get(JAVA_INT, x + 4);
+                    }
+                    x += align4(xl);
+                }
+            }
+            off += align4(len);
+        }
+        return 0;
     }
 
     private static void parseLink(MemorySegment msg, List<XdpProgram> out) {

@@ -101,7 +101,8 @@ final class ProtoConvert {
         Program.Builder b = Program.newBuilder().setId(info.id()).setKernel(kernelInfo(info))
                 .setAgent(held == null ? AgentView.getDefaultInstance() : agentView(held, dependents));
         links.ifPresent(l -> b.setLinks(ProgramLinks.newBuilder().addAllLinkIds(l.linkIds())
-                .addAllXdpInterfaces(l.xdpInterfaces()).addAllCgroups(l.cgroups()).setAttached(l.attached())));
+                .addAllXdpInterfaces(l.xdpInterfaces()).addAllCgroups(l.cgroups()).addAllTcFilters(l.tcFilters())
+                .setAttached(l.attached())));
         return b.build();
     }
 
