@@ -136,7 +136,9 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
                     } catch (BtfException e) {
                         throw new ElfException(e.getMessage());
                     }
-                } else if ((s.type() == ElfFile.SHT_REL) && s.info() > 0 && s.info() < elf.sections().size()) {
+                } else if ((s.type() == ElfFile.SHT_REL) && s.info() > 0 && s.info() < elf.sections().size()
+                        && usesRelocations(elf.section(s.info()))) {
+                    // only code's and .maps' relocations matter to loading (debug info's are libbpf's to skip too)
                     relocs.put(s.info(), elf.relocations(s));
                 }
             }
@@ -216,6 +218,10 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
                     ksymFunctions.put(t.name(), t.kind() == Btf.KIND_FUNC);
                 }
             });
+        }
+
+        static boolean usesRelocations(ElfFile.Section target) {
+            return target.isExecutable() || target.name().equals(".maps");
         }
 
         static boolean isData(ElfFile.Section s) {
