@@ -285,6 +285,11 @@ public final class Agent implements AutoCloseable {
         }
         closed = true;
         health.enterTerminalState();
+        if (service != null) {
+            // before the servers: a subscription never ends by itself, it would hold their stop for its
+            // whole grace period and then end CANCELLED instead of UNAVAILABLE after its last records
+            service.eventHub().shutdown(2000);
+        }
         servers.forEach(Server::shutdown);
         for (Server s : servers) {
             try {

@@ -317,6 +317,11 @@ public final class AsyncBpfClient {
         return adapt(stub().deleteMapBatch(request), r -> r);
     }
 
+    /** Subscriptions to a ring buffer's or perf event array's records, one per Flow.Subscriber. */
+    public EventPublisher subscribe(SubscribeOptions options) {
+        return new EventPublisher(channel, target, options.request());
+    }
+
     public CompletableFuture<ReadRingBufferResponse> readRingBuffer(ReadRingBufferRequest request) {
         return adapt(stub().readRingBuffer(request), r -> r);
     }

@@ -387,6 +387,15 @@ public final class BpfClient implements AutoCloseable {
         return Errors.call(target, () -> stub().deleteMapBatch(request));
     }
 
+    /**
+     * Subscribes to a ring buffer's or perf event array's records: returns once the agent says the
+     * subscription is live (records written from then on are delivered or counted as lost). No deadline
+     * applies to the stream itself; this client's deadline bounds the wait for it to start.
+     */
+    public EventStream subscribe(SubscribeOptions options) {
+        return EventStream.open(channel, target, options.request(), java.time.Duration.ofMillis(deadlineMillis));
+    }
+
     public ReadRingBufferResponse readRingBuffer(ReadRingBufferRequest request) {
         return Errors.call(target, () -> stub().readRingBuffer(request));
     }

@@ -23,6 +23,11 @@ public final class CollectionHandle implements AutoCloseable {
         this.verifierLogs = Map.copyOf(verifierLogs);
     }
 
+    /** A live subscription to the records of this collection's ring buffer or perf event array mapName. */
+    public EventStream subscribe(String mapName) {
+        return client.subscribe(SubscribeOptions.collectionMap(id(), mapName));
+    }
+
     public int id() {
         return collection.getId();
     }

@@ -84,6 +84,11 @@ public final class MapHandle implements AutoCloseable {
     }
 
     /** A ring buffer's records written so far (up to max, 0: the agent's default), oldest first; consumed. */
+    /** A live subscription to this ring buffer's or perf event array's records, with the agent's defaults. */
+    public EventStream subscribe() {
+        return client.subscribe(SubscribeOptions.map(this));
+    }
+
     public List<byte[]> readRingBuffer(int max) {
         return client.readRingBuffer(ReadRingBufferRequest.newBuilder().setMap(ref()).setMaxRecords(max).build())
                 .getRecordsList().stream().map(ByteString::toByteArray).toList();

@@ -360,6 +360,10 @@ public final class BpfMap implements BpfObject {
         if (max <= 0) {
             throw new InvalidSpecException("max_records", max + ": at least 1");
         }
+        if (reader != null) {
+            throw new BusyException("map", "MAP_STREAMED", "map " + id + "'s records go to its event stream"
+                    + " subscribers (SubscribeEvents); read them there, or end the subscriptions first");
+        }
         if (ring == null) {
             ring = dev.bpfagent.agent.kernel.RingBufferMapping.map(fd, maxEntries);
         }
@@ -499,13 +503,54 @@ public final class BpfMap implements BpfObject {
 
     @Override
     public void close() {
+        EventReader r;
         synchronized (this) {
             if (ring != null) {
                 ring.close();
                 ring = null;
             }
+            r = reader;
+        }
+        if (r != null) {
+            r.close(); // outside the lock: it calls releaseReader
         }
         fd.close();
+    }
+
+    /** The reader consuming this ring buffer or owning this perf event array's slots; guarded by this. */
+    private EventReader reader;
+
+    /** Makes r this map's one reader; BusyException when another has it. */
+    synchronized void claimReader(EventReader r) {
+        if (fd.isClosed()) {
+            throw KernelException.of("use of map " + id, dev.bpfagent.agent.errno.Errno.EBADF.number(), "it was closed");
+        }
+        if (reader != null && reader != r) {
+            throw new BusyException("map", "MAP_HAS_READER", "map " + id + " already has an event reader in the agent");
+        }
+        reader = r;
+    }
+
+    synchronized void releaseReader(EventReader r) {
+        if (reader == r) {
+            reader = null;
+        }
+    }
+
+    /** Whether an event reader consumes this map now. */
+    public synchronized boolean hasReader() {
+        return reader != null;
+    }
+
+    /** A perf event array's slot for cpu now holds event (the reader's PERF_COUNT_SW_BPF_OUTPUT event). */
+    void setPerfEvent(int cpu, Fd event) {
+        try (Fd.Held e = event.hold()) {
+            put(intKey(cpu), intKey(e.fd()), BPF_ANY);
+        }
+    }
+
+    void clearPerfEvent(int cpu) {
+        Bpf.mapDeleteElem(fd, intKey(cpu));
     }
 
     @Override

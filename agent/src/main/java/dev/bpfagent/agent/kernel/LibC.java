@@ -175,6 +175,117 @@ public final class LibC {
         }
     }
 
+    /** int epoll_create1(int flags) */
+    private static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT), -1);
+    /** int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) */
+    private static final MethodHandle EPOLL_CTL = downcall("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), -1);
+    /** int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout) */
+    private static final MethodHandle EPOLL_WAIT = downcall("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), -1);
+    /** int eventfd(unsigned int initval, int flags) */
+    private static final MethodHandle EVENTFD = downcall("eventfd",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1);
+    /** ssize_t write(int fd, const void *buf, size_t count) */
+    private static final MethodHandle WRITE = downcall("write",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), -1);
+    /** sys/epoll.h, sys/eventfd.h */
+    static final int EPOLL_CLOEXEC = 02000000, EPOLL_CTL_ADD = 1, EPOLLIN = 1;
+    static final int EFD_CLOEXEC = 02000000, EFD_NONBLOCK = 04000;
+
+    static Fd epollCreate1() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int fd = (int) EPOLL_CREATE1.invokeExact(state, EPOLL_CLOEXEC);
+            if (fd < 0) {
+                throw KernelException.of("epoll_create1", errno(state), null);
+            }
+            return new Fd(fd);
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall epoll_create1 failed", t);
+        }
+    }
+
+    /** epoll_ctl(EPOLL_CTL_ADD) of fd for events, with event (a struct epoll_event) as the caller built it. */
+    static void epollCtlAdd(Fd epoll, Fd fd, MemorySegment event) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held e = epoll.hold(); Fd.Held f = fd.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) EPOLL_CTL.invokeExact(state, e.fd(), EPOLL_CTL_ADD, f.fd(), event);
+            if (r < 0) {
+                throw KernelException.of("epoll_ctl", errno(state), null);
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall epoll_ctl failed", t);
+        }
+    }
+
+    /**
+     * epoll_wait into events (room for maxEvents), state being a capture-state segment the caller keeps
+     * (a hot loop allocates nothing). Returns the ready count; 0 on timeout or when a signal interrupted it.
+     */
+    static int epollWait(Fd epoll, MemorySegment events, int maxEvents, int timeoutMs, MemorySegment state) {
+        try (Fd.Held e = epoll.hold()) {
+            int r = (int) EPOLL_WAIT.invokeExact(state, e.fd(), events, maxEvents, timeoutMs);
+            if (r < 0) {
+                int errno = errno(state);
+                if (errno == Errno.EINTR.number()) {
+                    return 0;
+                }
+                throw KernelException.of("epoll_wait", errno, null);
+            }
+            return r;
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall epoll_wait failed", t);
+        }
+    }
+
+    /** A capture-state segment for {@link #epollWait}, allocated in the caller's arena. */
+    static MemorySegment captureState(Arena arena) {
+        return arena.allocate(CAPTURE);
+    }
+
+    static Fd eventfd(int flags) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int fd = (int) EVENTFD.invokeExact(state, 0, flags);
+            if (fd < 0) {
+                throw KernelException.of("eventfd", errno(state), null);
+            }
+            return new Fd(fd);
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall eventfd failed", t);
+        }
+    }
+
+    /** write(2) of all of buf (an eventfd takes 8 bytes in one write); EAGAIN is returned as -1. */
+    static long write(Fd fd, MemorySegment buf) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            long n = (long) WRITE.invokeExact(state, h.fd(), buf, buf.byteSize());
+            if (n < 0) {
+                int errno = errno(state);
+                if (errno == Errno.EAGAIN.number()) {
+                    return -1;
+                }
+                throw KernelException.of("write", errno, null);
+            }
+            return n;
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall write failed", t);
+        }
+    }
+
     /** sys/mman.h */
     public static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
 

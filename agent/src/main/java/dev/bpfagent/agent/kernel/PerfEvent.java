@@ -74,6 +74,28 @@ public final class PerfEvent {
         }
     }
 
+    /** enum perf_event_sample_format */
+    public static final long PERF_SAMPLE_RAW = 1L << 10;
+
+    /**
+     * Opens the software event a perf event array slot takes (PERF_COUNT_SW_BPF_OUTPUT on one CPU, any
+     * process): bpf_perf_event_output writes PERF_SAMPLE_RAW samples into its buffer, and each sample
+     * wakes a waiting reader (wakeup_events 1).
+     */
+    public static Fd openBpfOutput(int cpu) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = arena.allocate(ATTR);
+            a.fill((byte) 0);
+            a.set(JAVA_INT, BpfAttr.offset(ATTR, "type"), PERF_TYPE_SOFTWARE);
+            a.set(JAVA_INT, BpfAttr.offset(ATTR, "size"), (int) ATTR.byteSize());
+            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config"), PERF_COUNT_SW_BPF_OUTPUT);
+            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "sample_period"), 1L);
+            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "sample_type"), PERF_SAMPLE_RAW);
+            a.set(JAVA_INT, BpfAttr.offset(ATTR, "wakeup_events"), 1);
+            return new Fd(LibC.perfEventOpen(a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+        }
+    }
+
     /**
      * Opens a kprobe or uprobe through its PMU (type read from /sys/bus/event_source/devices/{kprobe,uprobe}/type):
      * config1 points at the function name (kprobe_func) or binary path (uprobe_path), config2 is the offset

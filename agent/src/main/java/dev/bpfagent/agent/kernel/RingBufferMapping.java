@@ -46,11 +46,33 @@ public final class RingBufferMapping implements AutoCloseable {
     /** Up to max committed records, oldest first, each consumed (the kernel may reuse their room). */
     public List<byte[]> read(int max) {
         List<byte[]> out = new ArrayList<>();
+        read(max, new RecordSink() {
+            @Override
+            public void record(int cpu, byte[] data) {
+                out.add(data);
+            }
+
+            @Override
+            public void lost(int cpu, long count) {
+            }
+        });
+        return out;
+    }
+
+    /**
+     * Hands up to max committed records to sink (cpu -1), oldest first, each consumed once the sink has
+     * it; discarded records are skipped. Returns how many the sink got. One thread reads at a time.
+     */
+    public int read(int max, RecordSink sink) {
+        int n = 0;
         long cons = (long) JAVA_LONG.varHandle().getAcquire(consumer, 0L);
-        while (out.size() < max) {
-            long prod = (long) JAVA_LONG.varHandle().getAcquire(producer, 0L);
+        long prod = (long) JAVA_LONG.varHandle().getAcquire(producer, 0L);
+        while (n < max) {
             if (cons >= prod) {
-                break;
+                prod = (long) JAVA_LONG.varHandle().getAcquire(producer, 0L);
+                if (cons >= prod) {
+                    break;
+                }
             }
             long at = PAGE + (cons & mask);
             int len = (int) JAVA_INT.varHandle().getAcquire(producer, at);
@@ -59,13 +81,20 @@ public final class RingBufferMapping implements AutoCloseable {
             }
             int size = len & ~(BUSY | DISCARD);
             if ((len & DISCARD) == 0) {
-                out.add(producer.asSlice(at + HDR, size).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                sink.record(-1, producer.asSlice(at + HDR, size).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                n++;
             }
             cons += (HDR + size + 7) & ~7L;
             JAVA_LONG.varHandle().setRelease(consumer, 0L, cons);
         }
         VarHandle.fullFence();
-        return out;
+        return n;
+    }
+
+    /** Whether committed or in-flight records wait to be read (producer ahead of consumer). */
+    public boolean pending() {
+        return (long) JAVA_LONG.varHandle().getAcquire(producer, 0L)
+                > (long) JAVA_LONG.varHandle().getAcquire(consumer, 0L);
     }
 
     @Override

@@ -20,6 +20,8 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     private final ChainHandler chains;
     private final ObjectHandler objects;
     private final LinkHandler links;
+    private final EventHandler events;
+    private final dev.bpfagent.agent.service.events.EventHub hub = new dev.bpfagent.agent.service.events.EventHub();
     private final Offload offload;
 
     public BpfServiceImpl(Registry registry, PinPaths pins, String version) {
@@ -36,6 +38,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         this.chains = new ChainHandler(registry, refs, maps);
         this.objects = new ObjectHandler(registry, refs);
         this.links = new LinkHandler(registry, refs);
+        this.events = new EventHandler(registry, refs, hub);
         this.pinCalls = new PinHandler(registry, refs, programs, maps, links);
         this.agent = new AgentHandler(registry, pins, version);
     }
@@ -176,6 +179,16 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     }
 
     @Override
+    public void subscribeEvents(SubscribeEventsRequest req, StreamObserver<SubscribeEventsResponse> out) {
+        events.subscribe(req, out);
+    }
+
+    /** The event streams, for the agent's stop and for tests. */
+    public dev.bpfagent.agent.service.events.EventHub eventHub() {
+        return hub;
+    }
+
+    @Override
     public void freezeMap(FreezeMapRequest req, StreamObserver<FreezeMapResponse> out) {
         reply(out, maps.freeze(req));
     }
@@ -242,6 +255,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
 
     /** At stop: run stats off, then every held object closed (pinned ones stay in the kernel). */
     public void shutdown() {
+        hub.shutdown(2000); // streams first: they hand over what was read, then end UNAVAILABLE
         agent.shutdown();
         registry.closeAll();
     }

@@ -77,6 +77,9 @@ public final class ErrorMapper {
             return withField(he.kind() == HookException.Kind.NOT_FOUND ? Status.Code.NOT_FOUND
                     : Status.Code.FAILED_PRECONDITION, he.reason(), he.field(), he.getMessage(), Map.of());
         }
+        if (t instanceof dev.bpfagent.agent.bpf.BusyException be) {
+            return withField(Status.Code.FAILED_PRECONDITION, be.reason(), be.field(), be.getMessage(), Map.of());
+        }
         if (t instanceof dev.bpfagent.agent.bpf.btf.BtfException be) {
             return build(Status.Code.FAILED_PRECONDITION, be.getMessage(), info("BAD_KERNEL_BTF").build());
         }
