@@ -50,6 +50,7 @@ public final class AgentBench {
 
     public static void main(String[] args) throws Exception {
         int iterations = 2000;
+        boolean eventsOnly = false;
         Path agentJar = Path.of("agent/target/bpf-agent.jar");
         Path objects = Path.of("integration-tests/target/bpf");
         for (int i = 0; i < args.length; i++) {
@@ -57,8 +58,9 @@ public final class AgentBench {
                 case "--iterations" -> iterations = Integer.parseInt(args[++i]);
                 case "--agent-jar" -> agentJar = Path.of(args[++i]);
                 case "--objects" -> objects = Path.of(args[++i]);
+                case "--events-only" -> eventsOnly = true;
                 default -> {
-                    System.err.println("usage: AgentBench [--iterations N] [--agent-jar PATH] [--objects DIR]");
+                    System.err.println("usage: AgentBench [--iterations N] [--agent-jar PATH] [--objects DIR] [--events-only]");
                     System.exit(2);
                 }
             }
@@ -70,6 +72,14 @@ public final class AgentBench {
         System.setProperty("bpfagent.jar", agentJar.toString());
         System.setProperty("bpfagent.java", Path.of(System.getProperty("java.home"), "bin", "java").toString());
         try (AgentProcess agent = AgentProcess.start()) {
+            if (eventsOnly) {
+                long before = rssKiB(agent.process);
+                List<EventBench.Result> events = EventBench.run(agent, objects);
+                EventBench.print(events);
+                System.out.printf(Locale.ROOT, "%nagent RSS: %d MiB before the event rows, %d MiB after%n",
+                        before / 1024, rssKiB(agent.process) / 1024);
+                return;
+            }
             Path bpffs = agent.bpffsDir;
             long rssIdle = rssKiB(agent.process);
             byte[] insns = Asm.xdpDropUdp();
@@ -172,11 +182,16 @@ public final class AgentBench {
             } finally {
                 Files.delete(cgroup);
             }
+            long rssBeforeEvents = rssKiB(agent.process);
+            List<EventBench.Result> events = EventBench.run(agent, objects);
+            long rssEvents = rssKiB(agent.process);
             print(rows, iterations);
+            EventBench.print(events);
             System.out.printf(Locale.ROOT, "%nagent RSS: %d MiB at start, %d MiB after the loads and test runs, %d MiB"
                     + " after 10 s idle, %d MiB holding 10,000 programs; %d MiB after the map rows (200,000-entry"
-                    + " dumps), %d MiB 10 s later%n", rssIdle / 1024, rssAfter / 1024, rssRested / 1024,
-                    rssHolding / 1024, rssMaps / 1024, rssMapsRested / 1024);
+                    + " dumps), %d MiB 10 s later; %d MiB before the event rows, %d MiB after%n", rssIdle / 1024,
+                    rssAfter / 1024, rssRested / 1024, rssHolding / 1024, rssMaps / 1024, rssMapsRested / 1024,
+                    rssBeforeEvents / 1024, rssEvents / 1024);
         }
     }
 

@@ -19,25 +19,12 @@ final class LibbpfBaseline {
 
     static List<AgentBench.Row> run(int iterations, Path pinDir, long tracepointId, Path cgroup)
             throws IOException, InterruptedException {
-        if (!Files.exists(Path.of("/usr/include/bpf/bpf.h"))) {
-            System.err.println("libbpf row skipped: install libbpf-dev (apt-get install libbpf-dev) for it");
+        Path bin = compile("libbpf_bench.c");
+        if (bin == null) {
             return List.of();
         }
-        Path dir = Files.createTempDirectory("libbpf-bench");
+        Path dir = bin.getParent();
         try {
-            Path src = dir.resolve("libbpf_bench.c");
-            try (InputStream in = LibbpfBaseline.class.getResourceAsStream("/libbpf_bench.c")) {
-                if (in == null) {
-                    System.err.println("libbpf row skipped: libbpf_bench.c is not in the bench jar");
-                    return List.of();
-                }
-                Files.copy(in, src);
-            }
-            Path bin = dir.resolve("libbpf_bench");
-            if (exec(dir, "cc", "-O2", "-o", bin.toString(), src.toString(), "-lbpf").exitCode != 0) {
-                System.err.println("libbpf row skipped: cc or -lbpf failed");
-                return List.of();
-            }
             Files.createDirectories(pinDir);
             Result r = exec(dir, bin.toString(), Integer.toString(iterations), pinDir.toString(),
                     Long.toString(tracepointId), cgroup.toString());
@@ -57,6 +44,34 @@ final class LibbpfBaseline {
         } finally {
             dev.bpfagent.it.AgentProcess.deleteTree(dir);
         }
+    }
+
+    /**
+     * One of this jar's C sources compiled with the system's cc against libbpf, in a temp directory of its
+     * own (the caller deletes it); null, with a note, when libbpf-dev or cc is missing.
+     */
+    static Path compile(String source) throws IOException, InterruptedException {
+        if (!Files.exists(Path.of("/usr/include/bpf/bpf.h"))) {
+            System.err.println("libbpf row skipped: install libbpf-dev (apt-get install libbpf-dev) for it");
+            return null;
+        }
+        Path dir = Files.createTempDirectory("libbpf-bench");
+        Path src = dir.resolve(source);
+        try (InputStream in = LibbpfBaseline.class.getResourceAsStream("/" + source)) {
+            if (in == null) {
+                System.err.println("libbpf row skipped: " + source + " is not in the bench jar");
+                dev.bpfagent.it.AgentProcess.deleteTree(dir);
+                return null;
+            }
+            Files.copy(in, src);
+        }
+        Path bin = dir.resolve(source.replace(".c", ""));
+        if (exec(dir, "cc", "-O2", "-o", bin.toString(), src.toString(), "-lbpf").exitCode != 0) {
+            System.err.println("libbpf row skipped: cc or -lbpf failed for " + source);
+            dev.bpfagent.it.AgentProcess.deleteTree(dir);
+            return null;
+        }
+        return bin;
     }
 
     private record Result(int exitCode, String output) {

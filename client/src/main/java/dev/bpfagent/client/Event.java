@@ -65,8 +65,21 @@ public sealed interface Event permits Event.Data, Event.Loss, Event.Started {
             case LOSS -> out.add(new Loss(m.getLoss().getFirstSequence(), m.getLoss().getCount(),
                     m.getLoss().getDroppedByAgent(), m.getLoss().getLostInKernel()));
             case BATCH -> {
-                long seq = m.getBatch().getFirstSequence();
-                for (var r : m.getBatch().getRecordsList()) {
+                var batch = m.getBatch();
+                long seq = batch.getFirstSequence();
+                if (batch.getPackedSizesCount() > 0) {
+                    byte[] all = batch.getPackedData().toByteArray();
+                    boolean cpus = batch.getPackedCpusCount() == batch.getPackedSizesCount();
+                    int at = 0;
+                    for (int i = 0; i < batch.getPackedSizesCount(); i++) {
+                        int size = batch.getPackedSizes(i);
+                        out.add(new Data(seq++, cpus ? OptionalInt.of(batch.getPackedCpus(i)) : OptionalInt.empty(),
+                                java.util.Arrays.copyOfRange(all, at, at + size)));
+                        at += size;
+                    }
+                    return out;
+                }
+                for (var r : batch.getRecordsList()) {
                     out.add(new Data(seq++, r.hasCpu() ? OptionalInt.of(r.getCpu()) : OptionalInt.empty(),
                             r.getData().toByteArray()));
                 }

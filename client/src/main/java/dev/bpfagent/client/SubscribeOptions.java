@@ -17,9 +17,14 @@ public final class SubscribeOptions {
         this.request = request;
     }
 
+    /** New options ask for packed batches (the client unpacks them; see EventBatch in the proto). */
+    private static SubscribeOptions packedByDefault(SubscribeEventsRequest.Builder request) {
+        return new SubscribeOptions(request.setPacked(true));
+    }
+
     /** A map the agent holds, by id. */
     public static SubscribeOptions map(int mapId) {
-        return new SubscribeOptions(SubscribeEventsRequest.newBuilder().setMap(
+        return packedByDefault(SubscribeEventsRequest.newBuilder().setMap(
                 ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(mapId)));
     }
 
@@ -29,7 +34,7 @@ public final class SubscribeOptions {
 
     /** A map of a loaded collection, by its name in the object. */
     public static SubscribeOptions collectionMap(int collectionId, String name) {
-        return new SubscribeOptions(SubscribeEventsRequest.newBuilder().setCollectionMap(CollectionMapRef.newBuilder()
+        return packedByDefault(SubscribeEventsRequest.newBuilder().setCollectionMap(CollectionMapRef.newBuilder()
                 .setCollection(ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId))
                 .setName(Objects.requireNonNull(name, "name"))));
     }
@@ -65,6 +70,12 @@ public final class SubscribeOptions {
     /** Perf event arrays: pages per CPU buffer, when this subscription starts the map's reader. */
     public SubscribeOptions perfBufferPages(int pages) {
         request.setPerfBufferPages(pages);
+        return this;
+    }
+
+    /** Batches as one bytes field (default) or as a message per record (what a client of the proto alone may prefer). */
+    public SubscribeOptions packed(boolean packed) {
+        request.setPacked(packed);
         return this;
     }
 

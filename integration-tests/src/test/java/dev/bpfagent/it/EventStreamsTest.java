@@ -157,23 +157,23 @@ class EventStreamsTest extends OneAgentPerClass {
         final int runs = 20, perRun = 50_000, total = runs * perRun;
         try (CollectionHandle h = load(c, "bench16", false, 0);
              EventStream a = c.subscribe(SubscribeOptions.collectionMap(h.id(), "bench_ring").queueRecords(1 << 20)
-                     .queueBytes(64L << 20).batchRecords(4096));
+                     .queueBytes(32L << 20).batchRecords(4096));
              EventStream b = c.subscribe(SubscribeOptions.collectionMap(h.id(), "bench_ring").queueRecords(1 << 20)
-                     .queueBytes(64L << 20).batchRecords(4096));
+                     .queueBytes(32L << 20).batchRecords(4096));
              EventStream slow = c.subscribe(SubscribeOptions.collectionMap(h.id(), "bench_ring").queueRecords(1000))) {
             assertEquals(3, slow.started().getSubscribers(), "three subscribers share the map's one reader");
             assertEquals(1000, slow.started().getQueueRecords());
             long rssBefore = rssKiB(agent.process.pid());
             var counters = new ArrayList<Thread>();
-            long[] received = new long[2];
-            Throwable[] failed = new Throwable[2];
+            var received = new java.util.concurrent.atomic.AtomicLongArray(2); // read here while pacing
+            Throwable[] failed = new Throwable[2]; // set by a reader thread before it ends (joined below)
             EventStream[] fast = {a, b};
             for (int i = 0; i < 2; i++) {
                 int n = i;
                 Thread t = new Thread(() -> {
                     try {
                         long expect = 1;
-                        while (received[n] < total) {
+                        while (received.get(n) < total) {
                             var e = fast[n].poll(Duration.ofSeconds(10));
                             if (e.isEmpty()) {
                                 break;
@@ -181,7 +181,7 @@ class EventStreamsTest extends OneAgentPerClass {
                             Event.Data d = assertInstanceOf(Event.Data.class, e.get(), "a reader that keeps up loses"
                                     + " nothing");
                             assertEquals(expect++, d.sequence());
-                            received[n]++;
+                            received.incrementAndGet(n);
                         }
                     } catch (Throwable ex) {
                         failed[n] = ex;
@@ -191,8 +191,16 @@ class EventStreamsTest extends OneAgentPerClass {
                 counters.add(t);
             }
             ProgramHandle p = h.program("bench16").orElseThrow();
-            for (int r = 0; r < runs; r++) {
+            for (int r = 1; r <= runs; r++) {
                 p.testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(perRun));
+                // the kernel writes 50,000 records in a few ms, faster than any socket carries them: paced,
+                // the two readers keep up, while the third never reads at all
+                long produced = (long) r * perRun;
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while ((received.get(0) < produced || received.get(1) < produced) && System.nanoTime() < deadline
+                        && failed[0] == null && failed[1] == null) {
+                    Thread.sleep(2);
+                }
             }
             long rssAfter = rssKiB(agent.process.pid());
             for (Thread t : counters) {
@@ -206,8 +214,8 @@ class EventStreamsTest extends OneAgentPerClass {
             MapHandle bss = h.map("events.bss").orElseThrow();
             assertEquals(0, ObjectFilesKernelTest.u64(bss.lookup(MapCodec.u32(0)).orElseThrow(), 16),
                     "the ring buffer never ran full (ring_full)");
-            assertEquals(total, received[0], "the first subscriber got every record");
-            assertEquals(total, received[1], "the second subscriber got every record");
+            assertEquals(total, received.get(0), "the first subscriber got every record");
+            assertEquals(total, received.get(1), "the second subscriber got every record");
             // the third never read: what it gets now is what its queue (and the transport) held, and
             // notices of the rest; every sequence number is in one or the other
             long data = 0, lost = 0, dropped = 0, next = 1;
@@ -231,6 +239,8 @@ class EventStreamsTest extends OneAgentPerClass {
             assertEquals(lost, dropped, "lost in the agent (its queue), not in the kernel");
             assertTrue(lost > total / 2, "most records were dropped for the subscriber that never read: " + lost);
             assertTrue(data < 200_000, "it got no more than its queue and the transport's windows held: " + data);
+            System.out.printf("slow subscriber: %d delivered, %d lost (%d dropped by the agent); agent RSS %d -> %d KiB%n",
+                    data, lost, dropped, rssBefore, rssAfter);
             assertTrue(rssAfter - rssBefore < 256 * 1024, "the agent's RSS grew " + (rssAfter - rssBefore)
                     + " KiB while " + total + " records went by (a queue without bound would hold them all)");
         }

@@ -80,6 +80,11 @@ class ProtocolFuzzTest {
                 Map.entry("FreezeMap", new Message[] {FreezeMapRequest.newBuilder().setMap(missingMap()).build()}),
                 Map.entry("ReadRingBuffer", new Message[] {ReadRingBufferRequest.newBuilder().setMap(missingMap())
                         .setMaxRecords(5).build()}),
+                Map.entry("SubscribeEvents", new Message[] {SubscribeEventsRequest.newBuilder().setMap(missingMap())
+                        .setQueueRecords(10).setBatchRecords(2).setBatchDelayMs(1).setPacked(true).build(),
+                        SubscribeEventsRequest.newBuilder().setCollectionMap(CollectionMapRef.newBuilder()
+                                .setCollection(ObjectRef.newBuilder().setId(77)).setName("events"))
+                                .setPerfBufferPages(3).build()}),
                 Map.entry("UpdateMapBatch", new Message[] {UpdateMapBatchRequest.newBuilder().setMap(missingMap())
                         .addEntries(MapEntry.newBuilder().setKey(ByteString.copyFrom(new byte[4]))
                                 .setValue(ByteString.copyFrom(new byte[8]))).build()}),

@@ -34,7 +34,7 @@ final class RawCalls {
         }
     };
 
-    /** Every unary method of BpfService, taking and returning bytes. */
+    /** Every method of BpfService (unary, and SubscribeEvents' server stream), taking and returning bytes. */
     static List<MethodDescriptor<byte[], byte[]>> methods() {
         return BpfServiceGrpc.getServiceDescriptor().getMethods().stream()
                 .map(m -> MethodDescriptor.<byte[], byte[]>newBuilder().setType(m.getType())
@@ -43,8 +43,27 @@ final class RawCalls {
                 .toList();
     }
 
-    /** Sends the bytes; returns the answer, or throws the call's StatusRuntimeException. */
+    /**
+     * Sends the bytes; returns the answer (a stream's first message, after which the stream is cancelled),
+     * or throws the call's StatusRuntimeException.
+     */
     static byte[] call(Channel ch, MethodDescriptor<byte[], byte[]> m, byte[] request) throws StatusRuntimeException {
-        return ClientCalls.blockingUnaryCall(ch, m, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), request);
+        CallOptions options = CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS);
+        if (m.getType() != MethodDescriptor.MethodType.SERVER_STREAMING) {
+            return ClientCalls.blockingUnaryCall(ch, m, options, request);
+        }
+        io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+        try {
+            return ctx.call(() -> {
+                var it = ClientCalls.blockingServerStreamingCall(ch, m, options, request);
+                return it.hasNext() ? it.next() : new byte[0];
+            });
+        } catch (StatusRuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        } finally {
+            ctx.cancel(null);
+        }
     }
 }

@@ -26,7 +26,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class EventReader implements AutoCloseable {
     /** Records handed over per poll at most, so a busy buffer still lets the caller act between polls. */
-    static final int MAX_PER_POLL = 8192;
+    public static final int MAX_PER_POLL = 8192;
 
     /** Where a poll hands records and loss counts; cpu is -1 for ring buffers. */
     public interface Sink {

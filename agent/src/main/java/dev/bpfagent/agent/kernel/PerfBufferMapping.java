@@ -22,6 +22,8 @@ public final class PerfBufferMapping implements AutoCloseable {
     static final int PERF_RECORD_LOST = 2, PERF_RECORD_SAMPLE = 9;
     private static final long DATA_HEAD = 1024, DATA_TAIL = 1032, DATA_OFFSET = 1040, DATA_SIZE = 1048;
 
+    private static final java.lang.invoke.VarHandle LONG = JAVA_LONG.varHandle();
+
     private final MemorySegment mapping;
     private final MemorySegment data;
     private final long size;
@@ -40,7 +42,7 @@ public final class PerfBufferMapping implements AutoCloseable {
         this.data = mapping.asSlice(off, sz);
         this.size = sz;
         this.cpu = cpu;
-        this.tail = (long) JAVA_LONG.varHandle().getAcquire(mapping, DATA_TAIL);
+        this.tail = (long) LONG.getAcquire(mapping, DATA_TAIL);
     }
 
     /** Maps the perf event's buffer: the control page and pages data pages (a power of two). */
@@ -61,7 +63,7 @@ public final class PerfBufferMapping implements AutoCloseable {
      * each record's room goes back to the kernel once read. Returns how many samples the sink got.
      */
     public int read(int max, RecordSink sink) {
-        long head = (long) JAVA_LONG.varHandle().getAcquire(mapping, DATA_HEAD);
+        long head = (long) LONG.getAcquire(mapping, DATA_HEAD);
         int n = 0;
         byte[] scratch = null;
         while (tail < head && n < max) {
@@ -95,13 +97,13 @@ public final class PerfBufferMapping implements AutoCloseable {
             }
             tail += recSize;
         }
-        JAVA_LONG.varHandle().setRelease(mapping, DATA_TAIL, tail);
+        LONG.setRelease(mapping, DATA_TAIL, tail);
         return n;
     }
 
     /** Whether records wait to be read. */
     public boolean pending() {
-        return (long) JAVA_LONG.varHandle().getAcquire(mapping, DATA_HEAD) > tail;
+        return (long) LONG.getAcquire(mapping, DATA_HEAD) > tail;
     }
 
     @Override

@@ -21,6 +21,10 @@ public final class RingBufferMapping implements AutoCloseable {
     static final int BUSY = 1 << 31;
     static final int DISCARD = 1 << 30;
 
+    /** Constant handles: the JIT inlines them (a layout's varHandle() called per access would not be). */
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
     private final MemorySegment consumer;
     private final MemorySegment producer;
     private final long mask;
@@ -65,27 +69,29 @@ public final class RingBufferMapping implements AutoCloseable {
      */
     public int read(int max, RecordSink sink) {
         int n = 0;
-        long cons = (long) JAVA_LONG.varHandle().getAcquire(consumer, 0L);
-        long prod = (long) JAVA_LONG.varHandle().getAcquire(producer, 0L);
+        long cons = (long) LONG.getAcquire(consumer, 0L);
+        long prod = (long) LONG.getAcquire(producer, 0L);
         while (n < max) {
             if (cons >= prod) {
-                prod = (long) JAVA_LONG.varHandle().getAcquire(producer, 0L);
+                prod = (long) LONG.getAcquire(producer, 0L);
                 if (cons >= prod) {
                     break;
                 }
             }
             long at = PAGE + (cons & mask);
-            int len = (int) JAVA_INT.varHandle().getAcquire(producer, at);
+            int len = (int) INT.getAcquire(producer, at);
             if ((len & BUSY) != 0) {
                 break; // still being written: what follows is not committed yet
             }
             int size = len & ~(BUSY | DISCARD);
             if ((len & DISCARD) == 0) {
-                sink.record(-1, producer.asSlice(at + HDR, size).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                byte[] data = new byte[size];
+                MemorySegment.copy(producer, java.lang.foreign.ValueLayout.JAVA_BYTE, at + HDR, data, 0, size);
+                sink.record(-1, data);
                 n++;
             }
             cons += (HDR + size + 7) & ~7L;
-            JAVA_LONG.varHandle().setRelease(consumer, 0L, cons);
+            LONG.setRelease(consumer, 0L, cons);
         }
         VarHandle.fullFence();
         return n;
@@ -93,8 +99,7 @@ public final class RingBufferMapping implements AutoCloseable {
 
     /** Whether committed or in-flight records wait to be read (producer ahead of consumer). */
     public boolean pending() {
-        return (long) JAVA_LONG.varHandle().getAcquire(producer, 0L)
-                > (long) JAVA_LONG.varHandle().getAcquire(consumer, 0L);
+        return (long) LONG.getAcquire(producer, 0L) > (long) LONG.getAcquire(consumer, 0L);
     }
 
     @Override

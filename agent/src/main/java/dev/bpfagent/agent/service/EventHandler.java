@@ -15,7 +15,8 @@ import io.grpc.stub.StreamObserver;
 /** Event streams: resolves the map a subscription names, sets its limits, hands it to the {@link EventHub}. */
 final class EventHandler {
     static final int DEFAULT_QUEUE_RECORDS = 8192, MAX_QUEUE_RECORDS = 1 << 20;
-    static final long DEFAULT_QUEUE_BYTES = 8L << 20, MAX_QUEUE_BYTES = 64L << 20;
+    /** Bytes of queued records (data plus a 64-byte overhead each); the agent's heap budget caps them all too. */
+    static final long DEFAULT_QUEUE_BYTES = 4L << 20, MAX_QUEUE_BYTES = 32L << 20;
     static final int DEFAULT_BATCH_RECORDS = 256, MAX_BATCH_RECORDS = 8192;
     static final int DEFAULT_BATCH_DELAY_MS = 5, MAX_BATCH_DELAY_MS = 1000;
     static final int DEFAULT_PERF_PAGES = 64;
@@ -46,7 +47,8 @@ final class EventHandler {
                 req.getQueueBytes() == 0 ? DEFAULT_QUEUE_BYTES : Math.min(req.getQueueBytes(), MAX_QUEUE_BYTES),
                 capped(req.getBatchRecords(), DEFAULT_BATCH_RECORDS, MAX_BATCH_RECORDS),
                 req.hasBatchDelayMs() ? (int) Math.min(Integer.toUnsignedLong(req.getBatchDelayMs()), MAX_BATCH_DELAY_MS)
-                        : DEFAULT_BATCH_DELAY_MS);
+                        : DEFAULT_BATCH_DELAY_MS,
+                req.getPacked());
         hub.subscribe(map, perfPages, limits, (ServerCallStreamObserver<SubscribeEventsResponse>) out);
     }
 

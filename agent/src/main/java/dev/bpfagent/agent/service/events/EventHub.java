@@ -21,6 +21,7 @@ public final class EventHub {
 
     private final ConcurrentHashMap<Integer, MapStream> streams = new ConcurrentHashMap<>();
     private volatile boolean stopping;
+    private final MemoryBudget budget = MemoryBudget.ofHeap();
 
     /**
      * Subscribes out to map's events with these limits; perfPages sizes a perf event array's buffers
@@ -38,7 +39,7 @@ public final class EventHub {
                     "TOO_MANY_SUBSCRIPTIONS", "", "the agent serves " + MAX_SUBSCRIPTIONS
                             + " event subscriptions at most; end one first");
         }
-        Subscription sub = new Subscription(limits, out);
+        Subscription sub = new Subscription(limits, budget, out);
         while (true) {
             MapStream s;
             boolean fresh = false;
@@ -67,7 +68,7 @@ public final class EventHub {
         EventStreamStarted.Builder started = EventStreamStarted.newBuilder().setMapId(map.id())
                 .setMapTypeValue(map.type().value).setQueueRecords(limits.queueRecords())
                 .setQueueBytes(limits.queueBytes()).setBatchRecords(limits.batchRecords())
-                .setBatchDelayMs(limits.batchDelayMs()).setSubscribers(s.subscribers());
+                .setBatchDelayMs(limits.batchDelayMs()).setPacked(limits.packed()).setSubscribers(s.subscribers());
         if (!r.cpus().isEmpty()) {
             started.addAllCpus(r.cpus()).setPerfBufferPages(r.perfPages());
         }
@@ -86,6 +87,15 @@ public final class EventHub {
             n += s.subscribers();
         }
         return n;
+    }
+
+    /** Bytes all subscriptions' queues may hold together, and hold now. */
+    public long queueBudget() {
+        return budget.limit();
+    }
+
+    public long queued() {
+        return budget.used();
     }
 
     /** Maps with a reader now. */

@@ -1,6 +1,5 @@
 package dev.bpfagent.agent.service.events;
 
-import com.google.protobuf.UnsafeByteOperations;
 import dev.bpfagent.agent.bpf.EventReader;
 import java.util.ArrayList;
 import java.util.List;
@@ -110,11 +109,11 @@ final class MapStream {
     }
 
     private void run() {
-        List<Object> items = new ArrayList<>();
+        List<Object> items = new ArrayList<>(EventReader.MAX_PER_POLL * 2); // a poll never grows it
         EventReader.Sink sink = new EventReader.Sink() {
             @Override
             public void record(int cpu, byte[] data) {
-                items.add(new Subscription.Rec(UnsafeByteOperations.unsafeWrap(data), cpu));
+                items.add(new Subscription.Rec(data, cpu));
             }
 
             @Override
@@ -123,6 +122,7 @@ final class MapStream {
             }
         };
         io.grpc.Status end;
+        io.grpc.Status failed = null;
         try {
             while (stopStatus == null) {
                 int n = reader.poll(POLL_MILLIS, sink);
@@ -138,12 +138,14 @@ final class MapStream {
                 deliver(items);
             }
         } catch (RuntimeException e) {
-            LOG.warning("event reader of map " + mapId + " failed: " + e);
+            LOG.log(java.util.logging.Level.WARNING, "event reader of map " + mapId + " failed", e);
+            failed = io.grpc.Status.INTERNAL.withDescription("the agent's reader of map " + mapId + " failed: " + e
+                    + " (see the agent's log); subscribe again");
         } finally {
             synchronized (this) {
                 ending = true;
-                end = stopStatus != null ? stopStatus : io.grpc.Status.ABORTED.withDescription("map " + mapId
-                        + " was closed; its records up to then were delivered");
+                end = failed != null ? failed : stopStatus != null ? stopStatus : io.grpc.Status.ABORTED
+                        .withDescription("map " + mapId + " was closed; its records up to then were delivered");
             }
             reader.close();
             for (Subscription s : subs) {

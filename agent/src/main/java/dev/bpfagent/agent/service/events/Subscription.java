@@ -1,6 +1,6 @@
 package dev.bpfagent.agent.service.events;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.bpfagent.proto.v1.EventBatch;
 import dev.bpfagent.proto.v1.EventLoss;
 import dev.bpfagent.proto.v1.EventRecord;
@@ -32,18 +32,26 @@ public final class Subscription {
     static final long END_DRAIN_NANOS = TimeUnit.SECONDS.toNanos(2);
 
     /** The subscription's limits, defaulted and capped. */
-    public record Limits(int queueRecords, long queueBytes, int batchRecords, int batchDelayMs) {
+    public record Limits(int queueRecords, long queueBytes, int batchRecords, int batchDelayMs, boolean packed) {
     }
 
     /** A record as the reader copied it, shared by every subscriber of the map; cpu -1 for ring buffers. */
-    record Rec(ByteString data, int cpu) {
+    record Rec(byte[] data, int cpu) {
+        /** What queuing it costs the heap, as queue_bytes and the agent's budget count it. */
+        long cost() {
+            return data.length + RECORD_OVERHEAD;
+        }
     }
+
+    /** The heap a queued record takes beyond its data: its array's header, the Rec, the queue's slot. */
+    static final int RECORD_OVERHEAD = 64;
 
     /** Records not delivered, in the queue before the record that follows them. */
     record Loss(long first, long count, long dropped, long kernel) {
     }
 
     private final Limits limits;
+    private final MemoryBudget budget;
     private final ServerCallStreamObserver<SubscribeEventsResponse> out;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -58,13 +66,16 @@ public final class Subscription {
     /** Records lost since the last queued item, not yet in the queue as a Loss. */
     private long pendingFirst, pendingCount, pendingDropped, pendingKernel;
     private boolean cancelled;
+    /** The sender has finished: nothing more is queued. */
+    private boolean done;
     private io.grpc.Status endStatus; // set once the stream is to end
     private boolean ended;
     private final Thread sender;
     private volatile MapStream stream;
 
-    Subscription(Limits limits, ServerCallStreamObserver<SubscribeEventsResponse> out) {
+    Subscription(Limits limits, MemoryBudget budget, ServerCallStreamObserver<SubscribeEventsResponse> out) {
         this.limits = limits;
+        this.budget = budget;
         this.out = out;
         out.setOnReadyHandler(this::signal);
         out.setOnCancelHandler(() -> {
@@ -96,22 +107,23 @@ public final class Subscription {
     void offer(List<Object> items) {
         lock.lock();
         try {
-            if (cancelled || endStatus != null) {
+            if (cancelled || endStatus != null || done) {
                 return;
             }
             boolean wasEmpty = queuedRecords == 0;
             for (Object o : items) {
                 if (o instanceof Rec r) {
                     long seq = ++offered;
-                    int size = r.data().size();
-                    if (queuedRecords >= limits.queueRecords() || queuedBytes + size > limits.queueBytes()) {
+                    long cost = r.cost();
+                    if (queuedRecords >= limits.queueRecords() || queuedBytes + cost > limits.queueBytes()
+                            || !budget.tryTake(cost)) {
                         addPending(seq, 1, 1, 0);
                         continue;
                     }
                     flushPending();
                     queue.add(r);
                     queuedRecords++;
-                    queuedBytes += size;
+                    queuedBytes += cost;
                 } else {
                     long n = (Long) o;
                     long first = offered + 1;
@@ -122,7 +134,13 @@ public final class Subscription {
             if (wasEmpty && queuedRecords > 0) {
                 oldestAt = System.nanoTime();
             }
-            changed.signalAll();
+            // Wake the sender only when it has something new to decide: it times the batch delay itself,
+            // so a signal per poll (often a few records) would cost a context switch each for nothing.
+            if ((wasEmpty && queuedRecords > 0) || queuedRecords >= limits.batchRecords()
+                    || queuedBytes >= BATCH_BYTES + (long) queuedRecords * RECORD_OVERHEAD
+                    || (queuedRecords == 0 && pendingCount > 0)) {
+                changed.signalAll();
+            }
         } finally {
             lock.unlock();
         }
@@ -213,7 +231,8 @@ public final class Subscription {
                             continue;
                         }
                         if (queue.peekFirst() instanceof Loss || endStatus != null
-                                || queuedRecords >= limits.batchRecords() || queuedBytes >= BATCH_BYTES) {
+                                || queuedRecords >= limits.batchRecords() || queuedBytes >= BATCH_BYTES
+                                + (long) queuedRecords * RECORD_OVERHEAD) {
                             break;
                         }
                         long wait = oldestAt + TimeUnit.MILLISECONDS.toNanos(limits.batchDelayMs()) - System.nanoTime();
@@ -239,6 +258,16 @@ public final class Subscription {
         } catch (RuntimeException e) {
             LOG.warning("event stream of map " + (stream == null ? "?" : stream.mapId()) + ": " + e);
         } finally {
+            lock.lock();
+            try {
+                done = true;
+                budget.give(queuedBytes);
+                queue.clear();
+                queuedRecords = 0;
+                queuedBytes = 0;
+            } finally {
+                lock.unlock();
+            }
             MapStream s = stream;
             if (s != null) {
                 s.leave(this);
@@ -255,24 +284,44 @@ public final class Subscription {
                     .setCount(l.count()).setDroppedByAgent(l.dropped()).setLostInKernel(l.kernel())).build();
         }
         EventBatch.Builder b = EventBatch.newBuilder().setFirstSequence(nextSeq);
-        int bytes = 0;
-        Rec r = (Rec) head;
-        while (true) {
-            EventRecord.Builder er = EventRecord.newBuilder().setData(r.data());
-            if (r.cpu() >= 0) {
-                er.setCpu(r.cpu());
-            }
-            b.addRecords(er);
-            bytes += r.data().size();
-            queuedRecords--;
-            queuedBytes -= r.data().size();
-            nextSeq++;
-            if (b.getRecordsCount() >= limits.batchRecords() || !(queue.peekFirst() instanceof Rec next)
-                    || bytes + next.data().size() > BATCH_BYTES) {
+        // the batch's records: up to batchRecords, BATCH_BYTES of data, or the next Loss
+        int n = 1;
+        int bytes = ((Rec) head).data().length;
+        for (Object next : queue) {
+            if (n >= limits.batchRecords() || !(next instanceof Rec r) || bytes + r.data().length > BATCH_BYTES) {
                 break;
             }
-            r = (Rec) queue.pollFirst();
+            n++;
+            bytes += r.data().length;
         }
+        byte[] packed = limits.packed() ? new byte[bytes] : null;
+        int at = 0;
+        long cost = 0;
+        for (int i = 0; i < n; i++) {
+            Rec r = (Rec) (i == 0 ? head : queue.pollFirst());
+            cost += r.cost();
+            if (packed != null) {
+                System.arraycopy(r.data(), 0, packed, at, r.data().length);
+                at += r.data().length;
+                b.addPackedSizes(r.data().length);
+                if (r.cpu() >= 0) {
+                    b.addPackedCpus(r.cpu());
+                }
+            } else {
+                EventRecord.Builder er = EventRecord.newBuilder().setData(UnsafeByteOperations.unsafeWrap(r.data()));
+                if (r.cpu() >= 0) {
+                    er.setCpu(r.cpu());
+                }
+                b.addRecords(er);
+            }
+        }
+        if (packed != null) {
+            b.setPackedData(UnsafeByteOperations.unsafeWrap(packed));
+        }
+        queuedRecords -= n;
+        queuedBytes -= cost;
+        budget.give(cost);
+        nextSeq += n;
         if (queuedRecords > 0) {
             oldestAt = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(limits.batchDelayMs()); // already waited
         }
