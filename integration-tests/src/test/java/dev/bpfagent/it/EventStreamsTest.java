@@ -153,8 +153,58 @@ class EventStreamsTest extends OneAgentPerClass {
     }
 
     @Test
+    void perfBufferLossesInTheKernelAreReported() throws Exception {
+        try (CollectionHandle h = load(c, "xdp_perf", false, 0);
+             EventStream events = c.subscribe(SubscribeOptions.collectionMap(h.id(), "perf_events").perfBufferPages(1)
+                     .queueRecords(1 << 20).batchDelayMillis(0))) {
+            assertEquals(1, events.started().getPerfBufferPages());
+            ProgramHandle p = h.program("xdp_perf").orElseThrow();
+            // 20,000 samples in a few ms into one page per CPU: the kernel cannot keep them all
+            p.testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(20_000));
+            long produced = 20_000;
+            long[] seen = {0, 0, 1}; // delivered, lost in the kernel, next sequence number
+            drain(events, seen, produced);
+            // The kernel writes a buffer's count of lost samples just before the next sample that fits in it,
+            // so a loss at the end of a burst shows when the program writes on that CPU again: single runs
+            // until one lands there (test runs go to whichever CPU the agent's thread is on).
+            for (int i = 0; i < 100 && seen[0] + seen[1] < produced; i++) {
+                p.testRun(TestRunOptions.ofData(TestPackets.udp().build()));
+                produced++;
+                drain(events, seen, produced);
+            }
+            long counted = ObjectFilesKernelTest.u64(h.map("events.bss").orElseThrow().lookup(MapCodec.u32(0))
+                    .orElseThrow(), 8);
+            assertEquals(produced, counted, "the program ran once per test run (its packets counter)");
+            assertTrue(seen[1] > 0, "a one-page buffer lost samples (PERF_RECORD_LOST); delivered " + seen[0]);
+            assertEquals(produced, seen[0] + seen[1], "every sample the program wrote is delivered or counted lost: "
+                    + seen[0] + " delivered, " + seen[1] + " lost");
+        }
+    }
+
+    /** Takes events until `produced` sequence numbers are accounted for or none come for 300 ms. */
+    private static void drain(EventStream events, long[] seen, long produced) throws InterruptedException {
+        while (seen[2] <= produced) {
+            var e = events.poll(Duration.ofMillis(300));
+            if (e.isEmpty()) {
+                return;
+            }
+            if (e.get() instanceof Event.Data d) {
+                assertEquals(seen[2]++, d.sequence());
+                seen[0]++;
+            } else if (e.get() instanceof Event.Loss l) {
+                assertEquals(seen[2], l.firstSequence(), "the notice covers the numbers the lost records took");
+                assertEquals(l.count(), l.lostInKernel(), "lost in the kernel's perf buffer, not in the agent");
+                seen[2] += l.count();
+                seen[1] += l.count();
+            }
+        }
+    }
+
+    @Test
     void twoSubscribersGetEverythingWhileAThirdThatNeverReadsLosesCountedRecords() throws Exception {
-        final int runs = 20, perRun = 50_000, total = runs * perRun;
+        // a million by default; the kernel matrix's emulated guests pass fewer (bpfagent.eventRecords)
+        final int runs = 20, perRun = Integer.getInteger("bpfagent.eventRecords", 1_000_000) / runs;
+        final int total = runs * perRun;
         try (CollectionHandle h = load(c, "bench16", false, 0);
              EventStream a = c.subscribe(SubscribeOptions.collectionMap(h.id(), "bench_ring").queueRecords(1 << 20)
                      .queueBytes(32L << 20).batchRecords(4096));
@@ -237,8 +287,9 @@ class EventStreamsTest extends OneAgentPerClass {
             }
             assertEquals(total, data + lost, "every record delivered or counted as lost");
             assertEquals(lost, dropped, "lost in the agent (its queue), not in the kernel");
-            assertTrue(lost > total / 2, "most records were dropped for the subscriber that never read: " + lost);
-            assertTrue(data < 200_000, "it got no more than its queue and the transport's windows held: " + data);
+            assertTrue(lost > 0, "records were dropped for the subscriber that never read");
+            assertTrue(data <= 100_000, "it got no more than its queue (1,000) and the transport's windows held: "
+                    + data);
             System.out.printf("slow subscriber: %d delivered, %d lost (%d dropped by the agent); agent RSS %d -> %d KiB%n",
                     data, lost, dropped, rssBefore, rssAfter);
             assertTrue(rssAfter - rssBefore < 256 * 1024, "the agent's RSS grew " + (rssAfter - rssBefore)
@@ -350,7 +401,7 @@ class EventStreamsTest extends OneAgentPerClass {
                 assertTrue(cpus > 0);
                 assertTrue(fds(pid) >= fds + cpus + 2, "a perf event per CPU, epoll and its eventfd while subscribed: "
                         + fds(pid) + " vs " + fds);
-                assertEquals(threads + 2, threads(pid), "a reader and a sender thread");
+                assertTrue(threads(pid) >= threads + 2, "a reader and a sender thread");
                 perf.close();
                 assertTrue(Kernel.eventually(() -> threads(pid) == threads), "threads back to " + threads + ": "
                         + threads(pid));
