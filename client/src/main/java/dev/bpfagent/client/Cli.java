@@ -12,7 +12,7 @@ import java.util.List;
  * <pre>
  *   java -cp CLIENT_CLASSPATH dev.bpfagent.client.Cli [--target unix:/run/bpf-agent/agent.sock] COMMAND
  *     health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH
- *     features | attach ID HOOK... | detach LINK_ID | links [ID]
+ *     features | attach ID HOOK... | detach LINK_ID | links [ID] | events MAP_ID [--count N]
  *   HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC
  *       | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE
  *       | cgroup PATH ATTACH_TYPE (e.g. cgroup_inet4_connect) | netns PATH | tracing
@@ -26,7 +26,7 @@ public final class Cli {
     static final String USAGE = "usage: Cli [--target unix:PATH|HOST:PORT] "
             + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
             + " | features | attach ID HOOK... [--mechanism perf_event_ioctl|netlink|prog_attach|bpf_link]"
-            + " | detach LINK_ID | links [ID] | read-iter LINK_ID"
+            + " | detach LINK_ID | links [ID] | read-iter LINK_ID | events MAP_ID [--count N]"
             + " | object inspect FILE | object load FILE [--only PROGRAM] [--keep]\n"
             + "  HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC"
             + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | uprobe_multi BINARY:SYM,SYM | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE | tc-ingress IFACE"
@@ -118,6 +118,7 @@ public final class Cli {
                 case "object" -> {
                     return ObjectCommands.run(c, args, out);
                 }
+                case "events" -> events(c, args, out);
                 case "read-iter" -> {
                     out.writeBytes(c.readIterator(id(args)));
                     out.flush();
@@ -148,14 +149,48 @@ public final class Cli {
         }
     }
 
+    /**
+     * Follows a ring buffer or perf event array: one JSON line per record ({"seq":N,"cpu":C,"data":"HEX"},
+     * cpu for perf event arrays only) or loss notice ({"lost":{...}}), until --count records, the stream's
+     * end, or Ctrl-C.
+     */
+    private static void events(BpfClient c, List<String> args, PrintStream out) {
+        long count = Long.MAX_VALUE;
+        if (args.size() == 4 && args.get(2).equals("--count")) {
+            try {
+                count = Long.parseLong(args.get(3));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--count takes a number: " + args.get(3));
+            }
+        } else if (args.size() != 2) {
+            throw new IllegalArgumentException("events MAP_ID [--count N]");
+        }
+        try (EventStream s = c.subscribe(SubscribeOptions.map(id(args)).batchDelayMillis(0))) {
+            long records = 0;
+            while (records < count && s.hasNext()) {
+                Event e = s.next();
+                if (e instanceof Event.Data d) {
+                    records++;
+                    out.println("{\"seq\":" + d.sequence() + (d.cpu().isPresent() ? ",\"cpu\":" + d.cpu().getAsInt() : "")
+                            + ",\"data\":\"" + java.util.HexFormat.of().formatHex(d.data()) + "\"}");
+                } else if (e instanceof Event.Loss l) {
+                    out.println("{\"lost\":{\"first_sequence\":" + l.firstSequence() + ",\"count\":" + l.count()
+                            + ",\"dropped_by_agent\":" + l.droppedByAgent() + ",\"lost_in_kernel\":" + l.lostInKernel()
+                            + "}}");
+                }
+                out.flush();
+            }
+        }
+    }
+
     private static int id(List<String> args) {
         if (args.size() < 2) {
-            throw new IllegalArgumentException(args.get(0) + " needs a program ID");
+            throw new IllegalArgumentException(args.get(0) + " needs an ID");
         }
         try {
             return Integer.parseUnsignedInt(args.get(1));
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("not a program id: " + args.get(1));
+            throw new IllegalArgumentException("not an id: " + args.get(1));
         }
     }
 

@@ -351,6 +351,23 @@ class EventStreamsTest extends OneAgentPerClass {
     }
 
     @Test
+    void cliFollowsARingBufferAsJsonLines() throws Exception {
+        try (CollectionHandle h = load(c, "bench16", false, 0)) {
+            // written before anyone subscribes: they wait in the ring buffer for its first reader
+            h.program("bench16").orElseThrow().testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(3));
+            var out = new java.io.ByteArrayOutputStream();
+            int mapId = h.map("bench_ring").orElseThrow().id();
+            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", agent.unixTarget(), "events",
+                    Integer.toString(mapId), "--count", "3"}, new java.io.PrintStream(out), System.err));
+            String[] lines = out.toString().strip().split("\n");
+            assertEquals(3, lines.length, out.toString());
+            // bench16 writes {seq, 16} as two u64s: seq counts from 0
+            assertEquals("{\"seq\":1,\"data\":\"00000000000000001000000000000000\"}", lines[0]);
+            assertEquals("{\"seq\":3,\"data\":\"02000000000000001000000000000000\"}", lines[2]);
+        }
+    }
+
+    @Test
     void badSubscriptionsAreRefusedNamingTheField() throws Exception {
         try (MapHandle hash = c.createMap(dev.bpfagent.proto.v1.MapType.MAP_TYPE_HASH, 4, 4, 4, "not_events")) {
             var e = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.subscribe(SubscribeOptions.map(hash)));

@@ -61,6 +61,8 @@ public final class Subscription {
     private long queuedBytes;
     /** When the oldest queued record arrived (System.nanoTime), for the batch delay. */
     private long oldestAt;
+    /** Per offer that queued records, oldest first: {when it arrived, how many of its records are still queued}. */
+    private final ArrayDeque<long[]> arrivals = new ArrayDeque<>();
     /** The sequence number the last offered record (or lost one) took. */
     private long offered;
     /** Records lost since the last queued item, not yet in the queue as a Loss. */
@@ -111,6 +113,7 @@ public final class Subscription {
                 return;
             }
             boolean wasEmpty = queuedRecords == 0;
+            int queuedBefore = queuedRecords;
             for (Object o : items) {
                 if (o instanceof Rec r) {
                     long seq = ++offered;
@@ -131,8 +134,12 @@ public final class Subscription {
                     addPending(first, n, 0, n);
                 }
             }
-            if (wasEmpty && queuedRecords > 0) {
-                oldestAt = System.nanoTime();
+            if (queuedRecords > queuedBefore) {
+                long now = System.nanoTime();
+                arrivals.add(new long[] {now, queuedRecords - queuedBefore});
+                if (wasEmpty) {
+                    oldestAt = now;
+                }
             }
             // Wake the sender only when it has something new to decide: it times the batch delay itself,
             // so a signal per poll (often a few records) would cost a context switch each for nothing.
@@ -263,6 +270,7 @@ public final class Subscription {
                 done = true;
                 budget.give(queuedBytes);
                 queue.clear();
+                arrivals.clear();
                 queuedRecords = 0;
                 queuedBytes = 0;
             } finally {
@@ -322,8 +330,17 @@ public final class Subscription {
         queuedBytes -= cost;
         budget.give(cost);
         nextSeq += n;
-        if (queuedRecords > 0) {
-            oldestAt = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(limits.batchDelayMs()); // already waited
+        for (int left = n; left > 0 && !arrivals.isEmpty(); ) {
+            long[] a = arrivals.peekFirst();
+            int used = (int) Math.min(left, a[1]);
+            a[1] -= used;
+            left -= used;
+            if (a[1] == 0) {
+                arrivals.pollFirst();
+            }
+        }
+        if (!arrivals.isEmpty()) {
+            oldestAt = arrivals.peekFirst()[0]; // the batch delay runs from when the next record arrived
         }
         return SubscribeEventsResponse.newBuilder().setBatch(b).build();
     }
