@@ -368,6 +368,43 @@ class EventStreamsTest extends OneAgentPerClass {
     }
 
     @Test
+    void aClientOfTheProtoAloneReadsRecordsAsMessages() throws Exception {
+        try (CollectionHandle h = load(c, "bench16", false, 0)) {
+            h.program("bench16").orElseThrow().testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(5));
+            var ctx = io.grpc.Context.current().withCancellation();
+            try {
+                ctx.run(() -> {
+                    var it = BpfServiceGrpc.newBlockingStub(c.channel()).subscribeEvents(SubscribeEventsRequest.newBuilder()
+                            .setCollectionMap(CollectionMapRef.newBuilder().setCollection(ObjectRef.newBuilder()
+                                    .setId(h.id())).setName("bench_ring")).setBatchDelayMs(0).build());
+                    SubscribeEventsResponse first = it.next();
+                    assertTrue(first.hasStarted());
+                    assertFalse(first.getStarted().getPacked());
+                    List<EventRecord> records = new ArrayList<>();
+                    long firstSeq = 0;
+                    while (records.size() < 5) {
+                        SubscribeEventsResponse m = it.next();
+                        assertTrue(m.hasBatch(), m.toString());
+                        if (records.isEmpty()) {
+                            firstSeq = m.getBatch().getFirstSequence();
+                        }
+                        records.addAll(m.getBatch().getRecordsList());
+                    }
+                    assertEquals(1, firstSeq);
+                    for (int i = 0; i < 5; i++) {
+                        assertEquals(16, records.get(i).getData().size());
+                        assertFalse(records.get(i).hasCpu(), "ring buffer records carry no CPU");
+                        assertEquals(i, records.get(i).getData().asReadOnlyByteBuffer()
+                                .order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0));
+                    }
+                });
+            } finally {
+                ctx.cancel(null);
+            }
+        }
+    }
+
+    @Test
     void badSubscriptionsAreRefusedNamingTheField() throws Exception {
         try (MapHandle hash = c.createMap(dev.bpfagent.proto.v1.MapType.MAP_TYPE_HASH, 4, 4, 4, "not_events")) {
             var e = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.subscribe(SubscribeOptions.map(hash)));
