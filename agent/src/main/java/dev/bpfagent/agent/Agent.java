@@ -58,7 +58,9 @@ public final class Agent implements AutoCloseable {
 
     private final AgentConfig config;
     private final Registry registry = new Registry();
-    private final Authorizer authorizer;
+    /** ALLOW_ALL, or the --policy file's (loaded at start); guarded by being set before any server starts. */
+    private Authorizer authorizer;
+    private dev.bpfagent.agent.service.auth.AuditLog auditLog;
     private final HealthStatusManager health = new HealthStatusManager();
     private final List<Server> servers = new ArrayList<>();
     private final EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
@@ -132,6 +134,19 @@ public final class Agent implements AutoCloseable {
         pins = new PinPaths(config.bpffsDir());
         pins.createRoot();
         pins.lock();
+        if (config.policy().isPresent() && authorizer == Authorizer.ALLOW_ALL) {
+            var policy = new dev.bpfagent.agent.service.auth.PolicyAuthorizer(config.policy().get());
+            authorizer = policy;
+            LOG.info("policy " + config.policy().get() + ": " + policy.policy().size() + " rule(s); SIGHUP reloads it");
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> policy.reload());
+            } catch (IllegalArgumentException e) {
+                LOG.warning("cannot catch SIGHUP (" + e.getMessage() + "): the policy is read at start only");
+            }
+        }
+        if (config.auditLog().isPresent()) {
+            auditLog = new dev.bpfagent.agent.service.auth.AuditLog(config.auditLog().get());
+        }
         service = new BpfServiceImpl(registry, pins, version(), work -> {
             if (!admission.tryAcquire()) {
                 throw Offload.overloaded(admission.limit());
@@ -148,12 +163,12 @@ public final class Agent implements AutoCloseable {
                 admission.releaseOne();
                 throw e;
             }
-        });
+        }, authorizer);
         int adopted = service.adoptPins();
         if (adopted > 0) {
             LOG.info("holding " + adopted + " program(s) pinned under " + pins.root() + " by an earlier agent");
         }
-        var bound = ServerInterceptors.intercept(intercepted(service, authorizer), admission);
+        var bound = ServerInterceptors.intercept(intercepted(service, authorizer, auditLog), admission);
 
         Optional<GroupPrincipal> group = config.socketGroup().isPresent()
                 ? Optional.of(groupNamed(config.socketGroup().get())) : Optional.empty();
@@ -191,13 +206,17 @@ public final class Agent implements AutoCloseable {
                     .channelType(EpollServerSocketChannel.class), bound);
             if (config.tlsCert().isPresent()) {
                 var ssl = GrpcSslContexts.forServer(config.tlsCert().get().toFile(),
-                        config.tlsKey().orElseThrow().toFile());
+                        config.tlsKey().orElseThrow().toFile()).protocols("TLSv1.3", "TLSv1.2");
                 if (config.tlsClientCa().isPresent()) {
                     ssl.trustManager(config.tlsClientCa().get().toFile()).clientAuth(ClientAuth.REQUIRE);
                 }
                 b.sslContext(ssl.build());
             } else if (!config.tcp().get().isLoopback()) {
                 throw new IllegalStateException("refusing plaintext TCP on a non-loopback address");
+            }
+            if (config.tlsClientCa().isEmpty()) {
+                LOG.warning("--insecure-loopback: TCP " + tcp.host() + ":" + tcp.port() + " takes calls without client"
+                        + " certificates; every local user can reach this root agent there");
             }
             Server tcpServer = b.build().start();
             servers.add(tcpServer);
@@ -214,9 +233,18 @@ public final class Agent implements AutoCloseable {
      * (Interceptors run last-added first.)
      */
     public static io.grpc.ServerServiceDefinition intercepted(io.grpc.BindableService service, Authorizer authorizer) {
+        return intercepted(service, authorizer, null);
+    }
+
+    /** As above, with an audit log written as each call closes (outside the error interceptor: its status). */
+    public static io.grpc.ServerServiceDefinition intercepted(io.grpc.BindableService service, Authorizer authorizer,
+                                                              dev.bpfagent.agent.service.auth.AuditLog audit) {
         var typed = ServerInterceptors.intercept(service, new AuthorizationInterceptor(authorizer), new Deadlines());
-        return ServerInterceptors.intercept(RequestParsing.guard(typed), new ErrorInterceptor(),
-                new CallLogInterceptor(), new CallerInterceptor());
+        var guarded = ServerInterceptors.intercept(RequestParsing.guard(typed), new ErrorInterceptor());
+        if (audit != null) {
+            guarded = ServerInterceptors.intercept(guarded, new dev.bpfagent.agent.service.auth.AuditInterceptor(audit));
+        }
+        return ServerInterceptors.intercept(guarded, new CallLogInterceptor(), new CallerInterceptor());
     }
 
     /** What both servers share: event loops, executors, message size, the services. */
@@ -315,6 +343,13 @@ public final class Agent implements AutoCloseable {
         }
         if (pins != null) {
             pins.close(); // releases the directory's flock, after every object is closed
+        }
+        if (auditLog != null) {
+            try {
+                auditLog.close();
+            } catch (IOException e) {
+                LOG.warning("closing the audit log: " + e.getMessage());
+            }
         }
         callExecutor.shutdown();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);

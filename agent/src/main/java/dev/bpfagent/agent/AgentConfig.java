@@ -19,7 +19,8 @@ import java.util.Optional;
  */
 public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<TcpAddress> tcp,
                           Optional<Path> tlsCert, Optional<Path> tlsKey, Optional<Path> tlsClientCa, Path bpffsDir,
-                          int maxQueuedCalls) {
+                          int maxQueuedCalls, boolean insecureLoopback, Optional<Path> policy,
+                          Optional<Path> auditLog) {
 
     public static final int DEFAULT_MAX_QUEUED_CALLS = 64;
 
@@ -45,12 +46,19 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
               --tls-cert FILE     PEM certificate chain for TCP (with --tls-key: TLS on)
               --tls-key FILE      PEM PKCS#8 private key for TCP
               --tls-client-ca F   require TCP clients to present a certificate signed by this CA (mTLS)
+              --insecure-loopback allow TCP on a loopback address without client certificates
+                                  (plaintext, or server-only TLS): any local user may then call
+                                  the agent; a warning is logged at start
+              --policy FILE       who may do what (policy.proto's Policy as JSON; reloaded on SIGHUP);
+                                  without it every caller that reaches the agent is an admin
+              --audit-log FILE    append a JSON line per call that makes or changes something, and
+                                  per refusal
               --bpffs-dir PATH    the agent's directory in bpffs (default /sys/fs/bpf/bpf-agent)
               --max-queued-calls N  loads, test runs and lists waiting for a worker beyond which
                                   calls are refused with RESOURCE_EXHAUSTED (default 64)
               --help              this text
-            TCP on a non-loopback address needs TLS; give it --tls-client-ca too, or anyone who reaches
-            the port may load programs as root.""";
+            TCP needs --tls-cert, --tls-key and --tls-client-ca (mutual TLS 1.2+), unless it is on
+            loopback and --insecure-loopback is given.""";
 
     public static AgentConfig parse(String[] args) {
         Path socket = DEFAULT_SOCKET;
@@ -61,6 +69,9 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
         Optional<Path> clientCa = Optional.empty();
         Path bpffs = DEFAULT_BPFFS_DIR;
         int maxQueued = DEFAULT_MAX_QUEUED_CALLS;
+        boolean insecureLoopback = false;
+        Optional<Path> policy = Optional.empty();
+        Optional<Path> auditLog = Optional.empty();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -72,6 +83,9 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
                 case "--tls-client-ca" -> clientCa = Optional.of(Path.of(value(args, ++i, a)));
                 case "--bpffs-dir" -> bpffs = Path.of(value(args, ++i, a));
                 case "--max-queued-calls" -> maxQueued = count(value(args, ++i, a), a);
+                case "--insecure-loopback" -> insecureLoopback = true;
+                case "--policy" -> policy = Optional.of(Path.of(value(args, ++i, a)));
+                case "--audit-log" -> auditLog = Optional.of(Path.of(value(args, ++i, a)));
                 default -> throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
             }
         }
@@ -81,14 +95,25 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
         if (clientCa.isPresent() && cert.isEmpty()) {
             throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key (the server's TLS)");
         }
-        if (tcp.isPresent() && !tcp.get().isLoopback() && cert.isEmpty()) {
-            throw new IllegalArgumentException("--tcp " + tcp.get().host() + " is not a loopback address:"
-                    + " give --tls-cert and --tls-key, or bind to 127.0.0.1");
+        if (tcp.isPresent() && clientCa.isEmpty()) {
+            if (!tcp.get().isLoopback()) {
+                throw new IllegalArgumentException("--tcp " + tcp.get().host() + " is not a loopback address: TCP"
+                        + " needs mutual TLS (--tls-cert, --tls-key and --tls-client-ca)");
+            }
+            if (!insecureLoopback) {
+                throw new IllegalArgumentException("--tcp without client certificates lets every local user (and every"
+                        + " container in this network namespace) call a root agent: give --tls-cert, --tls-key and"
+                        + " --tls-client-ca, or say --insecure-loopback");
+            }
+        }
+        if (insecureLoopback && tcp.isPresent() && !tcp.get().isLoopback()) {
+            throw new IllegalArgumentException("--insecure-loopback applies to loopback addresses only");
         }
         if (!bpffs.isAbsolute()) {
             throw new IllegalArgumentException("--bpffs-dir must be an absolute path");
         }
-        return new AgentConfig(socket.toAbsolutePath(), group, tcp, cert, key, clientCa, bpffs, maxQueued);
+        return new AgentConfig(socket.toAbsolutePath(), group, tcp, cert, key, clientCa, bpffs, maxQueued,
+                insecureLoopback, policy, auditLog);
     }
 
     private static String value(String[] args, int i, String option) {

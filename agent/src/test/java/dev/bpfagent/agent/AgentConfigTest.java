@@ -30,8 +30,15 @@ class AgentConfigTest {
         var e = assertThrows(IllegalArgumentException.class,
                 () -> AgentConfig.parse(new String[] {"--tcp", "0.0.0.0:50051"}));
         assertTrue(e.getMessage().contains("--tls-cert"), e.getMessage());
-        var ok = AgentConfig.parse(new String[] {"--tcp", "0.0.0.0:50051", "--tls-cert", "c.pem", "--tls-key", "k.pem"});
-        assertTrue(ok.tlsCert().isPresent());
+        var serverOnly = assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--tcp",
+                "0.0.0.0:50051", "--tls-cert", "c.pem", "--tls-key", "k.pem"}));
+        assertTrue(serverOnly.getMessage().contains("mutual TLS"), serverOnly.getMessage());
+        var plainLoopback = assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--tcp",
+                "127.0.0.1:50051"}));
+        assertTrue(plainLoopback.getMessage().contains("--insecure-loopback"), plainLoopback.getMessage());
+        assertTrue(AgentConfig.parse(new String[] {"--tcp", "127.0.0.1:1", "--insecure-loopback"}).insecureLoopback());
+        assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--tcp", "0.0.0.0:1",
+                "--insecure-loopback"}));
         assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--tls-cert", "c.pem"}));
         assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--tls-client-ca", "ca.pem"}));
         assertTrue(AgentConfig.parse(new String[] {"--tcp", "0.0.0.0:1", "--tls-cert", "c", "--tls-key", "k",

@@ -23,6 +23,11 @@ public record TestRunOptions(byte[] data, int dataSizeOut, byte[] ctx, int ctxSi
         return new TestRunOptions(data, dataSizeOut, ctx, ctxSizeOut, n, flags, cpu, batchSize);
     }
 
+    /** bpf_attr.test.flags: BPF_F_TEST_RUN_ON_CPU (1, with cpu), BPF_F_TEST_XDP_LIVE_FRAMES (2). */
+    public TestRunOptions withFlags(int testFlags) {
+        return new TestRunOptions(data, dataSizeOut, ctx, ctxSizeOut, repeat, testFlags, cpu, batchSize);
+    }
+
     public TestRunOptions withCtx(byte[] ctxIn, int sizeOut) {
         return new TestRunOptions(data, dataSizeOut, ctxIn, sizeOut, repeat, flags, cpu, batchSize);
     }

@@ -156,6 +156,11 @@ class AgentLifecycleTest {
         String out = p.output();
         assertEquals(2, p.exit(), out);
         assertTrue(out.contains("not a loopback address"), out);
+        // plaintext even on loopback only when asked for by name
+        var loopback = Processes.run(60, List.of(System.getProperty("bpfagent.java", "java"), "-jar",
+                AgentProcess.jar().toString(), "--tcp", "127.0.0.1:0"));
+        assertEquals(2, loopback.exit(), loopback.output());
+        assertTrue(loopback.output().contains("--insecure-loopback"), loopback.output());
     }
 
     /** The agent's TLS handshake turns this client away: its calls end UNAVAILABLE. Closes it. */

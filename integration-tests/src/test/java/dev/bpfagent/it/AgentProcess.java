@@ -65,7 +65,7 @@ public final class AgentProcess implements AutoCloseable {
             }
         }
         cmd.addAll(List.of("-jar", jar().toString(),
-                "--socket", dir.resolve("agent.sock").toString(), "--tcp", "127.0.0.1:0",
+                "--socket", dir.resolve("agent.sock").toString(), "--tcp", "127.0.0.1:0", "--insecure-loopback",
                 "--bpffs-dir", bpffs.toString()));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).redirectError(dir.resolve("agent.err").toFile()).start();

@@ -23,6 +23,9 @@ final class Certs {
     Path serverKey() { return dir.resolve("server.key"); }
     Path clientCert() { return dir.resolve("client.pem"); }
     Path clientKey() { return dir.resolve("client.key"); }
+    /** Signed by the CA like client, with a subject no test's policy names (CN=intruder). */
+    Path intruderCert() { return dir.resolve("intruder.pem"); }
+    Path intruderKey() { return dir.resolve("intruder.key"); }
     Path strangerCert() { return dir.resolve("stranger.pem"); }
     Path strangerKey() { return dir.resolve("stranger.key"); }
 
@@ -30,15 +33,15 @@ final class Certs {
         Files.writeString(dir.resolve("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
         openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=bpf-agent test CA",
                 "-keyout", "ca.key", "-out", "ca.pem");
-        for (String who : List.of("server", "client")) {
+        for (String who : List.of("server", "client", "intruder")) {
             openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + who, "-keyout", who + ".key",
                     "-out", who + ".csr");
             if (who.equals("server")) {
                 openssl(dir, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                         "-CAcreateserial", "-days", "1", "-extfile", "server.ext", "-out", "server.pem");
             } else {
-                openssl(dir, "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                        "-CAcreateserial", "-days", "1", "-out", "client.pem");
+                openssl(dir, "x509", "-req", "-in", who + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                        "-CAcreateserial", "-days", "1", "-out", who + ".pem");
             }
         }
         openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=stranger",

@@ -56,10 +56,16 @@ class NonRootClientTest {
     }
 
     static String runAsNobody(String classpath, String target) throws Exception {
-        return Processes.run(120, List.of(RUNUSER.toString(), "-u", "nobody", "--",
+        return runAsNobody(classpath, NonRootClientMain.class, target);
+    }
+
+    /** main of mainClass run as user nobody with these arguments: "exit=N" and what it printed. */
+    static String runAsNobody(String classpath, Class<?> mainClass, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(RUNUSER.toString(), "-u", "nobody", "--",
                 System.getProperty("bpfagent.java", "java"), "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-cp", classpath, NonRootClientMain.class.getName(), target))
-                .toString();
+                "--sun-misc-unsafe-memory-access=allow", "-cp", classpath, mainClass.getName()));
+        cmd.addAll(List.of(args));
+        return Processes.run(120, cmd).toString();
     }
 
     @Test

@@ -30,13 +30,25 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
 
     /** @param offload where handlers send work that turned out long (test runs with repeats) */
     public BpfServiceImpl(Registry registry, PinPaths pins, String version, Offload offload) {
+        this(registry, pins, version, offload, dev.bpfagent.agent.service.auth.Authorizer.ALLOW_ALL);
+    }
+
+    /**
+     * @param authorizer the call authorizer, asked again by handlers that find programs to load inside a
+     *                   request (LoadObject); a PolicyAuthorizer is given this service's registry for owners
+     */
+    public BpfServiceImpl(Registry registry, PinPaths pins, String version, Offload offload,
+                          dev.bpfagent.agent.service.auth.Authorizer authorizer) {
         this.offload = offload;
         this.registry = registry;
         Refs refs = new Refs(registry, pins);
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
         this.maps = new MapHandler(registry, refs);
         this.chains = new ChainHandler(registry, refs, maps);
-        this.objects = new ObjectHandler(registry, refs);
+        this.objects = new ObjectHandler(registry, refs, authorizer);
+        if (authorizer instanceof dev.bpfagent.agent.service.auth.PolicyAuthorizer pa) {
+            pa.owners(new RegistryOwners(registry, pins));
+        }
         this.links = new LinkHandler(registry, refs);
         this.events = new EventHandler(registry, refs, hub);
         this.pinCalls = new PinHandler(registry, refs, programs, maps, links);

@@ -22,6 +22,10 @@ final class Closer {
      */
     static Closed close(Registry registry, PinPaths pins, Registry.Entry target, boolean cascade, boolean keepPins,
                         String field) {
+        // a caller holding a reference (GetPinned of another's object) releases it; the object stays its owner's
+        if (target.removeReference(dev.bpfagent.agent.service.auth.Caller.current())) {
+            return new Closed(List.of(), List.of());
+        }
         List<Registry.Entry> order = registry.beginClose(target.key(), cascade);
         List<String> unpinned = new ArrayList<>();
         if (!keepPins) {

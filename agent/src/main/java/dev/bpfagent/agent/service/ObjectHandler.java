@@ -38,7 +38,10 @@ final class ObjectHandler {
     private final Registry registry;
     private final Refs refs;
 
-    ObjectHandler(Registry registry, Refs refs) {
+    private final dev.bpfagent.agent.service.auth.Authorizer authorizer;
+
+    ObjectHandler(Registry registry, Refs refs, dev.bpfagent.agent.service.auth.Authorizer authorizer) {
+        this.authorizer = authorizer;
         this.registry = registry;
         this.refs = refs;
     }
@@ -156,6 +159,15 @@ final class ObjectHandler {
                 o.hasType() ? ProtoConvert.programType(o.getType(), "overrides[" + name + "].type") : null,
                 o.hasExpectedAttachType() ? ProtoConvert.attachType(o.getExpectedAttachType(),
                         "overrides[" + name + "].expected_attach_type") : null, o.getAttachTo())));
+        for (ObjectSpec.ProgramDef p : spec.programs()) {
+            if (p.def().isEmpty() || !req.getProgramsList().isEmpty() && !req.getProgramsList().contains(p.name())) {
+                continue; // not loaded: the loader skips sections libbpf does not know, and unasked programs
+            }
+            ObjectLoader.ProgramOverride o = overrides.get(p.name());
+            int type = o != null && o.type() != null ? o.type().value : p.def().get().type().value;
+            authorizer.authorizeProgram(Caller.current(), "LoadObject", type, p.def().get().progFlags(),
+                    com.google.protobuf.UnsafeByteOperations.unsafeWrap(p.insns()), p.name());
+        }
         ObjectLoader.Loaded loaded = ObjectLoader.load(spec, new ObjectLoader.Options(new HashSet<>(
                 req.getProgramsList()), rodata, req.getLogLevel(), pinnedMaps(req.getPinDir()), overrides));
         Caller caller = Caller.current();

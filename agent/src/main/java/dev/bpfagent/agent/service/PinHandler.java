@@ -126,6 +126,7 @@ final class PinHandler {
                 throw RequestException.notFound("PIN_NOT_FOUND", "nothing is pinned at " + path);
             }
             Registry.Entry entry = registry.add(Registry.Kind.MAP, m, Caller.current(), Map.of(), Set.of());
+            entry.addReference(Caller.current()); // held already by another: a reference of its own
             if (path.startsWith(pins.root())) {
                 entry.recordPin(path);
             }
@@ -140,6 +141,7 @@ final class PinHandler {
                 throw RequestException.notFound("PIN_NOT_FOUND", "nothing is pinned at " + path);
             }
             Registry.Entry entry = holdLink(l, Caller.current());
+            entry.addReference(Caller.current()); // held already by another: a reference of its own
             if (path.startsWith(pins.root())) {
                 entry.recordPin(path);
             }
@@ -165,6 +167,7 @@ final class PinHandler {
             throw e;
         }
         Registry.Entry entry = registry.add(kind, p, Caller.current(), Map.of(), Set.of());
+        entry.addReference(Caller.current()); // held already by another: a reference of its own
         if (path.startsWith(pins.root())) {
             entry.recordPin(path);
         }

@@ -1,6 +1,7 @@
 package dev.bpfagent.agent.service.auth;
 
 import com.google.protobuf.Message;
+import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -24,13 +25,50 @@ public final class AuthorizationInterceptor implements ServerInterceptor {
     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
                                                        ServerCallHandler<Q, R> next) {
         String method = call.getMethodDescriptor().getFullMethodName();
-        return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(next.startCall(call, headers)) {
+        // null without an audit log; reads are audited only when refused, and carry no "made" ids
+        java.util.List<String> audit = AuditInterceptor.OBJECTS.get();
+        boolean reads = Methods.of(method) == Methods.Action.READ;
+        ServerCall<Q, R> seen = audit == null || reads ? call : new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+            @Override
+            public void sendMessage(R message) {
+                made((Message) message, audit);
+                super.sendMessage(message);
+            }
+        };
+        return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(next.startCall(seen, headers)) {
             @Override
             public void onMessage(Q message) {
                 Message m = (Message) message;
-                authorizer.authorize(new Authorizer.Call(Caller.current(), method, m, ObjectRefs.in(m)));
+                java.util.List<ObjectRefs.Named> refs = ObjectRefs.named(m);
+                if (audit != null) {
+                    for (ObjectRefs.Named n : refs) {
+                        audit.add(n.field() + " " + (n.ref().hasPath() ? n.ref().getPath() : n.ref().getId()));
+                    }
+                }
+                authorizer.authorize(new Authorizer.Call(Caller.current(), method, m,
+                        refs.stream().map(ObjectRefs.Named::ref).toList()));
                 super.onMessage(message);
             }
         };
+    }
+
+    /** What a response describes that has an id (the program a load made, a link, a map...), for the audit. */
+    private static void made(Message response, java.util.List<String> audit) {
+        var d = response.getDescriptorForType();
+        var id = d.findFieldByName("id");
+        if (id != null && id.getJavaType() == com.google.protobuf.Descriptors.FieldDescriptor.JavaType.INT) {
+            audit.add("made " + d.getName().toLowerCase() + " " + response.getField(id));
+            return;
+        }
+        for (var f : d.getFields()) {
+            if (!f.isRepeated() && f.getJavaType() == com.google.protobuf.Descriptors.FieldDescriptor.JavaType.MESSAGE
+                    && response.hasField(f)) {
+                Message inner = (Message) response.getField(f);
+                var innerId = inner.getDescriptorForType().findFieldByName("id");
+                if (innerId != null && innerId.getJavaType() == com.google.protobuf.Descriptors.FieldDescriptor.JavaType.INT) {
+                    audit.add("made " + f.getName() + " " + inner.getField(innerId));
+                }
+            }
+        }
     }
 }

@@ -24,6 +24,14 @@ public interface Authorizer {
     /** Returns when the call may run; throws to refuse it. */
     void authorize(Call call);
 
+    /**
+     * A program about to be loaded from inside a call whose request does not carry it whole (each program
+     * of a LoadObject): its type number, prog_flags and instructions. Returns, or throws to refuse.
+     */
+    default void authorizeProgram(Caller caller, String method, int type, int flags,
+                                  com.google.protobuf.ByteString insns, String name) {
+    }
+
     /** Today's policy: the Unix socket's mode and the TLS settings are the boundary; every call passes. */
     Authorizer ALLOW_ALL = call -> { };
 }

@@ -18,24 +18,36 @@ public final class ObjectRefs {
     }
 
     public static List<ObjectRef> in(Message m) {
-        List<ObjectRef> out = new ArrayList<>(1);
-        collect(m, out);
+        List<Named> named = named(m);
+        List<ObjectRef> out = new ArrayList<>(named.size());
+        named.forEach(n -> out.add(n.ref()));
         return out;
     }
 
-    private static void collect(Message m, List<ObjectRef> out) {
+    /** An ObjectRef and the name of the field holding it ("program", "map", "inner_map", ...). */
+    public record Named(String field, ObjectRef ref) {
+    }
+
+    /** Every ObjectRef in the request with its field's name, which says its kind when the ref does not. */
+    public static List<Named> named(Message m) {
+        List<Named> out = new ArrayList<>(1);
+        collect(m, "", out);
+        return out;
+    }
+
+    private static void collect(Message m, String field, List<Named> out) {
         if (m instanceof ObjectRef r) {
-            out.add(r);
+            out.add(new Named(field, r));
             return;
         }
         for (FieldDescriptor f : fieldsOf(m.getDescriptorForType())) {
             if (f.isRepeated()) {
                 int n = m.getRepeatedFieldCount(f);
                 for (int i = 0; i < n; i++) {
-                    collect((Message) m.getRepeatedField(f, i), out);
+                    collect((Message) m.getRepeatedField(f, i), f.getName(), out);
                 }
             } else if (m.hasField(f)) {
-                collect((Message) m.getField(f), out);
+                collect((Message) m.getField(f), f.getName(), out);
             }
         }
     }

@@ -64,6 +64,11 @@ public final class Registry {
         private final Set<Path> pins = ConcurrentHashMap.newKeySet();
         /** Guarded by this: set when a close started; pins are refused from then on. */
         private boolean closing;
+        /**
+         * Callers other than the owner that opened it with GetPinned, by identity: each holds a reference
+         * that its close releases, leaving the object to its owner.
+         */
+        private final Set<String> references = ConcurrentHashMap.newKeySet();
 
         Entry(Key key, BpfObject object, Caller owner, Map<String, String> labels, Set<Key> dependsOn) {
             this.key = key;
@@ -75,6 +80,28 @@ public final class Registry {
 
         public Key key() {
             return key;
+        }
+
+        /** Another caller holds a reference now (GetPinned of an object it does not own). */
+        public void addReference(Caller caller) {
+            // an object without an owner's identity (adopted at start, made in-process) is anybody's to close
+            if (!caller.identity().isEmpty() && !owner.identity().isEmpty() && !owner.sameIdentity(caller)) {
+                references.add(caller.identity());
+            }
+        }
+
+        /** Releases caller's reference; false when it held none. */
+        public boolean removeReference(Caller caller) {
+            return !caller.identity().isEmpty() && references.remove(caller.identity());
+        }
+
+        public boolean referencedBy(Caller caller) {
+            return !caller.identity().isEmpty() && references.contains(caller.identity());
+        }
+
+        /** The identities holding references, sorted. */
+        public List<String> references() {
+            return references.stream().sorted().toList();
         }
 
         public BpfObject object() {

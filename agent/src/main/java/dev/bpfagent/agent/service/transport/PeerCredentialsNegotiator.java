@@ -67,7 +67,7 @@ public final class PeerCredentialsNegotiator implements InternalProtocolNegotiat
             try {
                 PeerCredentials pc = ch.peerCredentials();
                 int[] gids = pc.gids();
-                return Caller.unix(pc.pid(), pc.uid(), gids.length > 0 ? gids[0] : -1);
+                return Caller.unix(pc.pid(), pc.uid(), gids.length > 0 ? gids[0] : -1, supplementaryGroups(pc.pid()));
             } catch (IOException | UnsupportedOperationException e) {
                 LOG.warning("cannot read the peer's credentials (SO_PEERCRED): " + e.getMessage());
             }
@@ -78,5 +78,28 @@ public final class PeerCredentialsNegotiator implements InternalProtocolNegotiat
     @Override
     public void close() {
         plaintext.close();
+    }
+
+    /**
+     * The peer's supplementary groups, from /proc/PID/status ("Groups:") as the connection is accepted
+     * (SO_PEERCRED carries only the primary gid); none when the process is already gone.
+     */
+    static java.util.List<Integer> supplementaryGroups(int pid) {
+        try {
+            for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + pid + "/status"))) {
+                if (l.startsWith("Groups:")) {
+                    java.util.List<Integer> out = new java.util.ArrayList<>();
+                    for (String g : l.substring("Groups:".length()).trim().split("\\s+")) {
+                        if (!g.isEmpty()) {
+                            out.add(Integer.parseInt(g));
+                        }
+                    }
+                    return out;
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            // gone, or unreadable: the primary gid still counts
+        }
+        return java.util.List.of();
     }
 }
