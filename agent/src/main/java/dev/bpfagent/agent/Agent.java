@@ -76,7 +76,25 @@ public final class Agent implements AutoCloseable {
                 return t;
             });
     private final Admission admission;
-    private BpfServiceImpl service;
+    /** Numbers connections; when one ends, what was leased to it is closed (on the worker pool). */
+    private final dev.bpfagent.agent.service.transport.Connections connections =
+            new dev.bpfagent.agent.service.transport.Connections(id -> {
+                BpfServiceImpl s = this.service;
+                if (s == null) {
+                    return;
+                }
+                try {
+                    callExecutor.execute(() -> {
+                        int n = s.connectionClosed(id);
+                        if (n > 0) {
+                            LOG.info("connection " + id + " ended: closed " + n + " object(s) leased to it");
+                        }
+                    });
+                } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                    // the agent stops: it closes everything unpinned itself
+                }
+            });
+    private volatile BpfServiceImpl service;
     private int tcpPort = -1;
     /** Set once this agent bound the socket: only then is the socket file ours to remove. */
     private boolean socketBound;
@@ -249,7 +267,7 @@ public final class Agent implements AutoCloseable {
 
     /** What both servers share: event loops, executors, message size, the services. */
     private NettyServerBuilder common(NettyServerBuilder b, io.grpc.ServerServiceDefinition bpfService) {
-        return b.bossEventLoopGroup(boss)
+        return b.addTransportFilter(connections).bossEventLoopGroup(boss)
                 .workerEventLoopGroup(workers)
                 .maxInboundMessageSize(MAX_MESSAGE)
                 .directExecutor()

@@ -80,6 +80,19 @@ public final class BpfClient implements AutoCloseable {
         return stub.withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * The same client, sharing this one's connection, whose calls lease what they make to that
+     * connection (header "bpf-agent-lease: true"): when the connection ends — this client is closed, or
+     * the JVM dies — the agent closes those programs, maps, links and collections and removes their
+     * pins, so an ephemeral tool leaves nothing behind. Closing the copy does nothing.
+     */
+    public BpfClient withLease() {
+        io.grpc.Metadata md = new io.grpc.Metadata();
+        md.put(io.grpc.Metadata.Key.of("bpf-agent-lease", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "true");
+        return new BpfClient(connection, io.grpc.ClientInterceptors.intercept(channel,
+                io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md)), deadlineMillis, false);
+    }
+
     /** The same calls, returning CompletableFutures. */
     public AsyncBpfClient async() {
         return async;

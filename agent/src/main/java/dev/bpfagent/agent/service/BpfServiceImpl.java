@@ -13,6 +13,7 @@ import io.grpc.stub.StreamObserver;
  */
 public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     private final Registry registry;
+    private final Refs refs;
     private final ProgramHandler programs;
     private final PinHandler pinCalls;
     private final AgentHandler agent;
@@ -41,7 +42,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
                           dev.bpfagent.agent.service.auth.Authorizer authorizer) {
         this.offload = offload;
         this.registry = registry;
-        Refs refs = new Refs(registry, pins);
+        this.refs = new Refs(registry, pins);
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
         this.maps = new MapHandler(registry, refs);
         this.chains = new ChainHandler(registry, refs, maps);
@@ -258,6 +259,26 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     @Override
     public void getAgentInfo(GetAgentInfoRequest req, StreamObserver<GetAgentInfoResponse> out) {
         reply(out, agent.info());
+    }
+
+    /**
+     * A connection ended: what was leased to it is closed, dependents first, with its agent pins. Runs
+     * outside any call (its caller is the agent itself).
+     */
+    public int connectionClosed(long connection) {
+        int closed = 0;
+        for (var e : registry.leasedTo(connection)) {
+            if (registry.find(e.key()) != e) {
+                continue; // gone with something closed before it
+            }
+            try {
+                closed += Closer.close(registry, refs.pins(), e, true, false, "lease").closed().size();
+            } catch (RuntimeException ex) {
+                java.util.logging.Logger.getLogger(BpfServiceImpl.class.getName()).warning("closing " + e.key()
+                        + " at the end of its lease: " + ex.getMessage());
+            }
+        }
+        return closed;
     }
 
     /** At start: hold the programs pinned under the agent's directory by an earlier agent. */

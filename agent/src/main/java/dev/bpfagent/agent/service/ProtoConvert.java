@@ -153,7 +153,9 @@ final class ProtoConvert {
         AgentView.Builder b = AgentView.newBuilder()
                 .setHeld(true)
                 .setOwner(caller(e.owner()))
-                .putAllLabels(e.labels());
+                .putAllLabels(e.labels())
+                .setLeased(e.lease() != 0)
+                .addAllReferences(e.references());
         for (Path p : e.pins()) {
             b.addPinnedPaths(p.toString());
         }

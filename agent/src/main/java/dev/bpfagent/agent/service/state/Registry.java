@@ -69,6 +69,8 @@ public final class Registry {
          * that its close releases, leaving the object to its owner.
          */
         private final Set<String> references = ConcurrentHashMap.newKeySet();
+        /** The connection this object is leased to (closed when it ends), or 0. */
+        private final long lease;
 
         Entry(Key key, BpfObject object, Caller owner, Map<String, String> labels, Set<Key> dependsOn) {
             this.key = key;
@@ -76,6 +78,12 @@ public final class Registry {
             this.owner = owner;
             this.labels = Map.copyOf(labels);
             this.dependsOn = Set.copyOf(dependsOn);
+            this.lease = Lease.current();
+        }
+
+        /** The connection id it is leased to, or 0. */
+        public long lease() {
+            return lease;
         }
 
         public Key key() {
@@ -359,6 +367,18 @@ public final class Registry {
     /** Drops an entry whose close started; the caller closes its object. */
     public void remove(Entry e) {
         entries.remove(e.key, e);
+    }
+
+    /** Entries leased to a connection, dependents (later kinds, higher keys) first. */
+    public List<Entry> leasedTo(long connection) {
+        List<Entry> out = new ArrayList<>();
+        for (Entry e : entries.values()) {
+            if (e.lease == connection && connection != 0) {
+                out.add(e);
+            }
+        }
+        java.util.Collections.reverse(out);
+        return out;
     }
 
     public int size(Kind kind) {
