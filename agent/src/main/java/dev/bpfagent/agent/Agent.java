@@ -182,6 +182,7 @@ public final class Agent implements AutoCloseable {
                 throw e;
             }
         }, authorizer);
+        registry.records(new dev.bpfagent.agent.service.state.PinRecords(config.stateDir(), config.bpffsDir()));
         int adopted = service.adoptPins();
         if (adopted > 0) {
             LOG.info("holding " + adopted + " program(s) pinned under " + pins.root() + " by an earlier agent");
@@ -334,7 +335,7 @@ public final class Agent implements AutoCloseable {
         if (service != null) {
             // before the servers: a subscription never ends by itself, it would hold their stop for its
             // whole grace period and then end CANCELLED instead of UNAVAILABLE after its last records
-            service.eventHub().shutdown(2000);
+            service.eventHub().shutdown(5000);
         }
         servers.forEach(Server::shutdown);
         for (Server s : servers) {
@@ -371,6 +372,7 @@ public final class Agent implements AutoCloseable {
         }
         callExecutor.shutdown();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        // waited for: the JVM exits right after this, and the last streams' trailers must reach their clients
+        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
     }
 }

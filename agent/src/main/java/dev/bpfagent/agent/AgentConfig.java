@@ -20,12 +20,13 @@ import java.util.Optional;
 public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<TcpAddress> tcp,
                           Optional<Path> tlsCert, Optional<Path> tlsKey, Optional<Path> tlsClientCa, Path bpffsDir,
                           int maxQueuedCalls, boolean insecureLoopback, Optional<Path> policy,
-                          Optional<Path> auditLog) {
+                          Optional<Path> auditLog, Path stateDir) {
 
     public static final int DEFAULT_MAX_QUEUED_CALLS = 64;
 
     public static final Path DEFAULT_SOCKET = Path.of("/run/bpf-agent/agent.sock");
     public static final Path DEFAULT_BPFFS_DIR = Path.of("/sys/fs/bpf/bpf-agent");
+    public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/bpf-agent");
 
     public record TcpAddress(String host, int port) {
         public boolean isLoopback() {
@@ -53,6 +54,8 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
                                   without it every caller that reaches the agent is an admin
               --audit-log FILE    append a JSON line per call that makes or changes something, and
                                   per refusal
+              --state-dir PATH    where the owners and labels of pinned objects are recorded, so they
+                                  survive a restart (default /var/lib/bpf-agent)
               --bpffs-dir PATH    the agent's directory in bpffs (default /sys/fs/bpf/bpf-agent)
               --max-queued-calls N  loads, test runs and lists waiting for a worker beyond which
                                   calls are refused with RESOURCE_EXHAUSTED (default 64)
@@ -72,6 +75,7 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
         boolean insecureLoopback = false;
         Optional<Path> policy = Optional.empty();
         Optional<Path> auditLog = Optional.empty();
+        Path stateDir = DEFAULT_STATE_DIR;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -86,6 +90,7 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
                 case "--insecure-loopback" -> insecureLoopback = true;
                 case "--policy" -> policy = Optional.of(Path.of(value(args, ++i, a)));
                 case "--audit-log" -> auditLog = Optional.of(Path.of(value(args, ++i, a)));
+                case "--state-dir" -> stateDir = Path.of(value(args, ++i, a));
                 default -> throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
             }
         }
@@ -113,7 +118,7 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
             throw new IllegalArgumentException("--bpffs-dir must be an absolute path");
         }
         return new AgentConfig(socket.toAbsolutePath(), group, tcp, cert, key, clientCa, bpffs, maxQueued,
-                insecureLoopback, policy, auditLog);
+                insecureLoopback, policy, auditLog, stateDir.toAbsolutePath());
     }
 
     private static String value(String[] args, int i, String option) {

@@ -66,6 +66,7 @@ public final class AgentProcess implements AutoCloseable {
         }
         cmd.addAll(List.of("-jar", jar().toString(),
                 "--socket", dir.resolve("agent.sock").toString(), "--tcp", "127.0.0.1:0", "--insecure-loopback",
+                "--state-dir", dir.resolve("state").toString(),
                 "--bpffs-dir", bpffs.toString()));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).redirectError(dir.resolve("agent.err").toFile()).start();
@@ -100,6 +101,11 @@ public final class AgentProcess implements AutoCloseable {
         p.waitFor(10, TimeUnit.SECONDS);
         throw new IllegalStateException("the agent did not start within 60 s (exit " + (p.isAlive() ? "none" : p.exitValue())
                 + "): " + Files.readString(dir.resolve("agent.err")));
+    }
+
+    /** The --state-dir this agent records its pins' owners in. */
+    public Path stateDir() {
+        return dir.resolve("state");
     }
 
     public String unixTarget() {

@@ -42,7 +42,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
                           dev.bpfagent.agent.service.auth.Authorizer authorizer) {
         this.offload = offload;
         this.registry = registry;
-        this.refs = new Refs(registry, pins);
+        this.refs = new Refs(registry, pins, authorizer);
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
         this.maps = new MapHandler(registry, refs);
         this.chains = new ChainHandler(registry, refs, maps);
@@ -288,7 +288,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
 
     /** At stop: run stats off, then every held object closed (pinned ones stay in the kernel). */
     public void shutdown() {
-        hub.shutdown(2000); // streams first: they hand over what was read, then end UNAVAILABLE
+        hub.shutdown(5000); // streams first: they hand over what was read, then end UNAVAILABLE
         agent.shutdown();
         registry.closeAll();
     }

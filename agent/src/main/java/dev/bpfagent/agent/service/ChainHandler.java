@@ -124,7 +124,7 @@ final class ChainHandler {
 
     ListChainsResponse list(ListChainsRequest req) {
         Listing.Query q = Listing.query(req.getPageSize(), req.getPageToken(), false, req.getLabelsMap(),
-                OwnerFilter.getDefaultInstance());
+                OwnerFilter.getDefaultInstance(), refs::visible);
         Listing.Page<dev.bpfagent.proto.v1.Chain> page = Listing.page(registry, KIND, q, id -> OptionalInt.empty(),
                 e -> Optional.of(describe(e)), id -> Optional.empty(), c -> true);
         return ListChainsResponse.newBuilder().addAllChains(page.items()).setNextPageToken(page.nextPageToken()).build();

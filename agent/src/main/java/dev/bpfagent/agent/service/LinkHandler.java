@@ -85,7 +85,7 @@ final class LinkHandler {
 
     ListLinksResponse list(ListLinksRequest req) {
         Listing.Query q = Listing.query(req.getPageSize(), req.getPageToken(), false, req.getLabelsMap(),
-                req.getOwner());
+                req.getOwner(), refs::visible);
         int program = req.getProgramId();
         Listing.Page<dev.bpfagent.proto.v1.Link> page = Listing.page(registry, KIND, q, id -> OptionalInt.empty(),
                 this::describeIfOpen, id -> Optional.empty(), l -> program == 0 || l.getProgramId() == program);

@@ -36,7 +36,9 @@ final class Listing {
                  boolean agentFiltered) {
     }
 
-    static Query query(int pageSize, String token, boolean includeKernel, Map<String, String> labels, OwnerFilter owner) {
+    /** @param visible what the caller may see of what the agent holds (the policy's read rules) */
+    static Query query(int pageSize, String token, boolean includeKernel, Map<String, String> labels, OwnerFilter owner,
+                       Predicate<Registry.Entry> visible) {
         int size = pageSize == 0 ? DEFAULT_PAGE : pageSize;
         if (size < 0 || size > MAX_PAGE) {
             throw RequestException.invalid("page_size", Integer.toUnsignedString(pageSize) + " is above the limit of "
@@ -45,7 +47,7 @@ final class Listing {
         int after = PageToken.decode(token, "page_token");
         Map<String, String> selector = Labels.check(labels, "labels");
         boolean filtered = !selector.isEmpty() || owner.hasUid() || !owner.getTlsSubject().isEmpty();
-        Predicate<Registry.Entry> filter = e -> Labels.matches(e.labels(), selector)
+        Predicate<Registry.Entry> filter = e -> visible.test(e) && Labels.matches(e.labels(), selector)
                 && (!owner.hasUid() || (e.owner().transport() == Caller.Transport.UNIX && e.owner().uid() == owner.getUid()))
                 && (owner.getTlsSubject().isEmpty() || owner.getTlsSubject().equals(e.owner().tlsSubject()));
         return new Query(after, size, includeKernel, filter, filtered);

@@ -84,7 +84,7 @@ final class MapHandler {
 
     ListMapsResponse list(ListMapsRequest req) {
         Listing.Query q = Listing.query(req.getPageSize(), req.getPageToken(), req.getIncludeKernel(),
-                req.getLabelsMap(), req.getOwner());
+                req.getLabelsMap(), req.getOwner(), refs::visible);
         if (req.getType() == dev.bpfagent.proto.v1.MapType.UNRECOGNIZED) {
             throw RequestException.invalid("type", "unknown map type number");
         }

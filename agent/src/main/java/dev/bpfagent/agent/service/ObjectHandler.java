@@ -352,7 +352,7 @@ final class ObjectHandler {
 
     ListCollectionsResponse list(ListCollectionsRequest req) {
         Listing.Query q = Listing.query(req.getPageSize(), req.getPageToken(), false, req.getLabelsMap(),
-                OwnerFilter.getDefaultInstance());
+                OwnerFilter.getDefaultInstance(), refs::visible);
         Listing.Page<dev.bpfagent.proto.v1.Collection> page = Listing.page(registry, KIND, q,
                 id -> OptionalInt.empty(), e -> Optional.of(describe(e)), id -> Optional.empty(), c -> true);
         return ListCollectionsResponse.newBuilder().addAllCollections(page.items())

@@ -10,6 +10,7 @@ import dev.bpfagent.agent.errno.KernelException;
 import dev.bpfagent.agent.service.auth.Caller;
 import dev.bpfagent.agent.service.errors.RequestException;
 import dev.bpfagent.agent.service.state.PinPaths;
+import dev.bpfagent.agent.service.state.PinRecords;
 import dev.bpfagent.agent.service.state.Registry;
 import dev.bpfagent.proto.v1.GetPinnedRequest;
 import dev.bpfagent.proto.v1.GetPinnedResponse;
@@ -174,6 +175,12 @@ final class PinHandler {
         return GetPinnedResponse.newBuilder().setProgram(programs.describe(entry, false)).build();
     }
 
+    /** The durable record of a pin of this object, when there is one naming it. */
+    private java.util.Optional<dev.bpfagent.proto.v1.PinRecord> recorded(Path pin, Registry.Kind kind, int id) {
+        PinRecords r = registry.records();
+        return r == null ? java.util.Optional.empty() : r.at(pin, kind, id);
+    }
+
     /** BPF_OBJ_GET of a program pin, with the errors a caller can act on. */
     static Program openPinnedProgram(Path path) {
         if (Files.isDirectory(path)) {
@@ -202,6 +209,7 @@ final class PinHandler {
             return 0;
         }
         List<Path> linkPins = new java.util.ArrayList<>();
+        Set<Path> held = new java.util.HashSet<>();
         for (Path pin : files) {
             try {
                 ObjectKind pinned = Pins.kindAt(pin.toString());
@@ -210,11 +218,14 @@ final class PinHandler {
                     continue;
                 }
                 boolean map = pinned == ObjectKind.MAP;
-                var entry = map
-                        ? registry.add(Registry.Kind.MAP, BpfMap.fromPinned(pin.toString()), Caller.ADOPTED, Map.of(), Set.of())
-                        : registry.add(Registry.Kind.PROGRAM, Program.fromPinned(pin.toString()), Caller.ADOPTED,
-                        Map.of(), Set.of());
+                dev.bpfagent.agent.bpf.BpfObject o = map ? BpfMap.fromPinned(pin.toString())
+                        : Program.fromPinned(pin.toString());
+                Registry.Kind kind = map ? Registry.Kind.MAP : Registry.Kind.PROGRAM;
+                var rec = recorded(pin, kind, o.id());
+                var entry = registry.add(kind, o, rec.map(r -> PinRecords.fromProto(r.getOwner())).orElse(Caller.ADOPTED),
+                        rec.map(r -> r.getLabelsMap()).orElse(Map.of()), Set.of());
                 entry.recordPin(pin);
+                held.add(pin);
                 adopted++;
             } catch (RuntimeException e) {
                 LOG.info("not adopting " + pin + ": " + e.getMessage());
@@ -222,11 +233,17 @@ final class PinHandler {
         }
         for (Path pin : linkPins) {
             try {
-                holdLink(Link.fromPinned(pin.toString()), Caller.ADOPTED).recordPin(pin);
+                Link l = Link.fromPinned(pin.toString());
+                var rec = recorded(pin, Registry.Kind.LINK, l.id());
+                holdLink(l, rec.map(r -> PinRecords.fromProto(r.getOwner())).orElse(Caller.ADOPTED)).recordPin(pin);
+                held.add(pin);
                 adopted++;
             } catch (RuntimeException e) {
                 LOG.info("not adopting " + pin + ": " + e.getMessage());
             }
+        }
+        if (registry.records() != null) {
+            registry.records().dropAllBut(held); // records of pins that are gone (a crash between unpin and record)
         }
         return adopted;
     }

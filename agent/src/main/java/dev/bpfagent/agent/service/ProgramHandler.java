@@ -195,7 +195,7 @@ final class ProgramHandler {
 
     ListProgramsResponse list(ListProgramsRequest req) {
         Listing.Query q = Listing.query(req.getPageSize(), req.getPageToken(), req.getIncludeKernel(),
-                req.getLabelsMap(), req.getOwner());
+                req.getLabelsMap(), req.getOwner(), refs::visible);
         Optional<dev.bpfagent.agent.bpf.ProgramType> type = req.getType()
                 == dev.bpfagent.proto.v1.ProgramType.PROGRAM_TYPE_UNSPECIFIED
                 ? Optional.empty() : Optional.of(ProtoConvert.programType(req.getType(), "type"));

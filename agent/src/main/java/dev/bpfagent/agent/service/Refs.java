@@ -11,10 +11,22 @@ import java.nio.file.Path;
 final class Refs {
     private final Registry registry;
     private final PinPaths pins;
+    private final dev.bpfagent.agent.service.auth.Authorizer authorizer;
 
     Refs(Registry registry, PinPaths pins) {
+        this(registry, pins, dev.bpfagent.agent.service.auth.Authorizer.ALLOW_ALL);
+    }
+
+    Refs(Registry registry, PinPaths pins, dev.bpfagent.agent.service.auth.Authorizer authorizer) {
         this.registry = registry;
         this.pins = pins;
+        this.authorizer = authorizer;
+    }
+
+    /** Whether the current caller may see this held object in a list (its own, a reference, or the policy lets it). */
+    boolean visible(Registry.Entry e) {
+        var caller = dev.bpfagent.agent.service.auth.Caller.current();
+        return authorizer.maySee(caller, e.owner(), e.referencedBy(caller));
     }
 
     /** The ref's kind must be unspecified or kind. */

@@ -36,6 +36,10 @@ public final class AuthorizationInterceptor implements ServerInterceptor {
             }
         };
         return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(next.startCall(seen, headers)) {
+            /** The call as authorized, until it ends (the authorizer counts calls in flight). */
+            private final java.util.concurrent.atomic.AtomicReference<Authorizer.Call> admitted =
+                    new java.util.concurrent.atomic.AtomicReference<>();
+
             @Override
             public void onMessage(Q message) {
                 Message m = (Message) message;
@@ -45,9 +49,30 @@ public final class AuthorizationInterceptor implements ServerInterceptor {
                         audit.add(n.field() + " " + (n.ref().hasPath() ? n.ref().getPath() : n.ref().getId()));
                     }
                 }
-                authorizer.authorize(new Authorizer.Call(Caller.current(), method, m,
-                        refs.stream().map(ObjectRefs.Named::ref).toList()));
+                Authorizer.Call c = new Authorizer.Call(Caller.current(), method, m,
+                        refs.stream().map(ObjectRefs.Named::ref).toList());
+                authorizer.authorize(c);
+                admitted.set(c);
                 super.onMessage(message);
+            }
+
+            @Override
+            public void onComplete() {
+                end();
+                super.onComplete();
+            }
+
+            @Override
+            public void onCancel() {
+                end();
+                super.onCancel();
+            }
+
+            private void end() {
+                Authorizer.Call c = admitted.getAndSet(null);
+                if (c != null) {
+                    authorizer.ended(c);
+                }
             }
         };
     }

@@ -32,6 +32,15 @@ public interface Authorizer {
                                   com.google.protobuf.ByteString insns, String name) {
     }
 
+    /** A call it authorized has ended (completed, failed or cancelled): the same Call object. */
+    default void ended(Call call) {
+    }
+
+    /** Whether caller may see (in a List) an object owner made; referenced: caller holds a reference to it. */
+    default boolean maySee(Caller caller, Caller owner, boolean referenced) {
+        return true;
+    }
+
     /** Today's policy: the Unix socket's mode and the TLS settings are the boundary; every call passes. */
     Authorizer ALLOW_ALL = call -> { };
 }

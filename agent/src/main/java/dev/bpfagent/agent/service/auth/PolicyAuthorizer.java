@@ -81,6 +81,11 @@ public final class PolicyAuthorizer implements Authorizer {
                 && !g.liveFrames()) {
             throw denied(g, caller, method, "flags: BPF_F_TEST_XDP_LIVE_FRAMES sends real frames; the rule does not"
                     + " allow_live_frames");
+        } else if ((call.request() instanceof dev.bpfagent.proto.v1.ListProgramsRequest lp && lp.getIncludeKernel()
+                || call.request() instanceof dev.bpfagent.proto.v1.ListMapsRequest lm && lm.getIncludeKernel())
+                && !g.readOthers()) {
+            throw denied(g, caller, method, "include_kernel lists every object in the kernel, others' included; the"
+                    + " rule does not allow read_others");
         } else if (call.request() instanceof PinRequest r && !g.admin()) {
             String path = r.getPath();
             if (path.startsWith("/") || !path.startsWith(g.rule() + "/") || path.contains("..")) {
@@ -100,6 +105,37 @@ public final class PolicyAuthorizer implements Authorizer {
                     + " some first");
         }
         if (!g.admin()) {
+            checkOwnership(call, g, caller, method, action);
+        }
+        if (g.maxConcurrentCalls() > 0) {
+            // last: a call refused above is never counted
+            var n = inFlight.computeIfAbsent(caller.identity(), k -> new java.util.concurrent.atomic.AtomicInteger());
+            if (n.incrementAndGet() > g.maxConcurrentCalls()) {
+                n.decrementAndGet();
+                throw denied(g, caller, method, "the rule's max_concurrent_calls (" + g.maxConcurrentCalls()
+                        + ") are running; wait for one to end");
+            }
+            counted.put(call, caller.identity());
+        }
+    }
+
+    /** Calls in flight per identity, for the rules with max_concurrent_calls. */
+    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicInteger> inFlight =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    /** The calls counted in inFlight, by identity of the Call object, until they end. */
+    private final java.util.Map<Call, String> counted =
+            java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+
+    @Override
+    public void ended(Call call) {
+        String who = counted.remove(call);
+        if (who != null) {
+            inFlight.get(who).decrementAndGet();
+        }
+    }
+
+    private void checkOwnership(Call call, Policy.Grant g, Caller caller, String method, Methods.Action action) {
+        {
             for (ObjectRefs.Named n : ObjectRefs.named(call.request())) {
                 if (n.field().equals("closed") || n.field().startsWith("depend")) {
                     continue;
@@ -128,6 +164,12 @@ public final class PolicyAuthorizer implements Authorizer {
     @Override
     public void authorizeProgram(Caller caller, String method, int type, int flags, ByteString insns, String name) {
         checkProgram(grant(caller, method), caller, method + " of '" + name + "'", type, flags, insns);
+    }
+
+    @Override
+    public boolean maySee(Caller caller, Caller owner, boolean referenced) {
+        Optional<Policy.Grant> g = policy.match(caller);
+        return g.isPresent() && (g.get().admin() || g.get().readOthers() || owner.sameIdentity(caller) || referenced);
     }
 
     private Policy.Grant grant(Caller caller, String method) {

@@ -263,7 +263,9 @@ public final class Subscription {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
-            LOG.warning("event stream of map " + (stream == null ? "?" : stream.mapId()) + ": " + e);
+            LOG.log(java.util.logging.Level.WARNING, "event stream of map " + (stream == null ? "?" : stream.mapId()), e);
+            close(io.grpc.Status.INTERNAL.withDescription("the agent's event stream failed: " + e
+                    + " (see the agent's log); subscribe again"));
         } finally {
             lock.lock();
             try {

@@ -71,8 +71,12 @@ public final class Registry {
         private final Set<String> references = ConcurrentHashMap.newKeySet();
         /** The connection this object is leased to (closed when it ends), or 0. */
         private final long lease;
+        /** Where its pins are recorded on disk (the registry's, when it has them). */
+        private final PinRecords records;
 
-        Entry(Key key, BpfObject object, Caller owner, Map<String, String> labels, Set<Key> dependsOn) {
+        Entry(Key key, BpfObject object, Caller owner, Map<String, String> labels, Set<Key> dependsOn,
+              PinRecords records) {
+            this.records = records;
             this.key = key;
             this.object = object;
             this.owner = owner;
@@ -152,15 +156,28 @@ public final class Registry {
             }
             pin.run();
             pins.add(path);
+            record(path);
         }
 
         /** Records a pin the object already has (found in bpffs). */
         public void recordPin(Path path) {
             pins.add(path);
+            record(path);
         }
 
         public void forgetPin(Path path) {
             pins.remove(path);
+            PinRecords r = records;
+            if (r != null) {
+                r.unpinned(path);
+            }
+        }
+
+        private void record(Path path) {
+            PinRecords r = records;
+            if (r != null) {
+                r.pinned(this, path);
+            }
         }
 
         synchronized boolean startClosing() {
@@ -238,7 +255,7 @@ public final class Registry {
                             + " depends on, was closed while it was being made");
                 }
             }
-            Entry fresh = new Entry(key, object, owner, labels, dependsOn);
+            Entry fresh = new Entry(key, object, owner, labels, dependsOn, records);
             Entry existing = entries.putIfAbsent(key, fresh);
             if (existing != null) {
                 object.close();
@@ -379,6 +396,17 @@ public final class Registry {
         }
         java.util.Collections.reverse(out);
         return out;
+    }
+
+    /** Where pins are recorded durably (set once at start, before any pin is made); null: nowhere. */
+    private volatile PinRecords records;
+
+    public void records(PinRecords r) {
+        this.records = r;
+    }
+
+    public PinRecords records() {
+        return records;
     }
 
     public int size(Kind kind) {

@@ -192,6 +192,37 @@ class PolicyTest {
     }
 
     @Test
+    void listsShowOthersObjectsOnlyToWhomThePolicyLets() throws Exception {
+        PolicyAuthorizer a = authorizer(POLICY, OWNERS);
+        assertTrue(a.maySee(OPS, Caller.unix(99, 1500, 7, List.of()), false), "the same uid");
+        assertFalse(a.maySee(OPS, ROOT, false), "ROLE_OPERATE without read_others");
+        assertTrue(a.maySee(OPS, ROOT, true), "unless it holds a reference (GetPinned)");
+        assertTrue(a.maySee(VIEWER, ROOT, false), "read_others");
+        assertTrue(a.maySee(ROOT, OPS, false), "admins see everything");
+        assertFalse(a.maySee(STRANGER, STRANGER, false), "no rule, nothing");
+        assertTrue(refusal(() -> a.authorize(call(OPS, "ListPrograms", ListProgramsRequest.newBuilder()
+                .setIncludeKernel(true).build()))).contains("include_kernel"));
+        a.authorize(call(VIEWER, "ListMaps", ListMapsRequest.newBuilder().setIncludeKernel(true).build()));
+    }
+
+    @Test
+    void concurrentCallsAreCountedPerIdentityUntilTheyEnd() throws Exception {
+        PolicyAuthorizer a = authorizer("""
+                {"rules": [{"name": "one-at-a-time", "match": {"uids": [1500]}, "role": "ROLE_OPERATE",
+                            "limits": {"maxConcurrentCalls": 1}}]}""", OWNERS);
+        Authorizer.Call first = call(OPS, "GetAgentInfo", GetAgentInfoRequest.getDefaultInstance());
+        a.authorize(first);
+        Authorizer.Call second = call(OPS, "GetAgentInfo", GetAgentInfoRequest.getDefaultInstance());
+        assertTrue(refusal(() -> a.authorize(second)).contains("max_concurrent_calls (1)"));
+        a.authorize(call(ROOT, "GetAgentInfo", GetAgentInfoRequest.getDefaultInstance())); // others are not counted
+        a.ended(second); // never counted: changes nothing
+        assertTrue(refusal(() -> a.authorize(call(OPS, "GetAgentInfo", GetAgentInfoRequest.getDefaultInstance())))
+                .contains("max_concurrent_calls"));
+        a.ended(first);
+        a.authorize(call(OPS, "GetAgentInfo", GetAgentInfoRequest.getDefaultInstance()));
+    }
+
+    @Test
     void everyMethodOfTheServiceIsClassified() {
         for (var m : BpfServiceGrpc.getServiceDescriptor().getMethods()) {
             assertTrue(Methods.ACTIONS.containsKey(m.getFullMethodName()), m.getFullMethodName()
