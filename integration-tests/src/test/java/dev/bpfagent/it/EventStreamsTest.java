@@ -489,6 +489,7 @@ class EventStreamsTest extends OneAgentPerClass {
             h.program("bench16").orElseThrow().testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(7));
             Thread.sleep(100); // read by the agent, waiting for its batch (1 s)
             assertEquals(143, own.stop(), "SIGTERM: a graceful stop");
+            assertFalse(own.agentStderr().contains("Exception"), own.agentStderr());
             List<Event> last = new ArrayList<>();
             var stopped = assertThrows(BpfAgentException.class, () -> {
                 for (int i = 0; i < 100; i++) {

@@ -124,12 +124,26 @@ public final class EventReader implements AutoCloseable {
                 // the map is gone already: its slots with it
             }
         }
-        perf.forEach(PerfBufferMapping::close);
-        events.forEach(Fd::close);
-        if (ring != null) {
-            ring.close();
+        // each one whatever happened to the one before: nothing is left open by a failure
+        for (PerfBufferMapping b : perf) {
+            quietly(b::close);
         }
-        epoll.close();
+        for (Fd f : events) {
+            quietly(f::close);
+        }
+        if (ring != null) {
+            quietly(ring::close);
+        }
+        quietly(epoll::close);
+    }
+
+    private static void quietly(Runnable close) {
+        try {
+            close.run();
+        } catch (RuntimeException e) {
+            java.util.logging.Logger.getLogger(EventReader.class.getName()).warning("closing an event reader's "
+                    + "resource: " + e);
+        }
     }
 
     public BpfMap map() {

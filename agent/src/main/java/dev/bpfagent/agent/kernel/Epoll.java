@@ -25,7 +25,6 @@ public final class Epoll implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
     private final MemorySegment state;
-    private final MemorySegment one;
     private final int maxEvents;
 
     private Epoll(Fd epfd, Fd wake, int maxEvents) {
@@ -34,7 +33,6 @@ public final class Epoll implements AutoCloseable {
         this.maxEvents = maxEvents;
         this.events = arena.allocate((long) EVENT_SIZE * maxEvents, 8);
         this.state = LibC.captureState(arena);
-        this.one = arena.allocate(JAVA_LONG);
     }
 
     /** A new instance that reports at most maxEvents ready fds per wait. */
@@ -84,10 +82,17 @@ public final class Epoll implements AutoCloseable {
         return out;
     }
 
-    /** Ends a wait in another thread now (or makes the next one return at once). */
+    /**
+     * Ends a wait in another thread now (or makes the next one return at once). Its buffer is its own
+     * (not this instance's arena), so a wakeup racing {@link #close()} cannot keep the arena from closing;
+     * the eventfd itself is held for the write, or the call fails (EBADF) once it is closed.
+     */
     public void wakeup() {
-        one.set(JAVA_LONG, 0, 1L);
-        LibC.write(wake, one); // -1 (EAGAIN) only when the counter is full: a wakeup is pending anyway
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment one = a.allocate(JAVA_LONG);
+            one.set(JAVA_LONG, 0, 1L);
+            LibC.write(wake, one); // -1 (EAGAIN) only when the counter is full: a wakeup is pending anyway
+        }
     }
 
     private void drainWakeups() {

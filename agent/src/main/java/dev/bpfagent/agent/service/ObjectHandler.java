@@ -165,8 +165,9 @@ final class ObjectHandler {
             }
             ObjectLoader.ProgramOverride o = overrides.get(p.name());
             int type = o != null && o.type() != null ? o.type().value : p.def().get().type().value;
-            authorizer.authorizeProgram(Caller.current(), "LoadObject", type, p.def().get().progFlags(),
-                    com.google.protobuf.UnsafeByteOperations.unsafeWrap(p.insns()), p.name());
+            var attach = o != null && o.attachType() != null ? o.attachType() : p.def().get().attachType();
+            authorizer.authorizeProgram(Caller.current(), "LoadObject", type, attach == null ? -1 : attach.value,
+                    p.def().get().progFlags(), com.google.protobuf.UnsafeByteOperations.unsafeWrap(p.insns()), p.name());
         }
         ObjectLoader.Loaded loaded = ObjectLoader.load(spec, new ObjectLoader.Options(new HashSet<>(
                 req.getProgramsList()), rodata, req.getLogLevel(), pinnedMaps(req.getPinDir()), overrides));

@@ -32,6 +32,12 @@ public interface Authorizer {
                                   com.google.protobuf.ByteString insns, String name) {
     }
 
+    /** As above, with the program's expected attach type (the kernel's number; -1: none). */
+    default void authorizeProgram(Caller caller, String method, int type, int attachType, int flags,
+                                  com.google.protobuf.ByteString insns, String name) {
+        authorizeProgram(caller, method, type, flags, insns, name);
+    }
+
     /** A call it authorized has ended (completed, failed or cancelled): the same Call object. */
     default void ended(Call call) {
     }

@@ -27,7 +27,13 @@ public final class Policy {
 
     /** What a matched caller may do. programTypes empty: every type. */
     public record Grant(String rule, Role role, Set<Integer> programTypes, boolean sleepable, boolean liveFrames,
-                        boolean dangerousHelpers, boolean readOthers, int maxObjects, int maxConcurrentCalls) {
+                        boolean dangerousHelpers, boolean readOthers, int maxObjects, int maxConcurrentCalls,
+                        Set<Integer> attachTypes) {
+        /** An expected or cgroup attach type (the kernel's number; -1: none given). */
+        public boolean mayAttach(int attachType) {
+            return attachType < 0 || attachTypes.isEmpty() || attachTypes.contains(attachType);
+        }
+
         public boolean admin() {
             return role == Role.ROLE_ADMIN;
         }
@@ -131,6 +137,7 @@ public final class Policy {
                 l.hasAllowLiveFrames() ? l.getAllowLiveFrames() : admin,
                 l.hasAllowDangerousHelpers() ? l.getAllowDangerousHelpers() : admin,
                 l.hasReadOthers() ? l.getReadOthers() : admin,
-                l.getMaxObjects(), l.getMaxConcurrentCalls());
+                l.getMaxObjects(), l.getMaxConcurrentCalls(),
+                Set.copyOf(l.getAttachTypesList().stream().map(t -> t.getNumber()).toList()));
     }
 }

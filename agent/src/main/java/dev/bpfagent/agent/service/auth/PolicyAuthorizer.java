@@ -77,6 +77,11 @@ public final class PolicyAuthorizer implements Authorizer {
         }
         if (call.request() instanceof LoadProgramRequest r) {
             checkProgram(g, caller, method, r.getTypeValue(), r.getProgFlags(), r.getInstructions());
+            checkAttachType(g, caller, method, r.hasExpectedAttachType() ? r.getExpectedAttachTypeValue() : -1,
+                    "expected_attach_type");
+        } else if (call.request() instanceof dev.bpfagent.proto.v1.AttachProgramRequest r && r.getHook().hasCgroup()
+                && r.getHook().getCgroup().hasAttachType()) {
+            checkAttachType(g, caller, method, r.getHook().getCgroup().getAttachTypeValue(), "hook.cgroup.attach_type");
         } else if (call.request() instanceof TestRunProgramRequest r && (r.getFlags() & BPF_F_TEST_XDP_LIVE_FRAMES) != 0
                 && !g.liveFrames()) {
             throw denied(g, caller, method, "flags: BPF_F_TEST_XDP_LIVE_FRAMES sends real frames; the rule does not"
@@ -163,7 +168,23 @@ public final class PolicyAuthorizer implements Authorizer {
      */
     @Override
     public void authorizeProgram(Caller caller, String method, int type, int flags, ByteString insns, String name) {
-        checkProgram(grant(caller, method), caller, method + " of '" + name + "'", type, flags, insns);
+        authorizeProgram(caller, method, type, -1, flags, insns, name);
+    }
+
+    @Override
+    public void authorizeProgram(Caller caller, String method, int type, int attachType, int flags, ByteString insns,
+                                 String name) {
+        Policy.Grant g = grant(caller, method);
+        checkProgram(g, caller, method + " of '" + name + "'", type, flags, insns);
+        checkAttachType(g, caller, method + " of '" + name + "'", attachType, "attach type");
+    }
+
+    private static void checkAttachType(Policy.Grant g, Caller caller, String method, int attachType, String field) {
+        if (!g.mayAttach(attachType)) {
+            var t = dev.bpfagent.proto.v1.AttachType.forNumber(attachType);
+            throw denied(g, caller, method, field + " " + (t == null ? Integer.toString(attachType) : t.name())
+                    + " is not among the attach types the rule allows");
+        }
     }
 
     @Override

@@ -147,8 +147,12 @@ final class MapStream {
                 end = failed != null ? failed : stopStatus != null ? stopStatus : io.grpc.Status.ABORTED
                         .withDescription("map " + mapId + " was closed; its records up to then were delivered");
             }
-            reader.close();
-            for (Subscription s : subs) {
+            try {
+                reader.close();
+            } catch (RuntimeException e) {
+                LOG.log(java.util.logging.Level.WARNING, "closing the event reader of map " + mapId, e);
+            }
+            for (Subscription s : subs) { // whatever happened above: no subscriber is left waiting
                 s.end(end);
             }
             hub.ended(this);

@@ -49,12 +49,22 @@ public final class PinRecords {
     public void pinned(Registry.Entry e, Path pin) {
         PinRecord.Builder r = PinRecord.newBuilder().setPin(pin.toString())
                 .setKind(ObjectKind.forNumber(e.key().kind().ordinal() + 1)).setId(e.key().id())
-                .setOwner(toProto(e.owner())).putAllLabels(e.labels());
+                .setOwner(toProto(e.owner())).putAllLabels(e.labels()).setName(nameOf(e.object()));
         try {
             write(file(pin), JsonFormat.printer().print(r));
         } catch (IOException e2) {
             LOG.warning("cannot record the pin " + pin + " (its owner will be unknown after a restart): " + e2);
         }
+    }
+
+    private static String nameOf(dev.bpfagent.agent.bpf.BpfObject o) {
+        if (o instanceof dev.bpfagent.agent.bpf.Program p) {
+            return p.name();
+        }
+        if (o instanceof dev.bpfagent.agent.bpf.BpfMap m) {
+            return m.name();
+        }
+        return "";
     }
 
     /** The pin is gone. */

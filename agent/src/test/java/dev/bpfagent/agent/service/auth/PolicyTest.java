@@ -162,6 +162,18 @@ class PolicyTest {
         a.authorize(call(TRACER, "GetAgentInfo", GetAgentInfoRequest.getDefaultInstance()));
         assertTrue(refusal(() -> a.authorize(call(TRACER, "LoadProgram", load(ProgramType.PROGRAM_TYPE_KPROBE, 0,
                 plain)))).contains("max_objects"));
+        // a rule's attach types
+        PolicyAuthorizer cg = authorizer("""
+                {"rules": [{"name": "cg", "match": {"uids": [1500]}, "role": "ROLE_OPERATE",
+                            "limits": {"attachTypes": ["ATTACH_TYPE_CGROUP_INET4_CONNECT"]}}]}""", OWNERS);
+        cg.authorize(call(OPS, "LoadProgram", load(ProgramType.PROGRAM_TYPE_CGROUP_SOCK_ADDR, 0, plain).toBuilder()
+                .setExpectedAttachType(AttachType.ATTACH_TYPE_CGROUP_INET4_CONNECT).build()));
+        assertTrue(refusal(() -> cg.authorize(call(OPS, "LoadProgram", load(ProgramType.PROGRAM_TYPE_CGROUP_SOCK_ADDR, 0,
+                plain).toBuilder().setExpectedAttachType(AttachType.ATTACH_TYPE_CGROUP_INET6_CONNECT).build())))
+                .contains("ATTACH_TYPE_CGROUP_INET6_CONNECT"));
+        refusal(() -> cg.authorize(call(OPS, "AttachProgram", AttachProgramRequest.newBuilder().setProgram(
+                ObjectRef.newBuilder().setId(1)).setHook(Hook.newBuilder().setCgroup(CgroupHook.newBuilder()
+                .setPath("/sys/fs/cgroup/x").setAttachType(AttachType.ATTACH_TYPE_CGROUP_INET_EGRESS))).build())));
         // LoadObject's programs are put to the same rules
         assertTrue(assertThrows(RequestException.class, () -> a.authorizeProgram(OPS, "LoadObject",
                 ProgramType.PROGRAM_TYPE_TRACING_VALUE, 0, ByteString.copyFrom(plain), "fe")).getMessage()
