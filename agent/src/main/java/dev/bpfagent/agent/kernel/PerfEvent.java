@@ -64,14 +64,20 @@ public final class PerfEvent {
     /** Opens a perf event sampling every samplePeriod events (a software clock: every that many ns). */
     public static Fd open(int type, long config, long samplePeriod, int pid, int cpu) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment a = arena.allocate(ATTR);
-            a.fill((byte) 0);
-            a.set(JAVA_INT, BpfAttr.offset(ATTR, "type"), type);
-            a.set(JAVA_INT, BpfAttr.offset(ATTR, "size"), (int) ATTR.byteSize());
-            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config"), config);
-            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "sample_period"), samplePeriod);
-            return new Fd(LibC.perfEventOpen(a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+            return new Fd(LibC.perfEventOpen(attr(arena, type, config, samplePeriod), pid, cpu, -1,
+                    PERF_FLAG_FD_CLOEXEC));
         }
+    }
+
+    /** A zeroed perf_event_attr of our size with type, config and sample_period set. */
+    private static MemorySegment attr(Arena arena, int type, long config, long samplePeriod) {
+        MemorySegment a = arena.allocate(ATTR);
+        a.fill((byte) 0);
+        a.set(JAVA_INT, BpfAttr.offset(ATTR, "type"), type);
+        a.set(JAVA_INT, BpfAttr.offset(ATTR, "size"), (int) ATTR.byteSize());
+        a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config"), config);
+        a.set(JAVA_LONG, BpfAttr.offset(ATTR, "sample_period"), samplePeriod);
+        return a;
     }
 
     /** enum perf_event_sample_format */
@@ -84,12 +90,7 @@ public final class PerfEvent {
      */
     public static Fd openBpfOutput(int cpu) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment a = arena.allocate(ATTR);
-            a.fill((byte) 0);
-            a.set(JAVA_INT, BpfAttr.offset(ATTR, "type"), PERF_TYPE_SOFTWARE);
-            a.set(JAVA_INT, BpfAttr.offset(ATTR, "size"), (int) ATTR.byteSize());
-            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config"), PERF_COUNT_SW_BPF_OUTPUT);
-            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "sample_period"), 1L);
+            MemorySegment a = attr(arena, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_BPF_OUTPUT, 1L);
             a.set(JAVA_LONG, BpfAttr.offset(ATTR, "sample_type"), PERF_SAMPLE_RAW);
             a.set(JAVA_INT, BpfAttr.offset(ATTR, "wakeup_events"), 1);
             return new Fd(LibC.perfEventOpen(a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
@@ -103,14 +104,9 @@ public final class PerfEvent {
      */
     public static Fd openProbe(int pmuType, long config, String funcOrPath, long offset, int pid, int cpu) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment a = arena.allocate(ATTR);
-            a.fill((byte) 0);
-            a.set(JAVA_INT, BpfAttr.offset(ATTR, "type"), pmuType);
-            a.set(JAVA_INT, BpfAttr.offset(ATTR, "size"), (int) ATTR.byteSize());
-            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config"), config);
+            MemorySegment a = attr(arena, pmuType, config, 1L);
             a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config1"), arena.allocateFrom(funcOrPath).address());
             a.set(JAVA_LONG, BpfAttr.offset(ATTR, "config2"), offset);
-            a.set(JAVA_LONG, BpfAttr.offset(ATTR, "sample_period"), 1L);
             return new Fd(LibC.perfEventOpen(a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
         }
     }
