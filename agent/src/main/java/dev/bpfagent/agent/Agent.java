@@ -129,6 +129,22 @@ public final class Agent implements AutoCloseable {
 
     public void start() throws IOException {
         checkPrivileges();
+        // the files options name are read first: a bad one stops the start before anything is made
+        if (config.policy().isPresent() && authorizer == Authorizer.ALLOW_ALL) {
+            var policy = startWith("--policy " + config.policy().get(),
+                    () -> new dev.bpfagent.agent.service.auth.PolicyAuthorizer(config.policy().get()));
+            authorizer = policy;
+            LOG.info("policy " + config.policy().get() + ": " + policy.policy().size() + " rule(s); SIGHUP reloads it");
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> policy.reload());
+            } catch (IllegalArgumentException e) {
+                LOG.warning("cannot catch SIGHUP (" + e.getMessage() + "): the policy is read at start only");
+            }
+        }
+        if (config.auditLog().isPresent()) {
+            auditLog = startWith("--audit-log " + config.auditLog().get(),
+                    () -> new dev.bpfagent.agent.service.auth.AuditLog(config.auditLog().get()));
+        }
         try {
             long memlock = Host.raiseMemlock(); // before 5.11 the kernel charges BPF memory to it
             if (memlock != -1 && !dev.bpfagent.agent.bpf.KernelVersion.atLeast(5, 11)) {
@@ -152,19 +168,6 @@ public final class Agent implements AutoCloseable {
         pins = new PinPaths(config.bpffsDir());
         pins.createRoot();
         pins.lock();
-        if (config.policy().isPresent() && authorizer == Authorizer.ALLOW_ALL) {
-            var policy = new dev.bpfagent.agent.service.auth.PolicyAuthorizer(config.policy().get());
-            authorizer = policy;
-            LOG.info("policy " + config.policy().get() + ": " + policy.policy().size() + " rule(s); SIGHUP reloads it");
-            try {
-                sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> policy.reload());
-            } catch (IllegalArgumentException e) {
-                LOG.warning("cannot catch SIGHUP (" + e.getMessage() + "): the policy is read at start only");
-            }
-        }
-        if (config.auditLog().isPresent()) {
-            auditLog = new dev.bpfagent.agent.service.auth.AuditLog(config.auditLog().get());
-        }
         service = new BpfServiceImpl(registry, pins, version(), work -> {
             if (!admission.tryAcquire()) {
                 throw Offload.overloaded(admission.limit());
@@ -182,7 +185,8 @@ public final class Agent implements AutoCloseable {
                 throw e;
             }
         }, authorizer);
-        registry.records(new dev.bpfagent.agent.service.state.PinRecords(config.stateDir(), config.bpffsDir()));
+        registry.records(startWith("--state-dir " + config.stateDir(),
+                () -> new dev.bpfagent.agent.service.state.PinRecords(config.stateDir(), config.bpffsDir())));
         int adopted = service.adoptPins();
         if (adopted > 0) {
             LOG.info("holding " + adopted + " program(s) pinned under " + pins.root() + " by an earlier agent");
@@ -290,6 +294,25 @@ public final class Agent implements AutoCloseable {
             return FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByGroupName(name);
         } catch (UserPrincipalNotFoundException e) {
             throw new IllegalArgumentException("--socket-group: no group named '" + name + "'");
+        }
+    }
+
+    interface Opening<T> {
+        T open() throws IOException;
+    }
+
+    /** What an option names, opened; a failure says which option and why (a bare IOException names a path only). */
+    private static <T> T startWith(String option, Opening<T> open) throws IOException {
+        try {
+            return open.open();
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IOException(option + ": no such file or directory (" + e.getFile() + ")", e);
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new IOException(option + ": permission denied (" + e.getFile() + ")", e);
+        } catch (IOException e) {
+            throw new IOException(option + ": " + e, e);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e); // the policy's own words: file, rule and field
         }
     }
 

@@ -163,6 +163,32 @@ class AgentLifecycleTest {
         assertTrue(loopback.output().contains("--insecure-loopback"), loopback.output());
     }
 
+    @Test
+    void aMissingOrBrokenPolicyStopsTheStartNamingIt() throws Exception {
+        Kernel.assumeRoot();
+        Path dir = Files.createTempDirectory("bpf-agent-bad-policy");
+        try {
+            var missing = Processes.run(60, List.of(System.getProperty("bpfagent.java", "java"), "@"
+                    + AgentProcess.jvmOptions(), "-jar", AgentProcess.jar().toString(), "--socket",
+                    dir.resolve("a.sock").toString(), "--bpffs-dir", "/sys/fs/bpf/bpf-agent-never-made",
+                    "--policy", dir.resolve("none.json").toString()));
+            assertEquals(1, missing.exit(), missing.output());
+            assertTrue(missing.output().contains("--policy " + dir.resolve("none.json") + ": no such file"),
+                    missing.output());
+            Files.writeString(dir.resolve("bad.json"), "{\"rules\":[{\"name\":\"x\",\"role\":\"ROLE_READ\"}]}");
+            var bad = Processes.run(60, List.of(System.getProperty("bpfagent.java", "java"), "@"
+                    + AgentProcess.jvmOptions(), "-jar", AgentProcess.jar().toString(), "--socket",
+                    dir.resolve("a.sock").toString(), "--bpffs-dir", "/sys/fs/bpf/bpf-agent-never-made",
+                    "--policy", dir.resolve("bad.json").toString()));
+            assertEquals(1, bad.exit(), bad.output());
+            assertTrue(bad.output().contains("rules[0].match"), bad.output());
+            assertFalse(Files.exists(dir.resolve("a.sock")), "nothing served");
+            assertFalse(Files.exists(Path.of("/sys/fs/bpf/bpf-agent-never-made")), "nothing made in bpffs");
+        } finally {
+            AgentProcess.deleteTree(dir);
+        }
+    }
+
     /** The agent's TLS handshake turns this client away: its calls end UNAVAILABLE. Closes it. */
     static void assertRefused(BpfClient client) {
         try (client; BpfClient c = client.withDeadline(5000)) {
