@@ -249,8 +249,23 @@ public final class BpfMap implements BpfObject {
         }
         if (batchWorks) {
             try {
-                Bpf.BatchResult r = Bpf.mapLookupBatch(fd, position, Math.max(keySize, 8), keySize, lookupSize(), count);
-                return new MapBatch(r.keys(), r.values(), r.count(), keySize, lookupSize(), r.outBatch(), r.done());
+                int ask = count;
+                while (true) {
+                    try {
+                        Bpf.BatchResult r = Bpf.mapLookupBatch(fd, position, Math.max(keySize, 8), keySize,
+                                lookupSize(), ask);
+                        return new MapBatch(r.keys(), r.values(), r.count(), keySize, lookupSize(), r.outBatch(),
+                                r.done());
+                    } catch (KernelException.NoSpace e) {
+                        // a hash bucket holds more entries than the page asked for, and the kernel hands out
+                        // whole buckets (ENOSPC): this page grows to hold it (a batch position cannot resume
+                        // inside a bucket, and switching to a key walk would strand other dumps' positions)
+                        if (ask >= maxEntries) {
+                            throw e;
+                        }
+                        ask = (int) Math.min((long) ask * 2, maxEntries);
+                    }
+                }
             } catch (KernelException.NotSupported | KernelException.InvalidArgument e) {
                 if (position != null) {
                     throw e; // a batch position cannot continue as a key walk
@@ -535,11 +550,6 @@ public final class BpfMap implements BpfObject {
         if (reader == r) {
             reader = null;
         }
-    }
-
-    /** Whether an event reader consumes this map now. */
-    public synchronized boolean hasReader() {
-        return reader != null;
     }
 
     /** A perf event array's slot for cpu now holds event (the reader's PERF_COUNT_SW_BPF_OUTPUT event). */

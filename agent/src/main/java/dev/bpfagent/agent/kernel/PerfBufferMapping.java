@@ -101,11 +101,6 @@ public final class PerfBufferMapping implements AutoCloseable {
         return n;
     }
 
-    /** Whether records wait to be read. */
-    public boolean pending() {
-        return (long) LONG.getAcquire(mapping, DATA_HEAD) > tail;
-    }
-
     @Override
     public void close() {
         LibC.munmap(mapping);

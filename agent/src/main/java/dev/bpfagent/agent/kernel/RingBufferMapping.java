@@ -97,11 +97,6 @@ public final class RingBufferMapping implements AutoCloseable {
         return n;
     }
 
-    /** Whether committed or in-flight records wait to be read (producer ahead of consumer). */
-    public boolean pending() {
-        return (long) LONG.getAcquire(producer, 0L) > (long) LONG.getAcquire(consumer, 0L);
-    }
-
     @Override
     public void close() {
         LibC.munmap(producer);

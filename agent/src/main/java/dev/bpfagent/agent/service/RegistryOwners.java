@@ -32,7 +32,7 @@ final class RegistryOwners implements OwnerLookup {
             try {
                 return Optional.ofNullable(registry.byPin(pins.any(ref.getPath(), "path")));
             } catch (RuntimeException badPath) {
-                return Optional.empty();
+                return Optional.empty(); // the call itself refuses the path, naming the field
             }
         }
         if (ref.getRefCase() != ObjectRef.RefCase.ID) {
@@ -51,12 +51,7 @@ final class RegistryOwners implements OwnerLookup {
 
     @Override
     public Optional<Caller> ownerOfPin(String path) {
-        try {
-            Registry.Entry e = registry.byPin(pins.any(path, "path"));
-            return e == null ? Optional.empty() : Optional.of(e.owner());
-        } catch (RuntimeException badPath) {
-            return Optional.empty(); // the call itself refuses the path, naming the field
-        }
+        return entry(ObjectRef.newBuilder().setPath(path).build(), "").map(Registry.Entry::owner);
     }
 
     @Override

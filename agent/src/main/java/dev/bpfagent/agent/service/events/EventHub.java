@@ -89,20 +89,6 @@ public final class EventHub {
         return n;
     }
 
-    /** Bytes all subscriptions' queues may hold together, and hold now. */
-    public long queueBudget() {
-        return budget.limit();
-    }
-
-    public long queued() {
-        return budget.used();
-    }
-
-    /** Maps with a reader now. */
-    public int readers() {
-        return streams.size();
-    }
-
     /**
      * At agent stop: every stream hands over what its reader still finds, then its subscribers get what
      * is queued and UNAVAILABLE; waits up to drainMillis for them.

@@ -21,10 +21,6 @@ final class MemoryBudget {
         return new MemoryBudget(Runtime.getRuntime().maxMemory() / 2);
     }
 
-    long limit() {
-        return limit;
-    }
-
     long used() {
         return used.get();
     }

@@ -16,9 +16,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.logging.Logger;
@@ -125,20 +122,6 @@ public final class PinRecords {
         return dropped;
     }
 
-    /** Every recorded pin (for tests and tools). */
-    public List<Path> pins() throws IOException {
-        List<Path> out = new ArrayList<>();
-        try (var files = Files.list(dir)) {
-            for (Path f : files.toList()) {
-                String n = f.getFileName().toString();
-                if (n.endsWith(".json")) {
-                    out.add(Path.of(URLDecoder.decode(n.substring(0, n.length() - 5), StandardCharsets.UTF_8)));
-                }
-            }
-        }
-        return out;
-    }
-
     private Path file(Path pin) {
         return dir.resolve(URLEncoder.encode(pin.toString(), StandardCharsets.UTF_8) + ".json");
     }
@@ -179,9 +162,5 @@ public final class PinRecords {
             case TRANSPORT_TCP -> new Caller(Caller.Transport.TCP, 0, -1, -1, c.getAddress(), c.getTlsSubject());
             default -> Caller.ADOPTED;
         };
-    }
-
-    static Map<String, String> labels(PinRecord r) {
-        return r.getLabelsMap();
     }
 }
