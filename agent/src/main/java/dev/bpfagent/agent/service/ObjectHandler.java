@@ -159,18 +159,15 @@ final class ObjectHandler {
                 o.hasType() ? ProtoConvert.programType(o.getType(), "overrides[" + name + "].type") : null,
                 o.hasExpectedAttachType() ? ProtoConvert.attachType(o.getExpectedAttachType(),
                         "overrides[" + name + "].expected_attach_type") : null, o.getAttachTo())));
-        for (ObjectSpec.ProgramDef p : spec.programs()) {
-            if (p.def().isEmpty() || !req.getProgramsList().isEmpty() && !req.getProgramsList().contains(p.name())) {
-                continue; // not loaded: the loader skips sections libbpf does not know, and unasked programs
-            }
-            ObjectLoader.ProgramOverride o = overrides.get(p.name());
-            int type = o != null && o.type() != null ? o.type().value : p.def().get().type().value;
-            var attach = o != null && o.attachType() != null ? o.attachType() : p.def().get().attachType();
-            authorizer.authorizeProgram(Caller.current(), "LoadObject", type, attach == null ? -1 : attach.value,
-                    p.def().get().progFlags(), com.google.protobuf.UnsafeByteOperations.unsafeWrap(p.insns()), p.name());
-        }
-        ObjectLoader.Loaded loaded = ObjectLoader.load(spec, new ObjectLoader.Options(new HashSet<>(
+        // one plan: what is authorized is exactly what is loaded (an override's type, a ".s" section's flags)
+        ObjectLoader.Plan plan = ObjectLoader.plan(spec, new ObjectLoader.Options(new HashSet<>(
                 req.getProgramsList()), rodata, req.getLogLevel(), pinnedMaps(req.getPinDir()), overrides));
+        for (ObjectLoader.PlannedProgram p : plan.programs()) {
+            authorizer.authorizeProgram(Caller.current(), "LoadObject", p.type().value,
+                    p.attachType() == null ? -1 : p.attachType().value, p.progFlags(),
+                    com.google.protobuf.UnsafeByteOperations.unsafeWrap(p.insns()), p.name());
+        }
+        ObjectLoader.Loaded loaded = ObjectLoader.load(plan);
         Caller caller = Caller.current();
         List<Registry.Entry> made = new ArrayList<>();
         try {

@@ -104,28 +104,83 @@ public final class ObjectLoader {
         }
     }
 
-    public static Loaded load(ObjectSpec spec, Options options) {
+    /**
+     * One program as it will be loaded: its definition with the caller's override applied. What an
+     * authorizer checks and what the loader loads are both read from here, so they cannot differ.
+     *
+     * @param type       the program type (the override's, else the section's)
+     * @param attachType the expected attach type (null: none)
+     * @param attachTo   the BTF target by name ("" when none)
+     * @param progFlags  bpf_attr.prog_flags (BPF_F_SLEEPABLE for ".s" sections, BPF_F_XDP_HAS_FRAGS, ...)
+     */
+    public record PlannedProgram(ObjectSpec.ProgramDef def, dev.bpfagent.agent.bpf.ProgramType type,
+                                 dev.bpfagent.agent.bpf.AttachType attachType, String attachTo, int progFlags) {
+        public String name() {
+            return def.name();
+        }
+
+        /** The instructions as the object has them (helper calls as the kernel will see them). */
+        public byte[] insns() {
+            return def.insns();
+        }
+    }
+
+    /** What a load will make, computed once from the object and the options: the programs and the maps they need. */
+    public record Plan(ObjectSpec spec, Options options, List<PlannedProgram> programs, List<ObjectSpec.MapDef> maps) {
+        public Plan {
+            programs = List.copyOf(programs);
+            maps = List.copyOf(maps);
+        }
+    }
+
+    /**
+     * Resolves what {@link #load(Plan)} will load: the programs asked for (all when none are named), each
+     * with its type, expected attach type, target and flags. Throws for a name the object lacks, and for a
+     * program whose section names no type that no override gives one.
+     */
+    public static Plan plan(ObjectSpec spec, Options options) {
         for (String p : options.programs()) {
             if (spec.program(p).isEmpty()) {
                 throw new InvalidSpecException("programs", "the object has no program '" + p + "' (it has "
                         + spec.programs().stream().map(ObjectSpec.ProgramDef::name).toList() + ")");
             }
         }
-        List<ObjectSpec.ProgramDef> progs = spec.programs().stream().filter(p -> options.programs().isEmpty()
-                || options.programs().contains(p.name())).toList();
         for (String p : options.overrides().keySet()) {
             if (spec.program(p).isEmpty()) {
                 throw new InvalidSpecException("overrides[" + p + "]", "the object has no program '" + p + "'");
             }
         }
-        for (ObjectSpec.ProgramDef p : progs) {
+        List<ObjectSpec.ProgramDef> chosen = spec.programs().stream().filter(p -> options.programs().isEmpty()
+                || options.programs().contains(p.name())).toList();
+        List<PlannedProgram> planned = new ArrayList<>();
+        for (ObjectSpec.ProgramDef p : chosen) {
             ProgramOverride ov = options.overrides().get(p.name());
-            if (p.def().isEmpty() && (ov == null || ov.type() == null)) {
+            SectionDefs.Def sec = p.def().orElse(null);
+            if (sec == null && (ov == null || ov.type() == null)) {
                 throw new StageException("open", p.name(), new InvalidSpecException("programs", "program '" + p.name()
                         + "' is in section '" + p.section() + "', which names no program type (libbpf's SEC()"
-                        + " conventions: xdp, tc, kprobe/FUNC, tracepoint/CAT/NAME, ...)"));
+                        + " conventions: xdp, tc, kprobe/FUNC, tracepoint/CAT/NAME, ...): name the programs to"
+                        + " load, or give overrides[" + p.name() + "].type"));
             }
+            var type = ov != null && ov.type() != null ? ov.type() : sec.type();
+            // another type than the section's drops the section's attach type unless the override gives one
+            var attachType = ov != null && ov.attachType() != null ? ov.attachType()
+                    : ov != null && ov.type() != null ? null : sec.attachType();
+            String attachTo = ov != null && ov.attachTo() != null && !ov.attachTo().isEmpty() ? ov.attachTo()
+                    : p.attachTo();
+            planned.add(new PlannedProgram(p, type, attachType, attachTo, sec != null ? sec.progFlags() : 0));
         }
+        return new Plan(spec, options, planned, neededMaps(spec, chosen, options));
+    }
+
+    public static Loaded load(ObjectSpec spec, Options options) {
+        return load(plan(spec, options));
+    }
+
+    /** Loads exactly what the plan says; on any failure closes what it made (maps found pinned are only closed). */
+    public static Loaded load(Plan plan) {
+        ObjectSpec spec = plan.spec();
+        Options options = plan.options();
         Map<String, byte[]> rodata = new LinkedHashMap<>();
         Map<String, BpfMap> maps = new LinkedHashMap<>();
         Map<String, Program> programs = new LinkedHashMap<>();
@@ -146,7 +201,7 @@ public final class ObjectLoader {
                     btfError = e.getMessage();
                 }
             }
-            List<ObjectSpec.MapDef> needed = neededMaps(spec, progs, options);
+            List<ObjectSpec.MapDef> needed = plan.maps();
             for (ObjectSpec.MapDef m : needed) {
                 try {
                     maps.put(m.name(), createMap(spec, m, btfFd, options));
@@ -154,10 +209,9 @@ public final class ObjectLoader {
                     throw new StageException("map_create", m.name(), e);
                 }
             }
-            for (ObjectSpec.ProgramDef p : progs) {
+            for (PlannedProgram p : plan.programs()) {
                 try {
-                    Program.Loaded l = Program.load(programSpec(spec, p, maps, btf, options.logLevel(),
-                            options.overrides().get(p.name())));
+                    Program.Loaded l = Program.load(programSpec(spec, p, maps, btf, options.logLevel()));
                     programs.put(p.name(), l.program());
                     if (!l.verifierLog().isEmpty()) {
                         logs.put(p.name(), l.verifierLog());
@@ -305,16 +359,16 @@ public final class ObjectLoader {
         }
     }
 
-    static ProgramSpec programSpec(ObjectSpec spec, ObjectSpec.ProgramDef p, Map<String, BpfMap> maps, byte[] btf,
-                                   int logLevel, ProgramOverride ov) {
+    static ProgramSpec programSpec(ObjectSpec spec, PlannedProgram planned, Map<String, BpfMap> maps, byte[] btf,
+                                   int logLevel) {
+        ObjectSpec.ProgramDef p = planned.def();
         SectionDefs.Def sec = p.def().orElse(null);
-        var type = ov != null && ov.type() != null ? ov.type() : sec.type();
-        var attachType = ov != null && ov.attachType() != null ? ov.attachType()
-                : ov != null && ov.type() != null ? null : sec.attachType();
-        String attachTo = ov != null && ov.attachTo() != null && !ov.attachTo().isEmpty() ? ov.attachTo() : p.attachTo();
+        var type = planned.type();
+        var attachType = planned.attachType();
+        String attachTo = planned.attachTo();
         boolean btfTarget = sec != null && sec.btfTarget() || type == dev.bpfagent.agent.bpf.ProgramType.TRACING
                 || type == dev.bpfagent.agent.bpf.ProgramType.LSM;
-        int progFlags = sec != null ? sec.progFlags() : 0;
+        int progFlags = planned.progFlags();
         List<BpfMap> used = new ArrayList<>();
         for (String n : p.maps()) {
             BpfMap m = maps.get(n);
