@@ -53,8 +53,21 @@ import java.util.logging.Logger;
 /** A running agent: mounts, the registry, and the gRPC servers on the Unix socket and TCP. */
 public final class Agent implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Agent.class.getName());
-    /** Room for 1M-instruction programs and 16 MiB verifier logs. */
-    static final int MAX_MESSAGE = 64 * 1024 * 1024;
+    /**
+     * The largest request message (gRPC's default, 4 MiB): half a million instructions, or an object of
+     * that size (larger objects are read from the agent's host: object.path). grpc-java refuses a larger
+     * one from its 5-byte length prefix, before buffering any of it. Responses are the client's to bound.
+     */
+    public static final int MAX_MESSAGE = 4 << 20;
+    /** The largest header block a call may send (gRPC's default): the agent reads one header of its own. */
+    public static final int MAX_METADATA = 8 << 10;
+    /**
+     * The bytes a call may have in flight before the agent reads them (the HTTP/2 window; gRPC's default
+     * size, set so that it is not auto-tuned upwards). No SETTINGS_MAX_CONCURRENT_STREAMS is set: with
+     * one (32), streams whose oversized message the agent refused kept their slots on grpc-java's
+     * client until every call on the connection waited forever (OversizeTest's mix, every run).
+     */
+    public static final int FLOW_CONTROL_WINDOW = 1 << 20;
 
     private final AgentConfig config;
     private final Registry registry = new Registry();
@@ -275,6 +288,8 @@ public final class Agent implements AutoCloseable {
         return b.addTransportFilter(connections).bossEventLoopGroup(boss)
                 .workerEventLoopGroup(workers)
                 .maxInboundMessageSize(MAX_MESSAGE)
+                .maxInboundMetadataSize(MAX_METADATA)
+                .flowControlWindow(FLOW_CONTROL_WINDOW)
                 .directExecutor()
                 .callExecutor(new CallExecutors(callExecutor, admission))
                 .addService(bpfService)

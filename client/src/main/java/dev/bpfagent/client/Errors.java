@@ -58,6 +58,13 @@ public final class Errors {
             }
         }
         String message = status.getCode() + ": " + (status.getDescription() == null ? "" : status.getDescription());
+        if (status.getCode() == Status.Code.RESOURCE_EXHAUSTED && reason.isEmpty() && status.getDescription() != null
+                && status.getDescription().startsWith("gRPC message exceeds maximum size")) {
+            // grpc-java's own refusal (the agent's 4 MiB request limit, or this client's response limit):
+            // it carries no details, so the reason is named here
+            reason = "MESSAGE_TOO_LARGE";
+            message += " (send a large object by path on the agent's host, object.path; split batches)";
+        }
         if (status.getCode() == Status.Code.UNAVAILABLE && target != null && reason.isEmpty()) {
             message += " (cannot reach the agent at " + target + ": is bpf-agent running there, and may this"
                     + " user open its socket?)";

@@ -33,21 +33,40 @@ public final class Admission implements ServerInterceptor {
     private final int limit;
     private final AtomicInteger inPool = new AtomicInteger();
     private final Set<ServerCall<?, ?>> admitted = ConcurrentHashMap.newKeySet();
-    private final Set<ServerCall<?, ?>> refused = ConcurrentHashMap.newKeySet();
+    /** Refused calls, each with the refusal it gets when its handler would start. */
+    private final java.util.Map<ServerCall<?, ?>, Refusal> refused = new ConcurrentHashMap<>();
+    private final DirectMemory memory;
+
+    enum Refusal { OVERLOADED, MEMORY_BUSY }
 
     /** @param limit calls in the pool at once, running or queued */
     public Admission(int limit) {
-        this.limit = limit;
+        this(limit, DirectMemory.jvm());
     }
 
-    /** True when the call may go to the pool; false marks it to be refused. */
+    Admission(int limit, DirectMemory memory) {
+        this.limit = limit;
+        this.memory = memory;
+    }
+
+    /**
+     * True when the call may go to the pool; false marks it to be refused. A call waiting for the pool
+     * holds its request's bytes in netty's direct buffers until a worker parses it, so while direct
+     * memory is above half its cap new ones are refused here, before any of their bytes are read:
+     * with grpc-java's 4 MiB message limit and the bounded pool, reaching the cap (which would fail a
+     * whole connection, every call on it) takes far more than the agent admits.
+     */
     boolean tryAdmit(ServerCall<?, ?> call) {
+        if (memory.busy()) {
+            refused.put(call, Refusal.MEMORY_BUSY);
+            return false;
+        }
         if (inPool.incrementAndGet() <= limit) {
             admitted.add(call);
             return true;
         }
         inPool.decrementAndGet();
-        refused.add(call);
+        refused.put(call, Refusal.OVERLOADED);
         return false;
     }
 
@@ -84,13 +103,21 @@ public final class Admission implements ServerInterceptor {
     @Override
     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
                                                        ServerCallHandler<Q, R> next) {
-        if (refused.remove(call)) {
+        Refusal why = refused.remove(call);
+        if (why != null) {
+            ErrorInfo info = why == Refusal.OVERLOADED
+                    ? ErrorInfo.newBuilder().setDomain(ErrorMapper.DOMAIN).setReason("OVERLOADED")
+                            .putMetadata("max_queued_calls", Integer.toString(limit)).build()
+                    : ErrorInfo.newBuilder().setDomain(ErrorMapper.DOMAIN).setReason("MEMORY_BUSY")
+                            .putMetadata("direct_memory_used", Long.toString(memory.used()))
+                            .putMetadata("direct_memory_limit", Long.toString(memory.limit())).build();
             com.google.rpc.Status s = com.google.rpc.Status.newBuilder()
                     .setCode(Status.Code.RESOURCE_EXHAUSTED.value())
-                    .setMessage("the agent is busy: " + limit + " loads, test runs and lists are already running"
-                            + " or waiting; try again shortly")
-                    .addDetails(Any.pack(ErrorInfo.newBuilder().setDomain(ErrorMapper.DOMAIN).setReason("OVERLOADED")
-                            .putMetadata("max_queued_calls", Integer.toString(limit)).build()))
+                    .setMessage(why == Refusal.OVERLOADED ? "the agent is busy: " + limit + " loads, test runs and"
+                            + " lists are already running or waiting; try again shortly"
+                            : "the agent is busy: requests waiting for it hold " + (memory.used() >> 20) + " MiB of"
+                            + " its " + (memory.limit() >> 20) + " MiB of direct memory; try again shortly")
+                    .addDetails(Any.pack(info))
                     .addDetails(Any.pack(RetryInfo.newBuilder().setRetryDelay(
                             Duration.newBuilder().setNanos((int) (RETRY_MILLIS * 1_000_000))).build()))
                     .build();

@@ -72,4 +72,32 @@ class CallExecutorsTest {
         assertEquals(0, admission.inPool());
         assertSame(pool, ex.getExecutor(callOf(BpfServiceGrpc.getListProgramsMethod()), new Metadata()));
     }
+
+    @Test
+    void whileDirectMemoryIsOverHalfItsCapPoolCallsAreRefusedBeforeTheirBytesAreRead() throws Exception {
+        long[] used = {10};
+        DirectMemory memory = new DirectMemory() {
+            @Override public long used() { return used[0]; }
+            @Override public long limit() { return 100; }
+        };
+        Executor pool = Runnable::run;
+        Admission admission = new Admission(10, memory);
+        CallExecutors ex = new CallExecutors(pool, admission);
+        assertSame(pool, ex.getExecutor(callOf(BpfServiceGrpc.getListProgramsMethod()), new Metadata()));
+        used[0] = 51;
+        java.util.List<Status> closed = new java.util.ArrayList<>();
+        java.util.List<Metadata> trailers = new java.util.ArrayList<>();
+        var busy = callOf(BpfServiceGrpc.getLoadObjectMethod(), closed, trailers);
+        assertNull(ex.getExecutor(busy, new Metadata()));
+        admission.interceptCall(busy, new Metadata(), (c, h) -> fail("the handler ran"));
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, closed.get(0).getCode());
+        var rich = io.grpc.protobuf.StatusProto.fromStatusAndTrailers(closed.get(0), trailers.get(0));
+        var info = rich.getDetails(0).unpack(com.google.rpc.ErrorInfo.class);
+        assertEquals("MEMORY_BUSY", info.getReason());
+        assertEquals("100", info.getMetadataMap().get("direct_memory_limit"));
+        assertTrue(rich.getDetailsList().stream().anyMatch(a -> a.is(com.google.rpc.RetryInfo.class)));
+        assertEquals(1, admission.inPool(), "a refusal takes no place");
+        // calls answered on the event loop are not held back
+        assertNull(ex.getExecutor(callOf(BpfServiceGrpc.getGetAgentInfoMethod()), new Metadata()));
+    }
 }
