@@ -62,6 +62,7 @@ final class AgentHandler {
                 .setProgramsHeld(registry.size(Registry.Kind.PROGRAM))
                 .setMapsHeld(registry.size(Registry.Kind.MAP))
                 .setPossibleCpus(dev.bpfagent.agent.bpf.PossibleCpus.count())
+                .setUnheld(registry.unheld())
                 .build();
     }
 

@@ -186,8 +186,12 @@ final class ChainHandler {
         members.add(chain.progArray());
         for (Registry.Key k : members) {
             Registry.Entry m = registry.find(k);
-            if (m == null || !registry.dependents(k).isEmpty()) {
-                continue; // gone already, or still needed
+            if (m == null) {
+                continue; // gone already
+            }
+            if (!registry.dependents(k).isEmpty()) {
+                m.release(); // still needed (a collection's program): closed with the last thing that uses it
+                continue;
             }
             out.addAllClosed(Closer.close(registry, refs.pins(), m, false, false, "chain").closed());
         }

@@ -44,10 +44,25 @@ final class Closer {
             }
         }
         List<ObjectRef> closed = new ArrayList<>();
+        java.util.Set<Registry.Key> used = new java.util.LinkedHashSet<>();
         for (Registry.Entry e : order) {
             registry.remove(e);
             e.object().close();
             closed.add(ProtoConvert.ref(e.key()));
+            used.addAll(e.dependsOn());
+        }
+        // what these used and nobody holds any more (a closed collection's map its program kept) goes too
+        for (Registry.Key k : used) {
+            Registry.Entry u = registry.find(k);
+            if (u != null && u.released() && registry.dependents(k).isEmpty()) {
+                try {
+                    Closed more = close(registry, pins, u, false, keepPins, field);
+                    unpinned.addAll(more.unpinned());
+                    closed.addAll(more.closed());
+                } catch (RuntimeException raced) {
+                    // another call closes it, or came to depend on it: it is not unheld then
+                }
+            }
         }
         return new Closed(unpinned, closed);
     }

@@ -169,13 +169,19 @@ final class ObjectHandler {
         }
         ObjectLoader.Loaded loaded = ObjectLoader.load(plan);
         Caller caller = Caller.current();
+        // only what this load made is undone on a failure; what it found held (borrowed) stays as it was
         List<Registry.Entry> made = new ArrayList<>();
         try {
             Map<String, Registry.Key> mapKeys = new java.util.LinkedHashMap<>();
             List<Collection.Member> mapMembers = new ArrayList<>();
+            Set<Registry.Key> borrowed = new HashSet<>();
             for (var e : loaded.maps().entrySet()) {
                 Registry.Entry entry = registry.add(Registry.Kind.MAP, e.getValue(), caller, labels, Set.of());
-                made.add(entry);
+                if (entry.object() == e.getValue()) {
+                    made.add(entry);
+                } else {
+                    borrowed.add(entry.key()); // the agent held it already: add closed our second fd of it
+                }
                 mapKeys.put(e.getKey(), entry.key());
                 mapMembers.add(new Collection.Member(e.getKey(), spec.map(e.getKey()).map(ObjectSpec.MapDef::section)
                         .orElse(""), entry.key(), 0));
@@ -189,9 +195,9 @@ final class ObjectHandler {
                 made.add(entry);
                 progMembers.add(new Collection.Member(e.getKey(), def.section(), entry.key(), def.insnCount()));
             }
-            Collection c = new Collection(registry.nextAgentId(), spec.name(), mapMembers, progMembers,
+            Collection c = new Collection(registry.nextAgentId(), spec.name(), mapMembers, borrowed, progMembers,
                     loaded.btfLoaded(), loaded.btfError());
-            Set<Registry.Key> deps = new HashSet<>();
+            Set<Registry.Key> deps = new HashSet<>(mapKeys.values());
             made.forEach(m -> deps.add(m.key()));
             Registry.Entry entry = registry.add(KIND, c, caller, labels, deps);
             made.add(entry);
@@ -202,6 +208,9 @@ final class ObjectHandler {
                     .putAllVerifierLogs(loaded.verifierLogs()).build();
         } catch (RuntimeException e) {
             for (int i = made.size() - 1; i >= 0; i--) {
+                if (registry.find(made.get(i).key()) != made.get(i)) {
+                    continue; // closed already, with what depended on it
+                }
                 for (Registry.Entry gone : registry.beginClose(made.get(i).key(), true)) {
                     registry.remove(gone);
                     gone.object().close();
@@ -336,7 +345,8 @@ final class ObjectHandler {
         var b = dev.bpfagent.proto.v1.Collection.newBuilder().setId(c.id()).setName(c.name())
                 .setBtfLoaded(c.btfLoaded()).setBtfError(c.btfError())
                 .setAgent(ProtoConvert.agentView(e, registry.dependents(e.key())));
-        c.maps().forEach(m -> b.addMaps(CollectionMap.newBuilder().setName(m.name()).setMapId(m.key().id())));
+        c.maps().forEach(m -> b.addMaps(CollectionMap.newBuilder().setName(m.name()).setMapId(m.key().id())
+                .setBorrowed(c.borrowed(m.key()))));
         c.programs().forEach(p -> b.addPrograms(CollectionProgram.newBuilder().setName(p.name())
                 .setSection(p.section()).setProgramId(p.key().id()).setLoadedInsnCnt(p.loadedInsns())));
         c.links().stream().filter(l -> registry.find(l.key()) != null).forEach(l -> b.addLinks(CollectionLink
@@ -368,11 +378,15 @@ final class ObjectHandler {
         }
         List<Registry.Key> members = new ArrayList<>();
         c.programs().forEach(p -> members.add(p.key()));
-        c.maps().forEach(m -> members.add(m.key()));
+        c.maps().stream().filter(m -> !c.borrowed(m.key())).forEach(m -> members.add(m.key()));
         for (Registry.Key k : members) {
             Registry.Entry m = registry.find(k);
-            if (m == null || registry.dependents(k).stream().anyMatch(d -> d.kind() != Registry.Kind.LINK)) {
-                continue; // gone already, or still needed by something else
+            if (m == null) {
+                continue; // gone already (a chain closed the program, or it went with one of ours)
+            }
+            if (registry.dependents(k).stream().anyMatch(d -> d.kind() != Registry.Kind.LINK)) {
+                m.release(); // still needed by something else: closed with the last thing that uses it
+                continue;
             }
             out.addAllClosed(Closer.close(registry, refs.pins(), m, false, false, "collection").closed());
         }

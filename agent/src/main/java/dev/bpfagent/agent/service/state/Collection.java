@@ -19,12 +19,15 @@ public final class Collection implements BpfObject {
     private final List<Member> maps;
     private final List<Member> programs;
     private final List<Member> links = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Maps the load found held already and used: never closed or unpinned by this collection. */
+    private final java.util.Set<Registry.Key> borrowed;
     private final boolean btfLoaded;
     private final String btfError;
     private volatile boolean closed;
 
-    public Collection(int id, String name, List<Member> maps, List<Member> programs, boolean btfLoaded,
-                      String btfError) {
+    public Collection(int id, String name, List<Member> maps, java.util.Set<Registry.Key> borrowed,
+                      List<Member> programs, boolean btfLoaded, String btfError) {
+        this.borrowed = java.util.Set.copyOf(borrowed);
         this.id = id;
         this.name = name;
         this.maps = List.copyOf(maps);
@@ -44,6 +47,10 @@ public final class Collection implements BpfObject {
 
     public List<Member> maps() {
         return maps;
+    }
+
+    public boolean borrowed(Registry.Key map) {
+        return borrowed.contains(map);
     }
 
     public List<Member> programs() {
