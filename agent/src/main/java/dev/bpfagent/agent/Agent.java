@@ -14,6 +14,10 @@ import dev.bpfagent.agent.service.transport.CallerInterceptor;
 import dev.bpfagent.agent.service.transport.Deadlines;
 import dev.bpfagent.agent.service.transport.ErrorInterceptor;
 import dev.bpfagent.agent.service.transport.PeerCredentialsNegotiator;
+import dev.bpfagent.agent.service.transport.TightCumulation;
+import dev.bpfagent.agent.service.transport.EndedStreams;
+import io.grpc.netty.InternalNettyServerCredentials;
+import io.grpc.netty.InternalProtocolNegotiators;
 import dev.bpfagent.agent.service.transport.RequestParsing;
 import dev.bpfagent.proto.v1.BpfServiceGrpc;
 import io.grpc.Server;
@@ -63,9 +67,8 @@ public final class Agent implements AutoCloseable {
     public static final int MAX_METADATA = 8 << 10;
     /**
      * The bytes a call may have in flight before the agent reads them (the HTTP/2 window; gRPC's default
-     * size, set so that it is not auto-tuned upwards). No SETTINGS_MAX_CONCURRENT_STREAMS is set: with
-     * one (32), streams whose oversized message the agent refused kept their slots on grpc-java's
-     * client until every call on the connection waited forever (OversizeTest's mix, every run).
+     * size, set so that it is not auto-tuned upwards). No SETTINGS_MAX_CONCURRENT_STREAMS is set: the
+     * pool's Admission bounds what waits, and streams end as soon as they are answered (EndedStreams).
      */
     public static final int FLOW_CONTROL_WINDOW = 1 << 20;
 
@@ -238,18 +241,20 @@ public final class Agent implements AutoCloseable {
 
         if (config.tcp().isPresent()) {
             var tcp = config.tcp().get();
-            NettyServerBuilder b = common(NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()))
-                    .channelType(EpollServerSocketChannel.class), bound);
+            var negotiator = InternalProtocolNegotiators.serverPlaintext();
             if (config.tlsCert().isPresent()) {
                 var ssl = GrpcSslContexts.forServer(config.tlsCert().get().toFile(),
                         config.tlsKey().orElseThrow().toFile()).protocols("TLSv1.3", "TLSv1.2");
                 if (config.tlsClientCa().isPresent()) {
                     ssl.trustManager(config.tlsClientCa().get().toFile()).clientAuth(ClientAuth.REQUIRE);
                 }
-                b.sslContext(ssl.build());
+                negotiator = InternalProtocolNegotiators.serverTls(ssl.build());
             } else if (!config.tcp().get().isLoopback()) {
                 throw new IllegalStateException("refusing plaintext TCP on a non-loopback address");
             }
+            NettyServerBuilder b = common(NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()),
+                            InternalNettyServerCredentials.create(EndedStreams.reset(negotiator)))
+                    .channelType(EpollServerSocketChannel.class), bound);
             if (config.tlsClientCa().isEmpty()) {
                 LOG.warning("--insecure-loopback: TCP " + tcp.host() + ":" + tcp.port() + " takes calls without client"
                         + " certificates; every local user can reach this root agent there");
@@ -290,6 +295,9 @@ public final class Agent implements AutoCloseable {
                 .maxInboundMessageSize(MAX_MESSAGE)
                 .maxInboundMetadataSize(MAX_METADATA)
                 .flowControlWindow(FLOW_CONTROL_WINDOW)
+                // netty's allocator (unpooled: deploy/jvm.options), set after grpc-java's own choice
+                .withChildOption(io.netty.channel.ChannelOption.ALLOCATOR, new TightCumulation(
+                        io.netty.buffer.ByteBufAllocator.DEFAULT))
                 .directExecutor()
                 .callExecutor(new CallExecutors(callExecutor, admission))
                 .addService(bpfService)

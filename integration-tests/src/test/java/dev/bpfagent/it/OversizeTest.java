@@ -29,11 +29,12 @@ import org.junit.jupiter.api.Test;
 class OversizeTest {
     static final int LIMIT = 4 << 20;
     /**
-     * Threads of the mix that send messages just under the limit. Each such message is buffered whole in
-     * netty's direct memory before it is parsed; sixteen at once (64 MiB, more with the read buffers their
-     * frames pin) can reach the 96 MiB cap, and netty then fails the whole connection: not yet bounded.
+     * Threads of the mix that send messages just under the limit (the rest send oversized ones). Each is
+     * buffered whole in netty's direct memory before it is parsed. Half of the sixteen by default;
+     * -Doversize.nearLimit=16 (64 MiB at once against the 96 MiB cap) passes too, but then no call is
+     * refused for its size.
      */
-    static final int NEAR_LIMIT_THREADS = 4;
+    static final int NEAR_LIMIT_THREADS = Integer.getInteger("oversize.nearLimit", 8);
 
     static MethodDescriptor<byte[], byte[]> method(String name) {
         return RawCalls.methods().stream().filter(m -> m.getBareMethodName().equals(name)).findFirst().orElseThrow();
@@ -113,7 +114,7 @@ class OversizeTest {
                     var stub = BpfServiceGrpc.newBlockingStub(conn.channel());
                     java.util.Random r = new java.util.Random(thread);
                     while (System.nanoTime() < end) {
-                        // four threads send messages at the limit (buffered whole, parsed, refused for their
+                        // half the threads send messages at the limit (buffered whole, parsed, refused for their
                         // content); the others send oversized ones, which are refused from their length prefix
                         int size = thread < NEAR_LIMIT_THREADS ? LIMIT - 1024 : switch (r.nextInt(3)) {
                             case 0 -> LIMIT + 1;
@@ -160,8 +161,10 @@ class OversizeTest {
                     + " said:\n" + errors);
             assertEquals(0, failedGood.get());
             assertTrue(refused.get() > 0);
-            // the caps in deploy/jvm.options: heap 96, direct 96 (netty's too), metaspace 96, code 48 MiB
-            assertTrue(after < (96 + 96 + 96 + 48) << 10, "RSS " + (after >> 10) + " MiB beyond the configured caps");
+            // back near idle (measured: 90 MiB idle, 180-200 right after, 137-155 MiB 12 s later); the caps
+            // in deploy/jvm.options (heap 96, direct 96, metaspace 96, code 48 MiB) would allow far more
+            assertTrue(after < 192 << 10, "RSS " + (after >> 10) + " MiB 12 s after the mix (idle: " + (idle >> 10)
+                    + " MiB)");
             assertEquals(dev.bpfagent.client.Health.Status.SERVING, c.health());
         }
     }

@@ -30,7 +30,7 @@ public final class PeerCredentialsNegotiator implements InternalProtocolNegotiat
     private final InternalProtocolNegotiator.ProtocolNegotiator plaintext = InternalProtocolNegotiators.serverPlaintext();
 
     public static ServerCredentials credentials() {
-        return InternalNettyServerCredentials.create(new PeerCredentialsNegotiator());
+        return InternalNettyServerCredentials.create(EndedStreams.reset(new PeerCredentialsNegotiator()));
     }
 
     @Override
