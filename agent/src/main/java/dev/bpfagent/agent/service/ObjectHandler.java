@@ -216,6 +216,7 @@ final class ObjectHandler {
                     gone.object().close();
                 }
             }
+            loaded.unpinMade();
             loaded.close();
             throw e;
         }
@@ -238,6 +239,11 @@ final class ObjectHandler {
             @Override
             public void pin(String name, BpfMap map) {
                 refs.pins().pin(refs.pins().own(base.resolve(name).toString(), "pin_dir"), map, "pin_dir");
+            }
+
+            @Override
+            public void unpin(String name) {
+                refs.pins().remove(refs.pins().own(base.resolve(name).toString(), "pin_dir"), "pin_dir");
             }
         };
     }

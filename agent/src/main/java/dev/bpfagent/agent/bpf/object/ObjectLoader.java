@@ -65,6 +65,9 @@ public final class ObjectLoader {
         java.util.Optional<BpfMap> open(String name);
 
         void pin(String name, BpfMap map);
+
+        /** Removes a pin pin() made, when the load that made it fails. */
+        void unpin(String name);
     }
 
     /** Where a load failed: "open", "btf", "map_create", "map_init", "prog_load", "relocate", "slots". */
@@ -95,12 +98,31 @@ public final class ObjectLoader {
 
     /** The loaded object: maps and programs by name, in the object's order. Closing closes them all. */
     public record Loaded(ObjectSpec spec, Map<String, BpfMap> maps, Map<String, Program> programs,
-                         Map<String, String> verifierLogs, boolean btfLoaded, String btfError)
+                         Map<String, String> verifierLogs, boolean btfLoaded, String btfError,
+                         List<String> pinnedByLoad, PinnedMaps pins)
             implements AutoCloseable {
         @Override
         public void close() {
             programs.values().forEach(Program::close);
             maps.values().forEach(BpfMap::close);
+        }
+
+        /**
+         * Undoes a load that failed after this: removes the pins by name it made (newest first), as
+         * libbpf does; pins it found and reused stay. Then close() closes what it made.
+         */
+        public void unpinMade() {
+            unpin(pins, pinnedByLoad);
+        }
+    }
+
+    static void unpin(PinnedMaps pins, List<String> names) {
+        for (int i = names.size() - 1; i >= 0; i--) {
+            try {
+                pins.unpin(names.get(i));
+            } catch (RuntimeException e) {
+                // the pin went already (an Unpin racing the failure): nothing left to undo
+            }
         }
     }
 
@@ -185,6 +207,7 @@ public final class ObjectLoader {
         Map<String, BpfMap> maps = new LinkedHashMap<>();
         Map<String, Program> programs = new LinkedHashMap<>();
         Map<String, String> logs = new LinkedHashMap<>();
+        List<String> pinned = new java.util.ArrayList<>();
         Fd btfFd = null;
         byte[] btf = null;
         String btfError = "";
@@ -204,7 +227,7 @@ public final class ObjectLoader {
             List<ObjectSpec.MapDef> needed = plan.maps();
             for (ObjectSpec.MapDef m : needed) {
                 try {
-                    maps.put(m.name(), createMap(spec, m, btfFd, options));
+                    maps.put(m.name(), createMap(spec, m, btfFd, options, pinned));
                 } catch (RuntimeException e) {
                     throw new StageException("map_create", m.name(), e);
                 }
@@ -227,8 +250,10 @@ public final class ObjectLoader {
                     throw new StageException("slots", m.name(), e);
                 }
             }
-            return new Loaded(spec, maps, programs, logs, btf != null, btfError);
+            return new Loaded(spec, maps, programs, logs, btf != null, btfError, List.copyOf(pinned),
+                    options.pinned());
         } catch (RuntimeException e) {
+            unpin(options.pinned(), pinned);
             programs.values().forEach(Program::close);
             maps.values().forEach(BpfMap::close);
             throw e;
@@ -276,7 +301,8 @@ public final class ObjectLoader {
         return n.length() > 15 ? n.substring(0, 15) : n;
     }
 
-    static BpfMap createMap(ObjectSpec spec, ObjectSpec.MapDef m, Fd btf, Options o) {
+    /** Makes (or, pinned by name, reuses) one map; pinned: the names this load pinned, in order. */
+    static BpfMap createMap(ObjectSpec spec, ObjectSpec.MapDef m, Fd btf, Options o, List<String> pinned) {
         MapType type = m.mapType().orElseThrow(() -> new InvalidSpecException("maps", "map '" + m.name()
                 + "' has type " + m.type() + ", which this agent does not know"));
         if (m.pinning() == 1 && o.pinned() != null) {
@@ -298,7 +324,7 @@ public final class ObjectLoader {
         BpfMap inner = null;
         try {
             if (m.inner() != null) {
-                inner = createMap(spec, m.inner(), btf, o);
+                inner = createMap(spec, m.inner(), btf, o, pinned);
             }
             MapSpec ms = MapSpec.builder(type, m.keySize(), m.valueSize(), m.maxEntries()).flags(m.flags())
                     .name(kernelName(m.name())).numaNode(m.numaNode() == 0 ? -1 : m.numaNode()).innerMap(inner)
@@ -317,6 +343,7 @@ public final class ObjectLoader {
                 initialise(spec, m, map, o);
                 if (m.pinning() == 1 && o.pinned() != null) {
                     o.pinned().pin(m.name(), map);
+                    pinned.add(m.name());
                 }
             } catch (RuntimeException e) {
                 map.close();
