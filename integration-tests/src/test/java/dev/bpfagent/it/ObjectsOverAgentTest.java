@@ -109,6 +109,17 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
                         object("globals")))).putRodata("verdict", com.google.protobuf.ByteString.copyFrom(
                         new byte[2])).build()));
         assertEquals("rodata[verdict]", badSize.field(), badSize.getMessage());
+        // one log-level rule for LoadObject and LoadProgram: 1 | 4 (statistics) is a level, 8 is not
+        try (CollectionHandle h = c.loadObject(LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(com.google.protobuf.ByteString.copyFrom(object("globals")))).addPrograms("xdp_verdict")
+                .setLogLevel(1 | 4).build())) {
+            String log = h.verifierLogs().get("xdp_verdict");
+            assertTrue(log.contains("verification time"), "level 4 adds the verifier's statistics: " + log);
+        }
+        var badLevel = assertThrows(BpfAgentException.InvalidArgument.class, () -> c.loadObject(LoadObjectRequest
+                .newBuilder().setObject(ObjectSource.newBuilder().setElf(com.google.protobuf.ByteString.copyFrom(
+                        object("globals")))).setLogLevel(8).build()));
+        assertEquals("log_level", badLevel.field(), badLevel.getMessage());
         assertTrue(Kernel.eventually(() -> mapsBefore.containsAll(KernelObjects.mapIds())), "maps left");
     }
 

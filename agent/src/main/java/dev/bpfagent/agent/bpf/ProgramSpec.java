@@ -59,15 +59,21 @@ public record ProgramSpec(
         public static final Log NONE = new Log(0, 0);
 
         public Log {
-            if (level < 0 || level > 7) {
-                throw new InvalidSpecException("log.level", Integer.toUnsignedString(level)
-                        + " is not a verifier log level: use 0, 1 or 2, optionally OR 4 (stats)");
-            }
+            checkLevel(level, "log.level");
             if (size < 0 || size > Program.MAX_LOG_SIZE) {
                 throw new InvalidSpecException("log.size", Integer.toUnsignedString(size)
                         + " bytes is outside 0.." + Program.MAX_LOG_SIZE + " (0: the default, 64 KiB)");
             }
             size = size == 0 ? DEFAULT_SIZE : size;
+        }
+
+        /** The one rule for a verifier log level (LoadProgram's log.level, LoadObject's log_level). */
+        public static int checkLevel(int level, String field) {
+            if (level < 0 || level > 7) {
+                throw new InvalidSpecException(field, Integer.toUnsignedString(level)
+                        + " is not a verifier log level: use 0, 1 or 2, optionally OR 4 (stats)");
+            }
+            return level;
         }
     }
 

@@ -46,11 +46,11 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
         this.maps = new MapHandler(registry, refs);
         this.chains = new ChainHandler(registry, refs, maps);
-        this.objects = new ObjectHandler(registry, refs, authorizer);
+        this.links = new LinkHandler(registry, refs);
+        this.objects = new ObjectHandler(registry, refs, authorizer, links);
         if (authorizer instanceof dev.bpfagent.agent.service.auth.PolicyAuthorizer pa) {
             pa.owners(new RegistryOwners(registry, pins));
         }
-        this.links = new LinkHandler(registry, refs);
         this.events = new EventHandler(registry, refs, hub);
         this.pinCalls = new PinHandler(registry, refs, programs, maps, links);
         this.agent = new AgentHandler(registry, pins, version);

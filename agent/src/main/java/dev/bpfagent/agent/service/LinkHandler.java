@@ -43,13 +43,22 @@ final class LinkHandler {
             hook = new Hook.Iter(map.object(dev.bpfagent.agent.bpf.BpfMap.class));
             dependsOn.add(map.key());
         }
-        Link link = Link.attach(prog.object(Program.class), hook, mechanism(req.getMechanism()));
+        return describe(attach(prog, hook, mechanism(req.getMechanism()), labels, dependsOn));
+    }
+
+    /**
+     * The one attach path (AttachProgram, a collection's auto-attach): attaches the held program to the
+     * hook and registers the link, depending on the program and on whatever else the hook holds. A link
+     * with no kernel id (perf ioctl, netlink, PROG_ATTACH, tc filter) is numbered in the agent's own
+     * range here, and only here. mechanism: null for the hook's best.
+     */
+    Registry.Entry attach(Registry.Entry prog, Hook hook, Link.Mechanism mechanism, Map<String, String> labels,
+                          Set<Registry.Key> dependsOn) {
+        Link link = Link.attach(prog.object(Program.class), hook, mechanism);
         if (link.mechanism() != Link.Mechanism.BPF_LINK) {
-            // no kernel id: the registry numbers it in the agent's own range
             link = link.withId(registry.nextAgentId() | Integer.MIN_VALUE);
         }
-        Registry.Entry e = registry.add(KIND, link, Caller.current(), labels, dependsOn);
-        return describe(e);
+        return registry.add(KIND, link, Caller.current(), labels, dependsOn); // closes the link if refused
     }
 
     private static Link.Mechanism mechanism(AttachMechanism m) {

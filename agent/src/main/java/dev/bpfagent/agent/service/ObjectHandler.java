@@ -40,8 +40,12 @@ final class ObjectHandler {
 
     private final dev.bpfagent.agent.service.auth.Authorizer authorizer;
 
-    ObjectHandler(Registry registry, Refs refs, dev.bpfagent.agent.service.auth.Authorizer authorizer) {
+    private final LinkHandler links;
+
+    ObjectHandler(Registry registry, Refs refs, dev.bpfagent.agent.service.auth.Authorizer authorizer,
+                  LinkHandler links) {
         this.authorizer = authorizer;
+        this.links = links;
         this.registry = registry;
         this.refs = refs;
     }
@@ -141,9 +145,7 @@ final class ObjectHandler {
 
     LoadObjectResponse load(LoadObjectRequest req) {
         Map<String, String> labels = Labels.check(req.getLabelsMap(), "labels");
-        if (req.getLogLevel() > 2) {
-            throw RequestException.invalid("log_level", req.getLogLevel() + ": 0, 1 or 2");
-        }
+        dev.bpfagent.agent.bpf.ProgramSpec.Log.checkLevel(req.getLogLevel(), "log_level");
         Source src = source(req.hasObject(), req.getObject());
         ObjectSpec spec = ObjectSpec.parse(src.bytes(), src.name());
         Map<String, byte[]> rodata = new java.util.LinkedHashMap<>();
@@ -264,16 +266,12 @@ final class ObjectHandler {
                     continue;
                 }
                 Registry.Entry prog = registry.get(p.key());
-                dev.bpfagent.agent.bpf.Link link;
+                Registry.Entry le;
                 try {
-                    link = dev.bpfagent.agent.bpf.Link.attach(prog.object(Program.class), hook.get());
+                    le = links.attach(prog, hook.get(), null, labels, Set.of(p.key()));
                 } catch (RuntimeException e) {
                     throw new dev.bpfagent.agent.bpf.object.ObjectLoader.StageException("attach", p.name(), e);
                 }
-                if (link.mechanism() != dev.bpfagent.agent.bpf.Link.Mechanism.BPF_LINK) {
-                    link = link.withId(registry.nextAgentId() | Integer.MIN_VALUE);
-                }
-                Registry.Entry le = registry.add(Registry.Kind.LINK, link, Caller.current(), labels, Set.of(p.key()));
                 made.add(le);
                 c.links().add(new Collection.Member(p.name(), hook.get().describe(), le.key(), 0));
             }
