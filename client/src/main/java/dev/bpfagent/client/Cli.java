@@ -13,9 +13,7 @@ import java.util.List;
  *   java -cp CLIENT_CLASSPATH dev.bpfagent.client.Cli [--target unix:/run/bpf-agent/agent.sock] COMMAND
  *     health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH
  *     features | attach ID HOOK... | detach LINK_ID | links [ID] | events MAP_ID [--count N]
- *   HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC
- *       | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE
- *       | cgroup PATH ATTACH_TYPE (e.g. cgroup_inet4_connect) | netns PATH | tracing
+ *   HOOK: one of {@link #HOOK_FORMS} (printed by --help), e.g. tracepoint syscalls/sys_enter_openat
  * </pre>
  * Exit status: 0 done, 1 the agent refused (its status is printed), 2 bad usage.
  */
@@ -23,14 +21,37 @@ public final class Cli {
     private Cli() {
     }
 
+    /** One HOOK form of attach: its usage and an example (a guard test parses every example). */
+    record HookForm(String usage, String example) {
+    }
+
+    /** Every HOOK form, one or more per kind of hook the proto has. */
+    static final List<HookForm> HOOK_FORMS = List.of(
+            new HookForm("tracepoint CATEGORY/NAME", "tracepoint syscalls/sys_enter_openat"),
+            new HookForm("raw_tracepoint NAME", "raw_tracepoint sched_switch"),
+            new HookForm("kprobe FUNC | kretprobe FUNC", "kprobe do_unlinkat"),
+            new HookForm("kprobe_multi FUNC,FUNC | kretprobe_multi FUNC,FUNC", "kprobe_multi do_unlinkat,do_rmdir"),
+            new HookForm("uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL", "uprobe /lib/x86_64-linux-gnu/libc.so.6:malloc"),
+            new HookForm("uprobe_multi BINARY:SYM,SYM | uretprobe_multi BINARY:SYM,SYM",
+                    "uprobe_multi /lib/x86_64-linux-gnu/libc.so.6:malloc,free"),
+            new HookForm("xdp IFACE", "xdp eth0"),
+            new HookForm("tcx-ingress IFACE | tcx-egress IFACE", "tcx-ingress eth0"),
+            new HookForm("tc-ingress IFACE | tc-egress IFACE", "tc-egress eth0"),
+            new HookForm("cgroup PATH ATTACH_TYPE", "cgroup /sys/fs/cgroup/unified cgroup_inet4_connect"),
+            new HookForm("perf_event TYPE CONFIG PERIOD cpu=N|pid=N (TYPE: hardware, software, or a number)",
+                    "perf_event software 0 1000000 cpu=0"),
+            new HookForm("netfilter ipv4|ipv6 pre_routing|local_in|forward|local_out|post_routing [PRIORITY]",
+                    "netfilter ipv4 local_in 100"),
+            new HookForm("netns PATH", "netns /proc/self/ns/net"),
+            new HookForm("tracing", "tracing"),
+            new HookForm("iter [MAP_ID]", "iter"));
+
     static final String USAGE = "usage: Cli [--target unix:PATH|HOST:PORT] "
             + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
             + " | features | attach ID HOOK... [--mechanism perf_event_ioctl|netlink|prog_attach|bpf_link]"
             + " | detach LINK_ID | links [ID] | read-iter LINK_ID | events MAP_ID [--count N]"
             + " | object inspect FILE | object load FILE [--only PROGRAM] [--keep]\n"
-            + "  HOOK: tracepoint CATEGORY/NAME | raw_tracepoint NAME | kprobe FUNC | kretprobe FUNC"
-            + " | uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL | uprobe_multi BINARY:SYM,SYM | xdp IFACE | tcx-ingress IFACE | tcx-egress IFACE | tc-ingress IFACE"
-            + " | cgroup PATH ATTACH_TYPE | netns PATH | tracing | iter [MAP_ID]";
+            + "  HOOK: " + String.join("\n      | ", HOOK_FORMS.stream().map(HookForm::usage).toList());
 
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
@@ -244,6 +265,9 @@ public final class Cli {
                 yield Hooks.uprobeMulti(t.substring(0, colon), kind.startsWith("uret"),
                         t.substring(colon + 1).split(","));
             }
+            case "kprobe_multi", "kretprobe_multi" -> Hooks.kprobeMulti(kind.startsWith("kret"), t.split(","));
+            case "perf_event" -> perfEvent(w);
+            case "netfilter" -> netfilter(w);
             case "xdp" -> Hooks.xdp(t);
             case "tcx-ingress" -> Hooks.tcxIngress(t);
             case "tcx-egress" -> Hooks.tcxEgress(t);
@@ -266,6 +290,59 @@ public final class Cli {
             }
             default -> throw new IllegalArgumentException("unknown hook " + kind);
         };
+    }
+
+    /** perf_event TYPE CONFIG PERIOD cpu=N|pid=N. */
+    private static dev.bpfagent.proto.v1.Hook perfEvent(List<String> w) {
+        if (w.size() < 5) {
+            throw new IllegalArgumentException("perf_event takes TYPE CONFIG PERIOD cpu=N|pid=N, e.g."
+                    + " perf_event software 0 1000000 cpu=0 (a software clock every ms on CPU 0)");
+        }
+        int type = switch (w.get(1)) {
+            case "hardware" -> 0;
+            case "software" -> 1;
+            default -> (int) number(w.get(1), "perf_event TYPE");
+        };
+        long config = number(w.get(2), "perf_event CONFIG");
+        long period = number(w.get(3), "perf_event PERIOD");
+        String who = w.get(4);
+        if (who.startsWith("cpu=")) {
+            return Hooks.perfEvent(type, config, period, (int) number(who.substring(4), "perf_event cpu"));
+        }
+        if (who.startsWith("pid=")) {
+            return Hooks.perfEventOfProcess(type, config, period, (int) number(who.substring(4), "perf_event pid"));
+        }
+        throw new IllegalArgumentException("perf_event needs cpu=N or pid=N, not " + who);
+    }
+
+    private static final List<String> NF_HOOKS = List.of("pre_routing", "local_in", "forward", "local_out",
+            "post_routing");
+
+    /** netfilter ipv4|ipv6 HOOK [PRIORITY]. */
+    private static dev.bpfagent.proto.v1.Hook netfilter(List<String> w) {
+        if (w.size() < 3) {
+            throw new IllegalArgumentException("netfilter takes ipv4|ipv6 HOOK [PRIORITY], e.g. netfilter ipv4"
+                    + " local_in 100");
+        }
+        int pf = switch (w.get(1)) {
+            case "ipv4" -> 2;
+            case "ipv6" -> 10;
+            default -> throw new IllegalArgumentException("netfilter family is ipv4 or ipv6, not " + w.get(1));
+        };
+        int hook = NF_HOOKS.indexOf(w.get(2));
+        if (hook < 0) {
+            throw new IllegalArgumentException("netfilter hook is one of " + NF_HOOKS + ", not " + w.get(2));
+        }
+        int priority = w.size() > 3 ? (int) number(w.get(3), "netfilter PRIORITY") : 0;
+        return Hooks.netfilter(pf, hook, priority);
+    }
+
+    private static long number(String s, String what) {
+        try {
+            return Long.decode(s);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(what + " is a number, not " + s);
+        }
     }
 
     static String line(dev.bpfagent.proto.v1.Link l) {

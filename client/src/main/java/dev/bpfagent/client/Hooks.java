@@ -131,6 +131,12 @@ public final class Hooks {
                 .setSamplePeriod(samplePeriod).setCpu(cpu)).build();
     }
 
+    /** A perf event of one process, on every CPU it runs on. */
+    public static Hook perfEventOfProcess(int type, long config, long samplePeriod, int pid) {
+        return Hook.newBuilder().setPerfEvent(PerfEventHook.newBuilder().setType(type).setConfig(config)
+                .setSamplePeriod(samplePeriod).setPid(pid)).build();
+    }
+
     /** The target a fentry/fexit/fmod_ret/lsm/tp_btf/freplace program was loaded for. */
     public static Hook tracing() {
         return Hook.newBuilder().setTracing(TracingHook.getDefaultInstance()).build();
