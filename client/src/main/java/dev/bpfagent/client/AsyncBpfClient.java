@@ -227,6 +227,10 @@ public final class AsyncBpfClient {
                 .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
     }
 
+    public CompletableFuture<CollectionHandle> loadObject(LoadObjectOptions options) {
+        return loadObject(options.request());
+    }
+
     public CompletableFuture<CollectionHandle> loadObject(LoadObjectRequest request) {
         return adapt(stub().loadObject(request), r -> new CollectionHandle(owner, r.getCollection(),
                 r.getVerifierLogsMap()));

@@ -309,6 +309,11 @@ public final class BpfClient implements AutoCloseable {
                 .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
     }
 
+    /** Loads an object as the options say (some programs, .rodata values, attach, overrides, ...). */
+    public CollectionHandle loadObject(LoadObjectOptions options) {
+        return loadObject(options.request());
+    }
+
     /** LoadObject with every option (only some programs, .rodata values, log level, labels). */
     public CollectionHandle loadObject(LoadObjectRequest request) {
         LoadObjectResponse r = Errors.call(target, () -> stub().loadObject(request));

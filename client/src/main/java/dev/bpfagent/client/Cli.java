@@ -69,6 +69,10 @@ public final class Cli {
             err.println(USAGE);
             return 2;
         }
+        if (args.get(0).equals("--help") || args.get(0).equals("help")) {
+            out.println(USAGE);
+            return 0;
+        }
         try (BpfClient c = BpfClient.connect(target)) {
             String cmd = args.get(0);
             switch (cmd) {
