@@ -82,7 +82,7 @@ class ConcurrencyTest {
                 }
                 assertEquals(1, closed.get(), "exactly one close succeeds");
                 assertEquals(1, notFound.get());
-                assertFalse(a.programExists(p.id()));
+                assertTrue(Kernel.eventually(() -> !a.programExists(p.id())));
             }
             assertEquals(0, a.agentInfo().getProgramsHeld());
         } finally {

@@ -111,7 +111,8 @@ class LinksOverAgentTest extends OneAgentPerClass {
             staysAt(m, sleeper());
             assertTrue(Kernel.eventually(() -> !KernelObjects.linkIds().contains(link.id())), "the kernel's link is gone");
             // no other link appeared (links of earlier tests may still be going: the kernel frees some later)
-            assertTrue(linksBefore.containsAll(KernelObjects.linkIds()), "links left: " + KernelObjects.linkIds());
+            assertTrue(Kernel.eventually(() -> linksBefore.containsAll(KernelObjects.linkIds())), "links left: "
+                    + KernelObjects.linkIds());
             assertEquals(List.of(), c.links(p.id()));
         }
     }
@@ -336,7 +337,7 @@ class LinksOverAgentTest extends OneAgentPerClass {
                     assertEquals("hook.kprobe.function", e.field());
                 }
                 // no new link (one of an earlier test may still be going away: the kernel frees some later)
-                assertTrue(linksBefore.containsAll(KernelObjects.linkIds()), "a failure left a link: "
+                assertTrue(Kernel.eventually(() -> linksBefore.containsAll(KernelObjects.linkIds())), "a failure left a link: "
                         + KernelObjects.linkIds() + " after, " + linksBefore + " before");
                 assertEquals(0, c.listLinks(ListLinksRequest.getDefaultInstance()).getLinksCount());
                 if (round == 20) {
