@@ -1,41 +1,40 @@
 package dev.bpfagent.agent.service.auth;
 
+import com.google.protobuf.Descriptors.MethodDescriptor;
+import dev.bpfagent.proto.v1.BpfServiceProto;
+import dev.bpfagent.proto.v1.OptionsProto;
+import java.util.HashMap;
 import java.util.Map;
 
 /**
- * What each BpfService call does, for the policy: READ looks, OPERATE makes or changes objects, ADMIN
- * changes the kernel for everyone. A method missing here is ADMIN (a new call is closed until it is
- * classified; MethodsTest fails for one that is not).
+ * What each BpfService call does, for the policy and the audit log: READ looks, OPERATE makes or
+ * changes objects, ADMIN changes the kernel for everyone. Read from each method's
+ * {@code (bpfagent.v1.method).action} option in bpf_service.proto, where it is declared once. A
+ * method without one is ADMIN (a new call is closed until it is classified; PolicyTest fails for one
+ * that is not).
  */
 public final class Methods {
     public enum Action { READ, OPERATE, ADMIN }
 
-    private static final String PREFIX = "bpfagent.v1.BpfService/";
-
-    static final Map<String, Action> ACTIONS = Map.ofEntries(
-            read("GetLink"), read("ListLinks"), read("ReadIterator"), read("GetProgram"), read("ListPrograms"),
-            read("GetVerifierLog"), read("GetMap"), read("ListMaps"), read("LookupMapElem"), read("GetNextMapKey"),
-            read("DumpMap"), read("ReadRingBuffer"), read("SubscribeEvents"), read("GetChain"), read("ListChains"),
-            read("InspectObject"), read("GetCollection"), read("ListCollections"), read("GetAgentInfo"),
-            read("GetKernelFeatures"),
-            operate("AttachProgram"), operate("DetachLink"), operate("UpdateLink"), operate("LoadProgram"),
-            operate("CloseProgram"), operate("TestRunProgram"), operate("CreateMap"), operate("CloseMap"),
-            operate("UpdateMapElem"), operate("DeleteMapElem"), operate("LookupAndDeleteMapElem"),
-            operate("UpdateMapBatch"), operate("DeleteMapBatch"), operate("FreezeMap"), operate("CreateChain"),
-            operate("SetChainEntry"), operate("ClearChainEntry"), operate("CloseChain"), operate("LoadObject"),
-            operate("AttachCollection"), operate("CloseCollection"), operate("Pin"), operate("Unpin"),
-            operate("GetPinned"),
-            Map.entry(PREFIX + "SetRunStats", Action.ADMIN));
+    static final Map<String, Action> ACTIONS = actions();
 
     private Methods() {
     }
 
-    private static Map.Entry<String, Action> read(String m) {
-        return Map.entry(PREFIX + m, Action.READ);
-    }
-
-    private static Map.Entry<String, Action> operate(String m) {
-        return Map.entry(PREFIX + m, Action.OPERATE);
+    private static Map<String, Action> actions() {
+        Map<String, Action> m = new HashMap<>();
+        for (MethodDescriptor d : BpfServiceProto.getDescriptor().findServiceByName("BpfService").getMethods()) {
+            Action a = switch (d.getOptions().getExtension(OptionsProto.method).getAction()) {
+                case ACTION_READ -> Action.READ;
+                case ACTION_OPERATE -> Action.OPERATE;
+                case ACTION_ADMIN -> Action.ADMIN;
+                case ACTION_UNSPECIFIED, UNRECOGNIZED -> null;
+            };
+            if (a != null) {
+                m.put(d.getService().getFullName() + "/" + d.getName(), a);
+            }
+        }
+        return Map.copyOf(m);
     }
 
     /** The action of a full method name; health and reflection are READ, anything unknown ADMIN. */

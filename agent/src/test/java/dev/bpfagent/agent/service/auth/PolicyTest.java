@@ -238,7 +238,8 @@ class PolicyTest {
     void everyMethodOfTheServiceIsClassified() {
         for (var m : BpfServiceGrpc.getServiceDescriptor().getMethods()) {
             assertTrue(Methods.ACTIONS.containsKey(m.getFullMethodName()), m.getFullMethodName()
-                    + " has no action in Methods: a new call must say whether it reads, operates or administers");
+                    + " has no action: a new call must say in bpf_service.proto (option (bpfagent.v1.method)) whether it"
+                    + " reads, operates or administers");
         }
     }
 }
