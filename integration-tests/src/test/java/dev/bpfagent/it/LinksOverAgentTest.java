@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.bpfagent.agent.bpf.KernelObjects;
 import dev.bpfagent.client.BpfAgentException;
 import dev.bpfagent.client.Hooks;
+import dev.bpfagent.client.Instructions;
+import dev.bpfagent.client.Instructions.Jump;
+import dev.bpfagent.client.Instructions.Reg;
+import dev.bpfagent.client.Instructions.Size;
 import dev.bpfagent.client.LinkHandle;
 import dev.bpfagent.client.LoadOptions;
 import dev.bpfagent.client.MapCodec;
@@ -409,17 +413,18 @@ class LinksOverAgentTest extends OneAgentPerClass {
      * running kernel's BTF, so the same program is right on every kernel of the matrix.
      */
     static byte[] taskIterPrintingTgids(int tgidOffset) {
-        return new Asm()
-                .ldxDw(6, Asm.R1, 0)                    // r6 = ctx->meta
-                .ldxDw(7, Asm.R1, 8)                    // r7 = ctx->task (NULL at the end)
-                .insn(0x15, 7, 0, 7, 0)                 // if r7 == 0 goto exit
-                .ldxW(8, 7, tgidOffset)                 // r8 = task->tgid
-                .insn(0x63, Asm.R10, 8, -8, 0)          // *(u32 *)(fp - 8) = r8
-                .ldxDw(Asm.R1, 6, 0)                    // r1 = meta->seq
-                .movReg(Asm.R2, Asm.R10).addImm(Asm.R2, -8)
-                .movImm(Asm.R3, 4)
-                .insn(0x85, 0, 0, 0, 127)               // bpf_seq_write
-                .movImm(Asm.R0, 0).exit().bytes();
+        return Instructions.program()
+                .ldx(Size.DW, Reg.R6, Reg.R1, 0)                // r6 = ctx->meta
+                .ldx(Size.DW, Reg.R7, Reg.R1, 8)                // r7 = ctx->task (NULL at the end)
+                .jump(Jump.JEQ, Reg.R7, 0, "end")
+                .ldx(Size.W, Reg.R8, Reg.R7, tgidOffset)        // r8 = task->tgid
+                .stx(Size.W, Reg.R10, -8, Reg.R8)               // *(u32 *)(fp - 8) = r8
+                .ldx(Size.DW, Reg.R1, Reg.R6, 0)                // r1 = meta->seq
+                .mov(Reg.R2, Reg.R10).add(Reg.R2, -8)
+                .mov(Reg.R3, 4)
+                .call(127)                                      // bpf_seq_write
+                .label("end")
+                .mov(Reg.R0, 0).exit().bytes();
     }
 
     @Test

@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.google.protobuf.ByteString;
 import dev.bpfagent.client.BpfAgentException;
 import dev.bpfagent.client.BpfClient;
+import dev.bpfagent.client.Instructions;
+import dev.bpfagent.client.Instructions.Helper;
+import dev.bpfagent.client.Instructions.Jump;
+import dev.bpfagent.client.Instructions.Reg;
+import dev.bpfagent.client.Instructions.Size;
 import dev.bpfagent.client.LoadOptions;
 import dev.bpfagent.client.MapCodec;
 import dev.bpfagent.client.MapHandle;
@@ -44,33 +49,31 @@ class MapsOverAgentTest extends OneAgentPerClass {
 
     /** XDP: counts packets per first byte in maps[0] (hash u32 -> u64), returns XDP_PASS. */
     static byte[] countByFirstByte() {
-        return new Insns()
-                .i(0xbf, 6, 1, 0, 0)      // 0: r6 = ctx
-                .i(0x61, 2, 6, 0, 0)      // 1: r2 = data
-                .i(0x61, 3, 6, 4, 0)      // 2: r3 = data_end
-                .i(0xbf, 4, 2, 0, 0)      // 3: r4 = data
-                .i(0x07, 4, 0, 0, 1)      // 4: r4 += 1
-                .i(0x2d, 4, 3, 20, 0)     // 5: if r4 > r3 goto 26
-                .i(0x71, 5, 2, 0, 0)      // 6: r5 = *(u8 *)data
-                .i(0x63, 10, 5, -4, 0)    // 7: *(u32 *)(fp - 4) = r5
-                .map(1, 0)                // 8-9: r1 = maps[0]
-                .i(0xbf, 2, 10, 0, 0)     // 10: r2 = fp
-                .i(0x07, 2, 0, 0, -4)     // 11: r2 -= 4
-                .i(0x85, 0, 0, 0, 1)      // 12: r0 = bpf_map_lookup_elem(r1, r2)
-                .i(0x15, 0, 0, 3, 0)      // 13: if r0 == 0 goto 17
-                .i(0xb7, 1, 0, 0, 1)      // 14: r1 = 1
-                .i(0xdb, 0, 1, 0, 0)      // 15: lock *(u64 *)r0 += r1
-                .i(0x05, 0, 0, 9, 0)      // 16: goto 26
-                .i(0x7a, 10, 0, -16, 1)   // 17: *(u64 *)(fp - 16) = 1
-                .map(1, 0)                // 18-19: r1 = maps[0]
-                .i(0xbf, 2, 10, 0, 0)     // 20: r2 = fp
-                .i(0x07, 2, 0, 0, -4)     // 21: r2 -= 4 (the key)
-                .i(0xbf, 3, 10, 0, 0)     // 22: r3 = fp
-                .i(0x07, 3, 0, 0, -16)    // 23: r3 -= 16 (the value 1)
-                .i(0xb7, 4, 0, 0, 0)      // 24: r4 = BPF_ANY
-                .i(0x85, 0, 0, 0, 2)      // 25: bpf_map_update_elem
-                .i(0xb7, 0, 0, 0, 2)      // 26: r0 = XDP_PASS
-                .i(0x95, 0, 0, 0, 0)      // 27: exit
+        return Instructions.program()
+                .mov(Reg.R6, Reg.R1)                               // r6 = ctx
+                .ldx(Size.W, Reg.R2, Reg.R6, 0)                    // r2 = data
+                .ldx(Size.W, Reg.R3, Reg.R6, 4)                    // r3 = data_end
+                .mov(Reg.R4, Reg.R2).add(Reg.R4, 1)
+                .jump(Jump.JGT, Reg.R4, Reg.R3, "pass")            // no first byte
+                .ldx(Size.B, Reg.R5, Reg.R2, 0)
+                .stx(Size.W, Reg.R10, -4, Reg.R5)                  // key = data[0] at fp - 4
+                .ldMap(Reg.R1, 0)
+                .mov(Reg.R2, Reg.R10).add(Reg.R2, -4)
+                .call(Helper.MAP_LOOKUP_ELEM)
+                .jump(Jump.JEQ, Reg.R0, 0, "new")
+                .mov(Reg.R1, 1)
+                .atomicAdd(Size.DW, Reg.R0, 0, Reg.R1)             // lock *(u64 *)r0 += 1
+                .ja("pass")
+                .label("new")
+                .st(Size.DW, Reg.R10, -16, 1)                      // value 1 at fp - 16
+                .ldMap(Reg.R1, 0)
+                .mov(Reg.R2, Reg.R10).add(Reg.R2, -4)
+                .mov(Reg.R3, Reg.R10).add(Reg.R3, -16)
+                .mov(Reg.R4, 0)                                    // BPF_ANY
+                .call(Helper.MAP_UPDATE_ELEM)
+                .label("pass")
+                .mov(Reg.R0, 2)                                    // XDP_PASS
+                .exit()
                 .bytes();
     }
 
@@ -81,17 +84,17 @@ class MapsOverAgentTest extends OneAgentPerClass {
 
     /** Adds 1 to maps[0][0] (a u32 -> u64 array) and returns r0: a counter for any program type. */
     static byte[] countReturning(int r0) {
-        return new Insns()
-                .i(0x62, 10, 0, -4, 0)    // 0: *(u32 *)(fp - 4) = 0
-                .map(1, 0)                // 1-2: r1 = maps[0]
-                .i(0xbf, 2, 10, 0, 0)     // 3: r2 = fp
-                .i(0x07, 2, 0, 0, -4)     // 4: r2 -= 4
-                .i(0x85, 0, 0, 0, 1)      // 5: bpf_map_lookup_elem
-                .i(0x15, 0, 0, 2, 0)      // 6: if r0 == 0 goto 9
-                .i(0xb7, 1, 0, 0, 1)      // 7: r1 = 1
-                .i(0xdb, 0, 1, 0, 0)      // 8: lock *(u64 *)r0 += r1
-                .i(0xb7, 0, 0, 0, r0)     // 9: r0 = the verdict
-                .i(0x95, 0, 0, 0, 0)      // 10: exit
+        return Instructions.program()
+                .st(Size.W, Reg.R10, -4, 0)                        // key 0 at fp - 4
+                .ldMap(Reg.R1, 0)
+                .mov(Reg.R2, Reg.R10).add(Reg.R2, -4)
+                .call(Helper.MAP_LOOKUP_ELEM)
+                .jump(Jump.JEQ, Reg.R0, 0, "out")
+                .mov(Reg.R1, 1)
+                .atomicAdd(Size.DW, Reg.R0, 0, Reg.R1)
+                .label("out")
+                .mov(Reg.R0, r0)
+                .exit()
                 .bytes();
     }
 

@@ -56,11 +56,12 @@ class VerifierLogSizeTest {
 
     /** n times r0 = i, then r0 = *(u64 *)(r1 + 4000): out of struct xdp_md's bounds, then exit. */
     static byte[] program(int n) {
-        Asm a = new Asm();
+        var a = dev.bpfagent.client.Instructions.program();
         for (int i = 0; i < n; i++) {
-            a.movImm(Asm.R0, i);
+            a.mov(dev.bpfagent.client.Instructions.Reg.R0, i);
         }
-        return a.ldxDw(Asm.R0, Asm.R1, 4000).exit().bytes();
+        return a.ldx(dev.bpfagent.client.Instructions.Size.DW, dev.bpfagent.client.Instructions.Reg.R0,
+                dev.bpfagent.client.Instructions.Reg.R1, 4000).exit().bytes();
     }
 
     static final String REASON = "invalid bpf_context access off=4000 size=8";
