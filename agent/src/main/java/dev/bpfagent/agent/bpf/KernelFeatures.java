@@ -154,11 +154,11 @@ public final class KernelFeatures {
     static Feature pmu(String kind) {
         String name = kind + "_pmu";
         try {
-            Link.Pmu p = Link.pmu(kind, name, "", "");
+            PerfEventHooks.Pmu p = PerfEventHooks.pmu(kind, name, "", "");
             return new Feature(name, State.SUPPORTED, "type " + p.type() + ", retprobe bit " + Long.numberOfTrailingZeros(
-                    p.retprobeBit()) + " (" + Link.PMU_DEVICES.resolve(kind) + ")");
+                    p.retprobeBit()) + " (" + PerfEventHooks.PMU_DEVICES.resolve(kind) + ")");
         } catch (HookException e) {
-            return new Feature(name, State.MISSING, "no " + Link.PMU_DEVICES.resolve(kind) + (kind.equals("kprobe")
+            return new Feature(name, State.MISSING, "no " + PerfEventHooks.PMU_DEVICES.resolve(kind) + (kind.equals("kprobe")
                     ? " (CONFIG_KPROBES off)" : " (CONFIG_UPROBE_EVENTS off)"));
         }
     }
@@ -185,7 +185,7 @@ public final class KernelFeatures {
     /** A tcx link (6.6+) on lo with a program that passes everything (TCX_NEXT), closed at once. */
     static Feature tcx() {
         try (Program p = Program.load(ProgramSpec.of(ProgramType.SCHED_CLS, returning(-1), "probe")).program();
-             Link l = Link.tcx(p, new Hook.Tcx(new Hook.Interface("lo", 0), true, 0, 0), false)) {
+             Link l = NetworkHooks.tcx(p, new Hook.Tcx(new Hook.Interface("lo", 0), true, 0, 0), false)) {
             return new Feature("tcx", State.SUPPORTED, "a tcx link on lo");
         } catch (HookException e) {
             return new Feature("tcx", State.MISSING, e.getMessage());
