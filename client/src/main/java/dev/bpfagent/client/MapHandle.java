@@ -34,6 +34,18 @@ public final class MapHandle implements AutoCloseable {
         return map;
     }
 
+    /**
+     * This map through codecs (e.g. {@code typed(MapCodec.U32, MapCodec.U64)}): get, put, delete by
+     * typed keys and values, and a lazy walk over every entry. Not for per-CPU maps (lookupPerCpu).
+     */
+    public <K, V> TypedMap<K, V> typed(MapCodec.Codec<K> keys, MapCodec.Codec<V> values) {
+        return new TypedMap<>(this, keys, values);
+    }
+
+    BpfClient client() {
+        return client;
+    }
+
     ObjectRef ref() {
         return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(id()).build();
     }

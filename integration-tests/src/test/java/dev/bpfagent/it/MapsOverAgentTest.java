@@ -16,6 +16,7 @@ import dev.bpfagent.client.MapHandle;
 import dev.bpfagent.client.ProgramHandle;
 import dev.bpfagent.client.TestPackets;
 import dev.bpfagent.client.TestRunOptions;
+import dev.bpfagent.client.TypedMap;
 import dev.bpfagent.proto.v1.*;
 import io.grpc.Status;
 import java.io.ByteArrayOutputStream;
@@ -23,6 +24,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
@@ -128,6 +130,21 @@ class MapsOverAgentTest extends OneAgentPerClass {
             Map<Integer, Long> dumped = counts.dump(1).stream().collect(Collectors.toMap(
                     e -> MapCodec.asU32(e.getKey().toByteArray()), e -> MapCodec.asU64(e.getValue().toByteArray())));
             assertEquals(Map.of(0x11, 3L, 0x22, 5L), dumped, "a dump in pages of 1");
+            // the same through codecs: typed keys and values, every entry walked lazily a page at a time
+            TypedMap<Integer, Long> typed = counts.typed(MapCodec.U32, MapCodec.U64);
+            assertEquals(Optional.of(3L), typed.get(0x11));
+            assertEquals(Optional.empty(), typed.get(0x33));
+            Map<Integer, Long> walked = new java.util.HashMap<>();
+            typed.entries(1).forEach(e -> walked.put(e.getKey(), e.getValue()));
+            assertEquals(dumped, walked);
+            assertEquals(1, typed.stream(1).limit(1).count(), "a limit stops the walk");
+            typed.put(0x33, 7L);
+            assertEquals(7L, MapCodec.asU64(counts.lookup(MapCodec.u32(0x33)).orElseThrow()));
+            assertTrue(typed.delete(0x33));
+            assertFalse(typed.delete(0x33));
+            var wrongSize = assertThrows(IllegalArgumentException.class,
+                    () -> counts.typed(MapCodec.U64, MapCodec.U64).get(1L));
+            assertTrue(wrongSize.getMessage().contains("4-byte keys"), wrongSize.getMessage());
             // the kernel says the program uses the map; the agent says the program depends on it
             assertEquals(List.of(counts.id()), p.info().getKernel().getMapIdsList());
             assertEquals(List.of(ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_MAP).setId(counts.id()).build()),
@@ -168,6 +185,8 @@ class MapsOverAgentTest extends OneAgentPerClass {
              ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, perCpuCounter())
                      .map(m.id()).build())) {
             assertEquals(cpus, m.map().getKernel().getValuesPerKey());
+            assertThrows(IllegalArgumentException.class, () -> m.typed(MapCodec.U32, MapCodec.U64),
+                    "a per-CPU map has a value per CPU: lookupPerCpu");
             p.testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(1000));
             List<byte[]> values = m.lookupPerCpu(MapCodec.u32(0)).orElseThrow();
             assertEquals(cpus, values.size());
@@ -317,6 +336,9 @@ class MapsOverAgentTest extends OneAgentPerClass {
             }
             assertEquals(3000, m.putAll(keys, values));
             assertEquals(3000, m.dump(0).size());
+            TypedMap<Integer, Long> typed = m.typed(MapCodec.U32, MapCodec.U64);
+            assertEquals(3000, typed.stream(700).count(), "five pages, walked lazily");
+            assertTrue(typed.stream(700).allMatch(e -> e.getValue() == e.getKey() * 3L));
             // packed pages carry the same entries, the kernel's layout end to end
             java.util.Map<Integer, Long> packed = new java.util.HashMap<>();
             assertEquals(3000, m.dumpPacked(700, (ks, vs, n) -> {
