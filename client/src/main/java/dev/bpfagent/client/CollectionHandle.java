@@ -11,11 +11,10 @@ import java.util.Optional;
  * A loaded ELF object held by the agent: its maps and programs by name. Closing it closes the
  * collection, its programs (detaching their links) and its maps, except what something else holds.
  */
-public final class CollectionHandle implements AutoCloseable {
+public final class CollectionHandle extends AgentHandle {
     private final BpfClient client;
     private final Collection collection;
     private final Map<String, String> verifierLogs;
-    private boolean closed;
 
     CollectionHandle(BpfClient client, Collection collection, Map<String, String> verifierLogs) {
         this.client = client;
@@ -53,12 +52,10 @@ public final class CollectionHandle implements AutoCloseable {
                 .map(m -> client.mapHandle(m.getMapId()));
     }
 
+    /** Closes the collection, then its programs and maps unless something else needs them. */
     @Override
-    public synchronized void close() {
-        if (!closed) {
-            client.closeCollection(CloseCollectionRequest.newBuilder().setCollection(ObjectRef.newBuilder()
-                    .setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collection.getId())).build());
-            closed = true;
-        }
+    void closeInAgent() {
+        client.closeCollection(CloseCollectionRequest.newBuilder().setCollection(ObjectRef.newBuilder()
+                .setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collection.getId())).build());
     }
 }

@@ -8,10 +8,9 @@ import dev.bpfagent.proto.v1.PinResponse;
  * A program attached to a hook, held by the agent on this client's behalf. {@link #close()} detaches
  * it (the agent closes the link; a pin of it keeps it attached).
  */
-public final class LinkHandle implements AutoCloseable {
+public final class LinkHandle extends AgentHandle {
     private final BpfClient client;
     private final Link link;
-    private volatile boolean closed;
 
     LinkHandle(BpfClient client, Link link) {
         this.client = client;
@@ -44,17 +43,10 @@ public final class LinkHandle implements AutoCloseable {
         return r.getPath();
     }
 
-    public boolean isClosed() {
-        return closed;
-    }
-
-    /** Detaches (once; later calls do nothing). */
+    /** Detaches (see {@link #close()}). */
     @Override
-    public void close() {
-        if (!closed) {
-            closed = true;
-            DetachLinkResponse ignored = client.detach(id());
-        }
+    void closeInAgent() {
+        client.detach(id());
     }
 
     @Override

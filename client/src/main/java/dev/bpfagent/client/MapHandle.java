@@ -10,10 +10,9 @@ import java.util.Optional;
  * A map the agent holds on this client's behalf. Keys and values are the kernel's bytes
  * ({@link MapCodec} converts integers and structs). {@link #close()} asks the agent to close it.
  */
-public final class MapHandle implements AutoCloseable {
+public final class MapHandle extends AgentHandle {
     private final BpfClient client;
     private final dev.bpfagent.proto.v1.Map map;
-    private volatile boolean closed;
 
     MapHandle(BpfClient client, dev.bpfagent.proto.v1.Map map) {
         this.client = client;
@@ -193,22 +192,10 @@ public final class MapHandle implements AutoCloseable {
         return client.pin(ref(), path).getPath();
     }
 
-    public boolean isClosed() {
-        return closed;
-    }
-
-    /** Closes the map and removes the agent's pins of it; marked closed once the agent said so. */
+    /** Closes the map and removes the agent's pins of it (see {@link #close()}). */
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        try {
-            client.closeMap(CloseMapRequest.newBuilder().setMap(ref()).build());
-        } catch (BpfAgentException.NotFound e) {
-            // closed by someone else already
-        }
-        closed = true;
+    void closeInAgent() {
+        client.closeMap(CloseMapRequest.newBuilder().setMap(ref()).build());
     }
 
     @Override

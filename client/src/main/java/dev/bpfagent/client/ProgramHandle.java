@@ -10,11 +10,10 @@ import java.util.Map;
  * (CloseProgram: its pins are removed too unless kept) and is safe to call twice; use
  * try-with-resources for the seed's with-program.
  */
-public final class ProgramHandle implements AutoCloseable {
+public final class ProgramHandle extends AgentHandle {
     private final BpfClient client;
     private final Program program;
     private final String verifierLog;
-    private volatile boolean closed;
 
     ProgramHandle(BpfClient client, Program program, String verifierLog) {
         this.client = client;
@@ -99,25 +98,10 @@ public final class ProgramHandle implements AutoCloseable {
         return client.programAttached(id());
     }
 
-    public boolean isClosed() {
-        return closed;
-    }
-
-    /**
-     * Closes the program and removes the agent's pins of it. Marked closed once the agent said so (or
-     * said it no longer holds it), so a close that failed can be tried again.
-     */
+    /** Closes the program and removes the agent's pins of it (see {@link #close()}). */
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        try {
-            client.closeProgram(id(), false);
-        } catch (BpfAgentException.NotFound e) {
-            // closed by someone else already: fine
-        }
-        closed = true;
+    void closeInAgent() {
+        client.closeProgram(id(), false);
     }
 
     @Override

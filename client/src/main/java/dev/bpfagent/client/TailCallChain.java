@@ -8,10 +8,9 @@ import java.util.Optional;
  * at its indices. {@link #close()} closes the chain with its programs and prog array (the seed's
  * with-tail-call-chain is try-with-resources on this handle).
  */
-public final class TailCallChain implements AutoCloseable {
+public final class TailCallChain extends AgentHandle {
     private final BpfClient client;
     private volatile Chain chain;
-    private volatile boolean closed;
 
     TailCallChain(BpfClient client, Chain chain) {
         this.client = client;
@@ -62,28 +61,15 @@ public final class TailCallChain implements AutoCloseable {
         return chain.getSlotsCount();
     }
 
-    public boolean isClosed() {
-        return closed;
-    }
-
     /** Closes the chain, its programs and its prog array (close-tail-call-chain). */
     @Override
-    public void close() {
-        close(false);
+    void closeInAgent() {
+        client.closeChain(CloseChainRequest.newBuilder().setChain(ref()).setKeepPrograms(false).build());
     }
 
     /** Closes the chain; with keepPrograms its programs and prog array stay held. */
     public CloseChainResponse close(boolean keepPrograms) {
-        if (closed) {
-            return CloseChainResponse.getDefaultInstance();
-        }
-        CloseChainResponse r;
-        try {
-            r = client.closeChain(CloseChainRequest.newBuilder().setChain(ref()).setKeepPrograms(keepPrograms).build());
-        } catch (BpfAgentException.NotFound e) {
-            r = CloseChainResponse.getDefaultInstance();
-        }
-        closed = true;
-        return r;
+        return closeOnce(() -> client.closeChain(CloseChainRequest.newBuilder().setChain(ref())
+                .setKeepPrograms(keepPrograms).build()), CloseChainResponse.getDefaultInstance());
     }
 }
