@@ -166,7 +166,7 @@ public final class AsyncBpfClient {
     }
 
     public CompletableFuture<GetKernelFeaturesResponse> kernelFeatures(boolean refresh) {
-        return adapt(stub().getKernelFeatures(GetKernelFeaturesRequest.newBuilder().setRefresh(refresh).build()),
+        return adapt(stub().getKernelFeatures(Requests.features(refresh)),
                 r -> r);
     }
 
@@ -181,12 +181,11 @@ public final class AsyncBpfClient {
     }
 
     public CompletableFuture<LinkHandle> getPinnedLink(String path) {
-        return adapt(stub().getPinned(GetPinnedRequest.newBuilder().setPath(path)
-                .setExpectedKind(ObjectKind.OBJECT_KIND_LINK).build()), r -> new LinkHandle(owner, r.getLink()));
+        return adapt(stub().getPinned(Requests.pinnedLink(path)), r -> new LinkHandle(owner, r.getLink()));
     }
 
     public CompletableFuture<Link> link(int linkId) {
-        return adapt(stub().getLink(GetLinkRequest.newBuilder().setLink(Requests.link(linkId)).build()), r -> r);
+        return adapt(stub().getLink(Requests.getLink(linkId)), r -> r);
     }
 
     public CompletableFuture<ListLinksResponse> listLinks(ListLinksRequest request) {
@@ -214,8 +213,7 @@ public final class AsyncBpfClient {
     }
 
     public CompletableFuture<InspectObjectResponse> inspectObject(byte[] elf, String name) {
-        return inspectObject(InspectObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
-                .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
+        return inspectObject(Requests.inspectObject(elf, name));
     }
 
     public CompletableFuture<InspectObjectResponse> inspectObject(InspectObjectRequest request) {
@@ -223,8 +221,7 @@ public final class AsyncBpfClient {
     }
 
     public CompletableFuture<CollectionHandle> loadObject(byte[] elf, String name) {
-        return loadObject(LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
-                .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
+        return loadObject(LoadObjectOptions.elf(elf, name).build().request());
     }
 
     public CompletableFuture<CollectionHandle> loadObject(LoadObjectOptions options) {
@@ -237,13 +234,11 @@ public final class AsyncBpfClient {
     }
 
     public CompletableFuture<Collection> attachCollection(int collectionId) {
-        return adapt(stub().attachCollection(AttachCollectionRequest.newBuilder().setCollection(ObjectRef.newBuilder()
-                .setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()), r -> r);
+        return adapt(stub().attachCollection(Requests.attachCollection(collectionId)), r -> r);
     }
 
     public CompletableFuture<Collection> collection(int collectionId) {
-        return adapt(stub().getCollection(GetCollectionRequest.newBuilder().setCollection(ObjectRef.newBuilder()
-                .setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()), r -> r);
+        return adapt(stub().getCollection(Requests.getCollection(collectionId)), r -> r);
     }
 
     public CompletableFuture<ListCollectionsResponse> listCollections(ListCollectionsRequest request) {
@@ -259,7 +254,7 @@ public final class AsyncBpfClient {
     }
 
     public CompletableFuture<byte[]> readIterator(int linkId) {
-        return readIterator(ReadIteratorRequest.newBuilder().setLink(Requests.link(linkId)).build())
+        return readIterator(Requests.readIterator(linkId))
                 .thenApply(r -> r.getOutput().toByteArray());
     }
 
@@ -278,7 +273,7 @@ public final class AsyncBpfClient {
     }
 
     public CompletableFuture<dev.bpfagent.proto.v1.Map> map(int mapId) {
-        return adapt(stub().getMap(GetMapRequest.newBuilder().setMap(Requests.map(mapId)).build()), r -> r);
+        return adapt(stub().getMap(Requests.getMap(mapId)), r -> r);
     }
 
     public CompletableFuture<ListMapsResponse> listMaps(ListMapsRequest request) {
@@ -337,7 +332,7 @@ public final class AsyncBpfClient {
     // ---- tail-call chains ----
 
     public CompletableFuture<TailCallChain> createChain(String name, int maxEntries) {
-        return createChain(CreateChainRequest.newBuilder().setName(name).setMaxEntries(maxEntries).build());
+        return createChain(Requests.createChain(name, maxEntries));
     }
 
     public CompletableFuture<TailCallChain> createChain(CreateChainRequest request) {
@@ -345,7 +340,7 @@ public final class AsyncBpfClient {
     }
 
     public CompletableFuture<Chain> chain(int chainId) {
-        return adapt(stub().getChain(GetChainRequest.newBuilder().setChain(Requests.chain(chainId)).build()), r -> r);
+        return adapt(stub().getChain(Requests.getChain(chainId)), r -> r);
     }
 
     public CompletableFuture<ListChainsResponse> listChains(ListChainsRequest request) {

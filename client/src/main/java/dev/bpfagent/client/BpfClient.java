@@ -217,8 +217,7 @@ public final class BpfClient implements AutoCloseable {
 
     /** What the running kernel supports (probed once by the agent; refresh probes again). */
     public GetKernelFeaturesResponse kernelFeatures(boolean refresh) {
-        return Errors.call(target, () -> stub().getKernelFeatures(GetKernelFeaturesRequest.newBuilder()
-                .setRefresh(refresh).build()));
+        return Errors.call(target, () -> stub().getKernelFeatures(Requests.features(refresh)));
     }
 
     // ---- links ----
@@ -235,14 +234,12 @@ public final class BpfClient implements AutoCloseable {
 
     /** Holds the link pinned at path (and its program); close the handle to detach it and remove the pin. */
     public LinkHandle getPinnedLink(String path) {
-        return new LinkHandle(this, Errors.call(target, () -> stub().getPinned(GetPinnedRequest.newBuilder()
-                .setPath(path).setExpectedKind(ObjectKind.OBJECT_KIND_LINK).build())).getLink());
+        return new LinkHandle(this, Errors.call(target, () -> stub().getPinned(Requests.pinnedLink(path))).getLink());
     }
 
     /** A held link as the agent describes it now. */
     public Link link(int linkId) {
-        return Errors.call(target, () -> stub().getLink(GetLinkRequest.newBuilder().setLink(Requests.link(linkId))
-                .build()));
+        return Errors.call(target, () -> stub().getLink(Requests.getLink(linkId)));
     }
 
     /** One page of held links, as the request filters them. */
@@ -283,7 +280,7 @@ public final class BpfClient implements AutoCloseable {
 
     /** Runs an iterator link once: what its program printed over every object (at most 16 MiB). */
     public byte[] readIterator(int linkId) {
-        return readIterator(ReadIteratorRequest.newBuilder().setLink(Requests.link(linkId)).build()).getOutput()
+        return readIterator(Requests.readIterator(linkId)).getOutput()
                 .toByteArray();
     }
 
@@ -295,8 +292,7 @@ public final class BpfClient implements AutoCloseable {
 
     /** Parses an object file (nothing loaded): its maps and programs as libbpf would see them. */
     public InspectObjectResponse inspectObject(byte[] elf, String name) {
-        return inspectObject(InspectObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
-                .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
+        return inspectObject(Requests.inspectObject(elf, name));
     }
 
     public InspectObjectResponse inspectObject(InspectObjectRequest request) {
@@ -305,8 +301,7 @@ public final class BpfClient implements AutoCloseable {
 
     /** Loads a whole object file (clang -O2 -g -target bpf) as one collection; close the handle to unload it. */
     public CollectionHandle loadObject(byte[] elf, String name) {
-        return loadObject(LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
-                .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name)).build());
+        return loadObject(LoadObjectOptions.elf(elf, name).build().request());
     }
 
     /** Loads an object as the options say (some programs, .rodata values, attach, overrides, ...). */
@@ -322,13 +317,11 @@ public final class BpfClient implements AutoCloseable {
 
     /** Attaches every program of a collection whose section names its hook (libbpf's skeleton attach). */
     public Collection attachCollection(int collectionId) {
-        return Errors.call(target, () -> stub().attachCollection(AttachCollectionRequest.newBuilder().setCollection(
-                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()));
+        return Errors.call(target, () -> stub().attachCollection(Requests.attachCollection(collectionId)));
     }
 
     public Collection collection(int collectionId) {
-        return Errors.call(target, () -> stub().getCollection(GetCollectionRequest.newBuilder().setCollection(
-                ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(collectionId)).build()));
+        return Errors.call(target, () -> stub().getCollection(Requests.getCollection(collectionId)));
     }
 
     public ListCollectionsResponse listCollections(ListCollectionsRequest request) {
@@ -361,7 +354,7 @@ public final class BpfClient implements AutoCloseable {
 
     /** A map's kernel info and the agent's view of it; NotFound when the kernel has no such map. */
     public dev.bpfagent.proto.v1.Map map(int mapId) {
-        return Errors.call(target, () -> stub().getMap(GetMapRequest.newBuilder().setMap(Requests.map(mapId)).build()));
+        return Errors.call(target, () -> stub().getMap(Requests.getMap(mapId)));
     }
 
     /** One page of maps, as the request filters them. */
@@ -426,7 +419,7 @@ public final class BpfClient implements AutoCloseable {
 
     /** A new chain with a prog array of maxEntries (0: 32) and nothing in it yet. */
     public TailCallChain createChain(String name, int maxEntries) {
-        return createChain(CreateChainRequest.newBuilder().setName(name).setMaxEntries(maxEntries).build());
+        return createChain(Requests.createChain(name, maxEntries));
     }
 
     public TailCallChain createChain(CreateChainRequest request) {
@@ -434,8 +427,7 @@ public final class BpfClient implements AutoCloseable {
     }
 
     public Chain chain(int chainId) {
-        return Errors.call(target, () -> stub().getChain(GetChainRequest.newBuilder().setChain(Requests.chain(chainId))
-                .build()));
+        return Errors.call(target, () -> stub().getChain(Requests.getChain(chainId)));
     }
 
     public ListChainsResponse listChains(ListChainsRequest request) {

@@ -109,4 +109,49 @@ final class Requests {
     static boolean isNotFound(Throwable t) {
         return Errors.map(t) instanceof BpfAgentException.NotFound;
     }
+
+    static GetKernelFeaturesRequest features(boolean refresh) {
+        return GetKernelFeaturesRequest.newBuilder().setRefresh(refresh).build();
+    }
+
+    static GetPinnedRequest pinnedLink(String path) {
+        return GetPinnedRequest.newBuilder().setPath(path).setExpectedKind(ObjectKind.OBJECT_KIND_LINK).build();
+    }
+
+    static GetLinkRequest getLink(int linkId) {
+        return GetLinkRequest.newBuilder().setLink(link(linkId)).build();
+    }
+
+    static ReadIteratorRequest readIterator(int linkId) {
+        return ReadIteratorRequest.newBuilder().setLink(link(linkId)).build();
+    }
+
+    static InspectObjectRequest inspectObject(byte[] elf, String name) {
+        return InspectObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                .setElf(ByteString.copyFrom(elf)).setName(name)).build();
+    }
+
+    static ObjectRef collection(int id) {
+        return ObjectRef.newBuilder().setKind(ObjectKind.OBJECT_KIND_COLLECTION).setId(id).build();
+    }
+
+    static AttachCollectionRequest attachCollection(int collectionId) {
+        return AttachCollectionRequest.newBuilder().setCollection(collection(collectionId)).build();
+    }
+
+    static GetCollectionRequest getCollection(int collectionId) {
+        return GetCollectionRequest.newBuilder().setCollection(collection(collectionId)).build();
+    }
+
+    static GetMapRequest getMap(int mapId) {
+        return GetMapRequest.newBuilder().setMap(map(mapId)).build();
+    }
+
+    static CreateChainRequest createChain(String name, int maxEntries) {
+        return CreateChainRequest.newBuilder().setName(name).setMaxEntries(maxEntries).build();
+    }
+
+    static GetChainRequest getChain(int chainId) {
+        return GetChainRequest.newBuilder().setChain(chain(chainId)).build();
+    }
 }
