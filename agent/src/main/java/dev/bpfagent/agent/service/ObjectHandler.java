@@ -261,7 +261,7 @@ final class ObjectHandler {
         List<Registry.Entry> made = new ArrayList<>();
         try {
             for (Collection.Member p : c.programs()) {
-                Optional<dev.bpfagent.agent.bpf.Hook> hook = autoHook(p.section());
+                Optional<dev.bpfagent.agent.bpf.Hook> hook = SectionDefs.hook(p.section());
                 if (hook.isEmpty() || registry.find(p.key()) == null) {
                     continue;
                 }
@@ -285,63 +285,6 @@ final class ObjectHandler {
             }
             throw e;
         }
-    }
-
-    /** The hook a section names, as libbpf's auto-attach reads it; empty when it names none. */
-    static Optional<dev.bpfagent.agent.bpf.Hook> autoHook(String section) {
-        Optional<SectionDefs.Def> d = SectionDefs.find(section);
-        if (d.isEmpty()) {
-            return Optional.empty();
-        }
-        String t = SectionDefs.target(d.get(), section);
-        SectionDefs.AttachKind k = d.get().attach();
-        if (t.isEmpty() && k != SectionDefs.AttachKind.TRACING && k != SectionDefs.AttachKind.LSM
-                && k != SectionDefs.AttachKind.ITER) {
-            return Optional.empty();
-        }
-        return Optional.ofNullable(switch (k) {
-            case TRACEPOINT -> {
-                int slash = t.indexOf('/');
-                yield slash > 0 ? new dev.bpfagent.agent.bpf.Hook.Tracepoint(t.substring(0, slash),
-                        t.substring(slash + 1), 0) : null;
-            }
-            case RAW_TRACEPOINT -> new dev.bpfagent.agent.bpf.Hook.RawTracepoint(t, 0);
-            case KPROBE, KRETPROBE -> {
-                int plus = t.indexOf('+');
-                long off = plus > 0 ? Long.decode(t.substring(plus + 1)) : 0;
-                yield new dev.bpfagent.agent.bpf.Hook.Kprobe(plus > 0 ? t.substring(0, plus) : t, off,
-                        k == SectionDefs.AttachKind.KRETPROBE, 0);
-            }
-            case KSYSCALL, KRETSYSCALL -> new dev.bpfagent.agent.bpf.Hook.Kprobe(syscallPrefix() + t, 0,
-                    k == SectionDefs.AttachKind.KRETSYSCALL, 0);
-            case UPROBE, URETPROBE -> {
-                int colon = t.lastIndexOf(':');
-                if (colon <= 0) {
-                    yield null;
-                }
-                String fn = t.substring(colon + 1);
-                int plus = fn.indexOf('+');
-                long off = plus > 0 ? Long.decode(fn.substring(plus + 1)) : 0;
-                yield new dev.bpfagent.agent.bpf.Hook.Uprobe(t.substring(0, colon), plus > 0 ? fn.substring(0, plus)
-                        : fn, off, k == SectionDefs.AttachKind.URETPROBE, -1, 0);
-            }
-            case KPROBE_MULTI, KRETPROBE_MULTI -> t.contains("*") || t.contains("?") ? null
-                    : new dev.bpfagent.agent.bpf.Hook.KprobeMulti(List.of(t),
-                    k == SectionDefs.AttachKind.KRETPROBE_MULTI);
-            case TRACING, LSM -> new dev.bpfagent.agent.bpf.Hook.Tracing(0);
-            case ITER -> new dev.bpfagent.agent.bpf.Hook.Iter(null);
-            default -> null;
-        });
-    }
-
-    /** The syscall wrappers' prefix on this architecture (ksyscall/NAME probes PREFIX + NAME). */
-    static String syscallPrefix() {
-        return switch (System.getProperty("os.arch")) {
-            case "aarch64" -> "__arm64_sys_";
-            case "s390x" -> "__s390x_sys_";
-            case "riscv64" -> "__riscv_sys_";
-            default -> "__x64_sys_";
-        };
     }
 
     dev.bpfagent.proto.v1.Collection describe(Registry.Entry e) {

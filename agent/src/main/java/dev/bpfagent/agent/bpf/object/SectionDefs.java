@@ -1,6 +1,7 @@
 package dev.bpfagent.agent.bpf.object;
 
 import dev.bpfagent.agent.bpf.AttachType;
+import dev.bpfagent.agent.bpf.Hook;
 import dev.bpfagent.agent.bpf.ProgramType;
 import java.util.List;
 import java.util.Optional;
@@ -171,5 +172,62 @@ public final class SectionDefs {
     /** What follows "PREFIX/" in the section name ("" when nothing does). */
     public static String target(Def d, String section) {
         return section.length() > d.prefix().length() ? section.substring(d.prefix().length() + 1) : "";
+    }
+
+    /** The hook a section names, as libbpf's auto-attach reads it; empty when it names none. */
+    public static Optional<Hook> hook(String section) {
+        Optional<Def> d = find(section);
+        if (d.isEmpty()) {
+            return Optional.empty();
+        }
+        String t = target(d.get(), section);
+        AttachKind k = d.get().attach();
+        if (t.isEmpty() && k != AttachKind.TRACING && k != AttachKind.LSM
+                && k != AttachKind.ITER) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(switch (k) {
+            case TRACEPOINT -> {
+                int slash = t.indexOf('/');
+                yield slash > 0 ? new Hook.Tracepoint(t.substring(0, slash),
+                        t.substring(slash + 1), 0) : null;
+            }
+            case RAW_TRACEPOINT -> new Hook.RawTracepoint(t, 0);
+            case KPROBE, KRETPROBE -> {
+                int plus = t.indexOf('+');
+                long off = plus > 0 ? Long.decode(t.substring(plus + 1)) : 0;
+                yield new Hook.Kprobe(plus > 0 ? t.substring(0, plus) : t, off,
+                        k == AttachKind.KRETPROBE, 0);
+            }
+            case KSYSCALL, KRETSYSCALL -> new Hook.Kprobe(syscallPrefix() + t, 0,
+                    k == AttachKind.KRETSYSCALL, 0);
+            case UPROBE, URETPROBE -> {
+                int colon = t.lastIndexOf(':');
+                if (colon <= 0) {
+                    yield null;
+                }
+                String fn = t.substring(colon + 1);
+                int plus = fn.indexOf('+');
+                long off = plus > 0 ? Long.decode(fn.substring(plus + 1)) : 0;
+                yield new Hook.Uprobe(t.substring(0, colon), plus > 0 ? fn.substring(0, plus)
+                        : fn, off, k == AttachKind.URETPROBE, -1, 0);
+            }
+            case KPROBE_MULTI, KRETPROBE_MULTI -> t.contains("*") || t.contains("?") ? null
+                    : new Hook.KprobeMulti(List.of(t),
+                    k == AttachKind.KRETPROBE_MULTI);
+            case TRACING, LSM -> new Hook.Tracing(0);
+            case ITER -> new Hook.Iter(null);
+            default -> null;
+        });
+    }
+
+    /** The syscall wrappers' prefix on this architecture (ksyscall/NAME probes PREFIX + NAME). */
+    static String syscallPrefix() {
+        return switch (System.getProperty("os.arch")) {
+            case "aarch64" -> "__arm64_sys_";
+            case "s390x" -> "__s390x_sys_";
+            case "riscv64" -> "__riscv_sys_";
+            default -> "__x64_sys_";
+        };
     }
 }
