@@ -117,14 +117,24 @@ class AccessControlTest {
                             {"rules": [{"name": "remote-ops", "match": {"tlsSubjects": ["CN=client"]}, "role": "ROLE_OPERATE"},
                                        {"name": "viewer", "match": {"tlsSubjects": ["CN=intruder"]}, "role": "ROLE_READ"}]}""");
                     new ProcessBuilder("kill", "-HUP", Long.toString(agent.process.pid())).start().waitFor();
+                    // the agent says when its signal thread has read the file (bounded: a loaded 2-core
+                    // machine can be slow to run it); then the new policy answers every call
+                    long end = System.nanoTime() + 30_000_000_000L;
+                    while (!agent.agentStderr().contains("policy reloaded") && System.nanoTime() < end) {
+                        Thread.sleep(50);
+                    }
+                    assertTrue(agent.agentStderr().contains("policy reloaded"), "no reload after SIGHUP in 30 s;"
+                            + " the agent's log:\n" + agent.agentStderr());
+                    String[] last = {""};
                     assertTrue(Kernel.eventually(() -> {
                         try {
                             intruder.agentInfo();
                             return true;
                         } catch (BpfAgentException e) {
+                            last[0] = e.getMessage();
                             return false;
                         }
-                    }), "the reloaded policy lets CN=intruder read");
+                    }), "the reloaded policy lets CN=intruder read; the last refusal: " + last[0]);
                     var close = assertThrows(BpfAgentException.PermissionDenied.class, () -> intruder.closeProgram(p.id(),
                             false));
                     assertTrue(close.getMessage().contains("ROLE_READ"), close.getMessage());
