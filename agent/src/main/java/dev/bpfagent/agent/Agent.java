@@ -152,7 +152,13 @@ public final class Agent implements AutoCloseable {
             authorizer = policy;
             LOG.info("policy " + config.policy().get() + ": " + policy.policy().size() + " rule(s); SIGHUP reloads it");
             try {
-                sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> policy.reload());
+                var before = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> policy.reload());
+                if (before == sun.misc.SignalHandler.SIG_IGN) {
+                    // a SIGHUP ignored when the JVM started (nohup, some supervisors) stays ignored: the
+                    // JVM does not install a handler over it
+                    LOG.warning("SIGHUP is ignored in this process (started under nohup, or by a supervisor"
+                            + " that ignores it): the policy is read at start only; restart the agent to change it");
+                }
             } catch (IllegalArgumentException e) {
                 LOG.warning("cannot catch SIGHUP (" + e.getMessage() + "): the policy is read at start only");
             }
