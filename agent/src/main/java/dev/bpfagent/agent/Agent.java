@@ -213,6 +213,11 @@ public final class Agent implements AutoCloseable {
         if (adopted > 0) {
             LOG.info("holding " + adopted + " program(s) pinned under " + pins.root() + " by an earlier agent");
         }
+        int applications = startWith("--state-dir " + config.stateDir(), () -> service.startApplications(
+                config.stateDir()));
+        if (applications > 0) {
+            LOG.info("rebuilt " + applications + " application(s) recorded under " + config.stateDir());
+        }
         var bound = ServerInterceptors.intercept(intercepted(service, authorizer, auditLog), admission);
 
         Optional<GroupPrincipal> group = config.socketGroup().isPresent()

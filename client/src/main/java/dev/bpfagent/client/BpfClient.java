@@ -102,6 +102,16 @@ public final class BpfClient implements AutoCloseable {
         return channel;
     }
 
+    /** Applications: desired state by name, applied, kept true, watched. */
+    public Applications applications() {
+        return new Applications(this);
+    }
+
+    /** One blocking call, its failure a BpfAgentException (for the client's other parts). */
+    <T> T call(java.util.function.Function<BpfServiceGrpc.BpfServiceBlockingStub, T> rpc) {
+        return Errors.call(target, () -> rpc.apply(stub()));
+    }
+
     // ---- programs ----
 
     /** BPF_PROG_LOAD through the agent. A rejection throws {@link BpfAgentException.VerifierRejected}. */

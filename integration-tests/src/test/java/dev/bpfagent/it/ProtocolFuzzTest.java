@@ -124,7 +124,22 @@ class ProtocolFuzzTest {
                         ObjectRef.newBuilder().setId(77)).build()}),
                 Map.entry("ListCollections", new Message[] {ListCollectionsRequest.newBuilder().setPageSize(3).build()}),
                 Map.entry("CloseCollection", new Message[] {CloseCollectionRequest.newBuilder().setCollection(
-                        ObjectRef.newBuilder().setId(77)).setKeepMembers(true).build()}));
+                        ObjectRef.newBuilder().setId(77)).setKeepMembers(true).build()}),
+                // Applications: a spec whose object is a broken ELF, so nothing is made
+                Map.entry("ApplyApplication", new Message[] {ApplyApplicationRequest.newBuilder().setName("fuzz")
+                        .setSpec(ApplicationSpec.newBuilder().addObjects(ApplicationObject.newBuilder().setName("o")
+                                .setSource(ObjectSource.newBuilder().setElf(com.google.protobuf.ByteString.copyFrom(
+                                        elfHeader()))).addPrograms(ApplicationProgram.newBuilder().setName("p")
+                                        .addAttach(AttachRule.newBuilder().setHook(Hook.newBuilder().setXdp(
+                                                XdpHook.getDefaultInstance())).addInterfaces("fuzz*"))))).build()}),
+                Map.entry("GetApplication", new Message[] {GetApplicationRequest.newBuilder().setName("fuzz").build()}),
+                Map.entry("ListApplications", new Message[] {ListApplicationsRequest.newBuilder().setPageSize(2).build()}),
+                Map.entry("DeleteApplication", new Message[] {DeleteApplicationRequest.newBuilder().setName("fuzz")
+                        .build()}),
+                Map.entry("WatchApplications", new Message[] {WatchApplicationsRequest.newBuilder().setName("fuzz")
+                        .build()}),
+                Map.entry("UploadBlob", new Message[] {UploadBlobRequest.newBuilder().setData(
+                        com.google.protobuf.ByteString.copyFrom(elfHeader())).build()}));
         return typed.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey,
                 e -> Stream.of(e.getValue()).map(Message::toByteArray).toList()));
     }

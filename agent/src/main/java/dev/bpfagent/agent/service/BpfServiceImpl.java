@@ -24,6 +24,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     private final EventHandler events;
     private final dev.bpfagent.agent.service.events.EventHub hub = new dev.bpfagent.agent.service.events.EventHub();
     private final Offload offload;
+    private final ApplicationHandler applications;
 
     public BpfServiceImpl(Registry registry, PinPaths pins, String version) {
         this(registry, pins, version, Offload.INLINE);
@@ -43,11 +44,13 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         this.offload = offload;
         this.registry = registry;
         this.refs = new Refs(registry, pins, authorizer);
-        this.programs = new ProgramHandler(registry, refs, new VerifierLogs());
+        VerifierLogs logs = new VerifierLogs();
+        this.programs = new ProgramHandler(registry, refs, logs);
         this.maps = new MapHandler(registry, refs);
         this.chains = new ChainHandler(registry, refs, maps);
         this.links = new LinkHandler(registry, refs);
         this.objects = new ObjectHandler(registry, refs, authorizer, links);
+        this.applications = new ApplicationHandler(registry, refs, links, authorizer, logs);
         if (authorizer instanceof dev.bpfagent.agent.service.auth.PolicyAuthorizer pa) {
             pa.owners(new RegistryOwners(registry, pins));
         }
@@ -286,8 +289,17 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         return pinCalls.adoptPins();
     }
 
+    /**
+     * At start, after pins are adopted: the applications recorded under the state directory, rebuilt
+     * (their objects were closed with the agent that made them), and the reconcile loop. Returns how many.
+     */
+    public int startApplications(java.nio.file.Path stateDir) throws java.io.IOException {
+        return applications.start(stateDir);
+    }
+
     /** At stop: run stats off, then every held object closed (pinned ones stay in the kernel). */
     public void shutdown() {
+        applications.close();
         hub.shutdown(5000); // streams first: they hand over what was read, then end UNAVAILABLE
         agent.shutdown();
         registry.closeAll();
@@ -321,5 +333,35 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     @Override
     public void closeCollection(CloseCollectionRequest req, StreamObserver<CloseCollectionResponse> out) {
         reply(out, objects.close(req));
+    }
+
+    @Override
+    public void applyApplication(ApplyApplicationRequest req, StreamObserver<ApplyApplicationResponse> out) {
+        reply(out, applications.apply(req));
+    }
+
+    @Override
+    public void getApplication(GetApplicationRequest req, StreamObserver<Application> out) {
+        reply(out, applications.get(req));
+    }
+
+    @Override
+    public void listApplications(ListApplicationsRequest req, StreamObserver<ListApplicationsResponse> out) {
+        reply(out, applications.list(req));
+    }
+
+    @Override
+    public void deleteApplication(DeleteApplicationRequest req, StreamObserver<DeleteApplicationResponse> out) {
+        reply(out, applications.delete(req));
+    }
+
+    @Override
+    public void watchApplications(WatchApplicationsRequest req, StreamObserver<WatchApplicationsResponse> out) {
+        applications.watch(req, out);
+    }
+
+    @Override
+    public StreamObserver<UploadBlobRequest> uploadBlob(StreamObserver<UploadBlobResponse> out) {
+        return applications.upload(out);
     }
 }

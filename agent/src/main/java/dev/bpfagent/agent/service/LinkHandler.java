@@ -54,14 +54,20 @@ final class LinkHandler {
      */
     Registry.Entry attach(Registry.Entry prog, Hook hook, Link.Mechanism mechanism, Map<String, String> labels,
                           Set<Registry.Key> dependsOn) {
+        return attach(prog, hook, mechanism, labels, dependsOn, Caller.current());
+    }
+
+    /** As above, the link owned by owner (an application's, attached by its reconcile loop). */
+    Registry.Entry attach(Registry.Entry prog, Hook hook, Link.Mechanism mechanism, Map<String, String> labels,
+                          Set<Registry.Key> dependsOn, Caller owner) {
         Link link = Link.attach(prog.object(Program.class), hook, mechanism);
         if (link.mechanism() != Link.Mechanism.BPF_LINK) {
             link = link.withId(registry.nextAgentId() | Integer.MIN_VALUE);
         }
-        return registry.add(KIND, link, Caller.current(), labels, dependsOn); // closes the link if refused
+        return registry.add(KIND, link, owner, labels, dependsOn); // closes the link if refused
     }
 
-    private static Link.Mechanism mechanism(AttachMechanism m) {
+    static Link.Mechanism mechanism(AttachMechanism m) {
         return switch (m) {
             case ATTACH_MECHANISM_UNSPECIFIED -> null;
             case ATTACH_MECHANISM_BPF_LINK -> Link.Mechanism.BPF_LINK;

@@ -3,6 +3,7 @@ package dev.bpfagent.agent.bpf.object;
 import dev.bpfagent.agent.bpf.BpfMap;
 import dev.bpfagent.agent.bpf.InvalidSpecException;
 import dev.bpfagent.agent.bpf.KernelFunctions;
+import dev.bpfagent.agent.bpf.MapInfo;
 import dev.bpfagent.agent.bpf.MapSpec;
 import dev.bpfagent.agent.bpf.MapType;
 import dev.bpfagent.agent.bpf.Program;
@@ -38,11 +39,16 @@ public final class ObjectLoader {
      * the variable's size. logLevel: the verifier log for every program (0: only on failure).
      */
     public record Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel, PinnedMaps pinned,
-                          Map<String, ProgramOverride> overrides) {
+                          Map<String, ProgramOverride> overrides, KeptMaps kept) {
         public static final Options ALL = new Options(Set.of(), Map.of(), 0, null, Map.of());
 
         public Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel) {
             this(programs, rodata, logLevel, null, Map.of());
+        }
+
+        public Options(Set<String> programs, Map<String, byte[]> rodata, int logLevel, PinnedMaps pinned,
+                       Map<String, ProgramOverride> overrides) {
+            this(programs, rodata, logLevel, pinned, overrides, null);
         }
 
         public Options {
@@ -68,6 +74,22 @@ public final class ObjectLoader {
 
         /** Removes a pin pin() made, when the load that made it fails. */
         void unpin(String name);
+    }
+
+    /**
+     * Maps an earlier load made that this one takes over (an application's next version keeps its
+     * counters): for a map the object defines (not global data), a map to use instead of a new one, or
+     * empty. It is used only when its type, sizes and flags are the definition's; the loader owns the
+     * BpfMap returned (closes it with the others). Null: every map is made anew.
+     */
+    public interface KeptMaps {
+        Optional<BpfMap> take(ObjectSpec.MapDef def);
+    }
+
+    /** Whether a map has the definition's type, key and value sizes, max_entries and flags. */
+    public static boolean sameShape(MapInfo info, ObjectSpec.MapDef m) {
+        return info.typeNumber() == m.type() && info.keySize() == m.keySize() && info.valueSize() == m.valueSize()
+                && info.maxEntries() == m.maxEntries() && info.mapFlags() == m.flags();
     }
 
     /** Where a load failed: "open", "btf", "map_create", "map_init", "prog_load", "relocate", "slots". */
@@ -305,13 +327,21 @@ public final class ObjectLoader {
     static BpfMap createMap(ObjectSpec spec, ObjectSpec.MapDef m, Fd btf, Options o, List<String> pinned) {
         MapType type = m.mapType().orElseThrow(() -> new InvalidSpecException("maps", "map '" + m.name()
                 + "' has type " + m.type() + ", which this agent does not know"));
+        if (o.kept() != null && m.kind() == ObjectSpec.MapKind.DEFINED) {
+            Optional<BpfMap> kept = o.kept().take(m);
+            if (kept.isPresent()) {
+                if (sameShape(kept.get().info(), m)) {
+                    return kept.get();
+                }
+                kept.get().close(); // another shape: made anew below
+            }
+        }
         if (m.pinning() == 1 && o.pinned() != null) {
             Optional<BpfMap> existing = o.pinned().open(m.name());
             if (existing.isPresent()) {
                 BpfMap e = existing.get();
                 var info = e.info();
-                if (info.typeNumber() != m.type() || info.keySize() != m.keySize() || info.valueSize() != m.valueSize()
-                        || info.maxEntries() != m.maxEntries() || info.mapFlags() != m.flags()) {
+                if (!sameShape(info, m)) {
                     e.close();
                     throw new InvalidSpecException("pin_dir", "map '" + m.name() + "' is pinned already with another"
                             + " shape (type " + info.typeNumber() + ", key " + info.keySize() + ", value "

@@ -228,7 +228,7 @@ public final class PolicyAuthorizer implements Authorizer {
 
     private static boolean makesObject(String method) {
         return switch (method) {
-            case "LoadProgram", "CreateMap", "AttachProgram", "CreateChain", "LoadObject", "GetPinned" -> true;
+            case "LoadProgram", "CreateMap", "AttachProgram", "CreateChain", "LoadObject", "GetPinned", "ApplyApplication" -> true;
             default -> false;
         };
     }

@@ -8,13 +8,9 @@ import dev.bpfagent.proto.v1.PinRecord;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 import java.util.Set;
@@ -101,7 +97,7 @@ public final class PinRecords {
         try (var files = Files.list(dir)) {
             for (Path f : files.toList()) {
                 String n = f.getFileName().toString();
-                if (n.startsWith(".tmp-")) {
+                if (n.startsWith(AtomicFiles.TMP_PREFIX)) {
                     Files.deleteIfExists(f); // a write a crash cut short
                     continue;
                 }
@@ -127,20 +123,11 @@ public final class PinRecords {
     }
 
     private void write(Path target, String content) throws IOException {
-        Path tmp = dir.resolve(".tmp-" + target.getFileName() + "-" + Thread.currentThread().threadId());
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            ch.write(ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8)));
-            ch.force(true);
-        }
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        syncDir();
+        AtomicFiles.write(target, content.getBytes(StandardCharsets.UTF_8));
     }
 
     private void syncDir() throws IOException {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        }
+        AtomicFiles.syncDir(dir);
     }
 
     public static dev.bpfagent.proto.v1.Caller toProto(Caller c) {

@@ -1,0 +1,1247 @@
+package dev.bpfagent.agent.service;
+
+import dev.bpfagent.agent.bpf.BpfMap;
+import dev.bpfagent.agent.bpf.Link;
+import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.bpf.VerifierException;
+import dev.bpfagent.agent.bpf.object.ObjectLoader;
+import dev.bpfagent.agent.bpf.object.ObjectSpec;
+import dev.bpfagent.agent.service.auth.Authorizer;
+import dev.bpfagent.agent.service.auth.Caller;
+import dev.bpfagent.agent.service.errors.ErrorMapper;
+import dev.bpfagent.agent.service.errors.RequestException;
+import dev.bpfagent.agent.service.errors.VerifierRejection;
+import dev.bpfagent.agent.service.state.ApplicationRecords;
+import dev.bpfagent.agent.service.state.Blobs;
+import dev.bpfagent.agent.service.state.PinRecords;
+import dev.bpfagent.agent.service.state.Registry;
+import dev.bpfagent.agent.service.state.VerifierLogs;
+import dev.bpfagent.proto.v1.*;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.logging.Logger;
+
+/**
+ * Applications: desired state the agent makes true and keeps true. An apply validates the spec, works
+ * out a plan against what runs now, and converges in one transaction: objects whose bytes and settings
+ * did not change stay as they are; a changed object is loaded anew (its defined maps of unchanged shape
+ * taken over, unchanged programs kept), its programs put on the existing links by BPF_LINK_UPDATE, and
+ * only then is the previous generation's rest closed. Any failure undoes what the apply did: the
+ * previous generation runs on untouched and its status says why the new one was refused.
+ *
+ * <p>A reconcile pass (every {@link #RESYNC_MILLIS}) keeps it true: interfaces that appear matching a
+ * rule are attached, those gone forgotten, attachments another tool removed re-made, objects someone
+ * closed reloaded; each such change is an event in the status. Records (spec, generation, owner) live
+ * under the state directory; an agent that starts finds them and rebuilds every application.
+ */
+final class ApplicationHandler implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(ApplicationHandler.class.getName());
+    /** The label every object an application makes carries, with the application's name. */
+    static final String APP_LABEL = "bpf-agent.dev/application";
+    static final long RESYNC_MILLIS = 500;
+    static final int MAX_EVENTS = 32;
+    static final int MAX_APPLICATIONS = 10_000;
+    /** Watch events kept for resuming. */
+    static final int HISTORY = 4096;
+    static final long MAX_BACKOFF_MILLIS = 30_000;
+
+    private final Registry registry;
+    private final Refs refs;
+    private final LinkHandler links;
+    private final Authorizer authorizer;
+    private final VerifierLogs logs;
+    private ApplicationRecords records;
+    private Blobs blobs;
+
+    /** Guarded by this. */
+    private final TreeMap<String, App> apps = new TreeMap<>();
+    private long resourceVersion;
+    private final ArrayDeque<WatchApplicationsResponse> history = new ArrayDeque<>();
+    private final List<Watcher> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private java.util.concurrent.ScheduledExecutorService loop;
+
+    ApplicationHandler(Registry registry, Refs refs, LinkHandler links, Authorizer authorizer, VerifierLogs logs) {
+        this.registry = registry;
+        this.refs = refs;
+        this.links = links;
+        this.authorizer = authorizer;
+        this.logs = logs;
+    }
+
+    // ---- state ----
+
+    /** One application as it runs. */
+    private static final class App {
+        final String name;
+        final Caller owner;
+        long generation;
+        ApplicationSpec spec;
+        long resourceVersion;
+        final Map<String, Obj> objects = new LinkedHashMap<>();
+        final Map<String, Att> atts = new LinkedHashMap<>();
+        final Map<String, Condition> conditions = new LinkedHashMap<>();
+        final ArrayDeque<ApplicationEvent> events = new ArrayDeque<>();
+
+        App(String name, Caller owner) {
+            this.name = name;
+            this.owner = owner;
+        }
+    }
+
+    /** An object loaded for an application: what it was loaded from (loadKey) and its members. */
+    private record Obj(String loadKey, Map<String, MapMember> maps, Map<String, ProgMember> programs) {
+    }
+
+    private record MapMember(Registry.Key key, boolean kept) {
+    }
+
+    private record ProgMember(Registry.Key key, String tag, String digest, Set<Registry.Key> maps) {
+    }
+
+    /** One attachment: the target it is for, and its link (null while pending or failed). */
+    private static final class Att {
+        final ApplicationSpecs.Target target;
+        Registry.Key link;
+        Registry.Key program;
+        AttachmentStatus.State state;
+        com.google.rpc.Status error;
+        int failures;
+        long retryAt;
+
+        Att(ApplicationSpecs.Target target) {
+            this.target = target;
+        }
+    }
+
+    /** An object as the spec wants it: its bytes, parsed, with its plan. */
+    private record Desired(String name, byte[] elf, ObjectSpec spec, ObjectLoader.Plan plan, String loadKey,
+                           ApplicationObject source) {
+    }
+
+    /** Sets where records and blobs live and rebuilds the applications recorded there; starts the loop. */
+    synchronized int start(java.nio.file.Path stateDir) throws IOException {
+        records = new ApplicationRecords(stateDir);
+        blobs = new Blobs(stateDir);
+        int n = 0;
+        for (Application a : records.readAll()) {
+            App app = new App(a.getName(), PinRecords.fromProto(a.getOwner()));
+            app.generation = a.getGeneration();
+            app.spec = a.getSpec();
+            app.resourceVersion = a.getResourceVersion();
+            resourceVersion = Math.max(resourceVersion, a.getResourceVersion());
+            for (Condition c : a.getStatus().getConditionsList()) {
+                app.conditions.put(c.getType(), c);
+            }
+            a.getStatus().getEventsList().forEach(app.events::add);
+            apps.put(app.name, app);
+            n++;
+        }
+        for (App app : apps.values()) {
+            event(app, "Rebuilt", "the agent started: rebuilding generation " + app.generation + " from its record");
+            reconcile(app);
+        }
+        loop = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "applications");
+            t.setDaemon(true);
+            return t;
+        });
+        loop.scheduleWithFixedDelay(this::reconcileAll, RESYNC_MILLIS, RESYNC_MILLIS,
+                java.util.concurrent.TimeUnit.MILLISECONDS);
+        return n;
+    }
+
+    @Override
+    public void close() {
+        if (loop != null) {
+            loop.shutdownNow();
+        }
+        watchers.forEach(w -> w.end());
+    }
+
+    private void requireStarted() {
+        if (records == null) {
+            throw RequestException.failedPrecondition("APPLICATIONS_UNAVAILABLE", "this agent keeps no state"
+                    + " directory, so it cannot hold applications");
+        }
+    }
+
+    // ---- apply ----
+
+    synchronized ApplyApplicationResponse apply(ApplyApplicationRequest req) {
+        requireStarted();
+        String name = ApplicationSpecs.name(req.getName(), "name");
+        if (!req.hasSpec()) {
+            throw RequestException.invalid("spec", "is required");
+        }
+        ApplicationSpecs.check(req.getSpec(), "spec");
+        Caller caller = Caller.current();
+        App cur = apps.get(name);
+        if (cur != null) {
+            mayChange(cur, caller);
+        } else if (apps.size() >= MAX_APPLICATIONS) {
+            throw RequestException.of(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_APPLICATIONS", "name",
+                    "the agent holds " + MAX_APPLICATIONS + " applications: delete some first");
+        }
+        if (req.hasExpectedGeneration()) {
+            long have = cur == null ? 0 : cur.generation;
+            if (have != req.getExpectedGeneration()) {
+                throw RequestException.of(Status.Code.ABORTED, "GENERATION_MISMATCH", "expected_generation",
+                        "expected_generation " + req.getExpectedGeneration() + ", but application '" + name + "' is "
+                                + (cur == null ? "not there" : "at generation " + have) + ": read it again and"
+                                + " re-apply");
+            }
+        }
+        App app = cur != null ? cur : new App(name, caller);
+        Map<String, byte[]> bytes = new LinkedHashMap<>();
+        ApplicationSpec recorded = recordable(req.getSpec(), bytes);
+        List<Desired> desired = new ArrayList<>();
+        for (int i = 0; i < recorded.getObjectsCount(); i++) {
+            desired.add(desired(app, recorded.getObjects(i), bytes.get(recorded.getObjects(i).getName()),
+                    "spec.objects[" + i + "]"));
+        }
+        authorize(caller, desired, recorded);
+        List<ApplicationSpecs.Target> targets = ApplicationSpecs.targets(recorded, ApplicationSpecs.interfaces(), true);
+        conflicts(name, targets);
+        List<PlanStep> plan = new ArrayList<>();
+        boolean changed = cur == null || !cur.spec.equals(recorded);
+        if (req.getDryRun()) {
+            planOnly(app, desired, targets, plan);
+            return ApplyApplicationResponse.newBuilder().setApplication(view(app, cur == null ? recorded : cur.spec))
+                    .addAllPlan(plan).build();
+        }
+        for (var e : bytes.entrySet()) {
+            try {
+                blobs.put(e.getValue());
+            } catch (IOException ex) {
+                throw RequestException.of(Status.Code.RESOURCE_EXHAUSTED, "BLOB_STORE_FULL", "spec.objects",
+                        "cannot store object '" + e.getKey() + "': " + ex.getMessage());
+            }
+        }
+        Set<String> blobsBefore = cur == null ? Set.of() : blobsOf(cur.spec);
+        try {
+            converge(app, desired, targets, plan, true);
+        } catch (RuntimeException e) {
+            if (cur != null) {
+                com.google.rpc.Status s = ErrorMapper.toStatus(e);
+                condition(app, "Degraded", true, reasonOf(e), "generation " + (app.generation + 1) + " was refused,"
+                        + " generation " + app.generation + " runs on: " + s.getMessage(), logIdOf(e));
+                event(app, "ApplyFailed", s.getMessage());
+                changedStatus(app);
+            }
+            blobs.collect(allBlobs(), Set.of());
+            throw e;
+        }
+        if (changed) {
+            app.generation++;
+            app.spec = recorded;
+        }
+        condition(app, "Degraded", false, "Applied", "", "");
+        readiness(app);
+        if (cur == null) {
+            apps.put(name, app);
+        }
+        if (changed || cur == null) {
+            event(app, "Applied", "generation " + app.generation + " applied");
+        }
+        persist(app, cur == null ? WatchApplicationsResponse.Type.TYPE_ADDED
+                : WatchApplicationsResponse.Type.TYPE_MODIFIED, changed || plan.stream().anyMatch(
+                s -> s.getAction() != PlanStep.Action.ACTION_KEEP && s.getAction() != PlanStep.Action.ACTION_KEEP_MAP));
+        Set<String> dropped = new HashSet<>(blobsBefore);
+        dropped.removeAll(blobsOf(app.spec));
+        blobs.collect(allBlobs(), dropped);
+        return ApplyApplicationResponse.newBuilder().setApplication(view(app, app.spec)).addAllPlan(plan).build();
+    }
+
+    private static void mayChange(App app, Caller caller) {
+        if (caller.transport() == Caller.Transport.IN_PROCESS || caller.sameIdentity(app.owner)
+                || caller.transport() == Caller.Transport.UNIX && caller.uid() == 0) {
+            return;
+        }
+        throw RequestException.permissionDenied("NOT_OWNER", "application '" + app.name + "' belongs to "
+                + app.owner + "; only its owner or root may change or delete it");
+    }
+
+    /** The spec as recorded: ELF bytes replaced by their blob digest (bytes collects them by object name). */
+    private ApplicationSpec recordable(ApplicationSpec spec, Map<String, byte[]> bytes) {
+        ApplicationSpec.Builder b = spec.toBuilder();
+        for (int i = 0; i < b.getObjectsCount(); i++) {
+            ApplicationObject o = b.getObjects(i);
+            byte[] elf = resolve(o, "spec.objects[" + i + "]");
+            if (o.getSource().getSourceCase() == ObjectSource.SourceCase.ELF) {
+                b.setObjects(i, o.toBuilder().setSource(o.getSource().toBuilder().setBlobSha256(Blobs.sha256(elf))));
+                bytes.put(o.getName(), elf);
+            } else {
+                bytes.put(o.getName(), elf);
+            }
+        }
+        return b.build();
+    }
+
+    /** The object's bytes from its source, errors naming field.source. */
+    private byte[] resolve(ApplicationObject o, String field) {
+        ObjectSource src = o.getSource();
+        if (src.getSourceCase() == ObjectSource.SourceCase.BLOB_SHA256) {
+            String sha = src.getBlobSha256();
+            if (!Blobs.wellFormed(sha)) {
+                throw RequestException.invalid(field + ".source.blob_sha256", "'" + sha + "' is not a sha256: 64"
+                        + " lowercase hex digits");
+            }
+            return blobs.get(sha).orElseThrow(() -> RequestException.of(Status.Code.NOT_FOUND, "BLOB_NOT_FOUND",
+                    field + ".source.blob_sha256", field + ".source.blob_sha256: no blob " + sha + " in the agent's"
+                            + " store: UploadBlob it first"));
+        }
+        try {
+            return ObjectHandler.source(true, src).bytes();
+        } catch (RequestException e) {
+            throw RequestException.of(e.code(), e.reason(), field + ".source", field + ".source: " + e.getMessage());
+        }
+    }
+
+    /** Parses and plans one object; the plan's kept maps come from the application's current object. */
+    private Desired desired(App app, ApplicationObject o, byte[] elf, String field) {
+        ObjectSpec spec;
+        try {
+            spec = ObjectSpec.parse(elf, o.getName());
+        } catch (RuntimeException e) {
+            throw prefixed(e, field + ".source");
+        }
+        Map<String, byte[]> rodata = new TreeMap<>();
+        o.getRodataMap().forEach((k, v) -> rodata.put(k, v.toByteArray()));
+        for (String var : rodata.keySet()) {
+            if (spec.variableOffsets().keySet().stream().noneMatch(k -> k.startsWith(".rodata") && k.endsWith("/" + var))) {
+                throw RequestException.invalid(field + ".rodata[" + var + "]", "object '" + o.getName()
+                        + "' has no .rodata variable '" + var + "'");
+            }
+        }
+        for (String m : o.getMapsMap().keySet()) {
+            if (spec.map(m).isEmpty()) {
+                throw RequestException.invalid(field + ".maps[" + m + "]", "object '" + o.getName() + "' has no map '"
+                        + m + "' (it has " + spec.maps().stream().map(ObjectSpec.MapDef::name).toList() + ")");
+            }
+        }
+        Set<String> progs = new java.util.LinkedHashSet<>();
+        for (int p = 0; p < o.getProgramsCount(); p++) {
+            String pn = o.getPrograms(p).getName();
+            if (spec.program(pn).isEmpty()) {
+                throw RequestException.invalid(field + ".programs[" + p + "].name", "object '" + o.getName()
+                        + "' has no program '" + pn + "' (it has " + spec.programs().stream()
+                        .map(ObjectSpec.ProgramDef::name).toList() + ")");
+            }
+            progs.add(pn);
+        }
+        ObjectLoader.KeptMaps kept = def -> keptMap(app, o, def);
+        ObjectLoader.Plan plan;
+        try {
+            plan = ObjectLoader.plan(spec, new ObjectLoader.Options(progs, rodata, 0, null, Map.of(), kept));
+        } catch (RuntimeException e) {
+            throw prefixed(e, field + ".programs");
+        }
+        StringBuilder key = new StringBuilder(Blobs.sha256(elf)).append('|').append(new java.util.TreeSet<>(progs));
+        rodata.forEach((k, v) -> key.append('|').append(k).append('=').append(java.util.HexFormat.of().formatHex(v)));
+        new TreeMap<>(o.getMapsMap()).forEach((k, v) -> key.append("|map ").append(k).append(v.getRecreate()));
+        return new Desired(o.getName(), elf, spec, plan, key.toString(), o);
+    }
+
+    private Optional<BpfMap> keptMap(App app, ApplicationObject o, ObjectSpec.MapDef def) {
+        ApplicationMapSettings s = o.getMapsMap().get(def.name());
+        Obj old = app.objects.get(o.getName());
+        if (s != null && s.getRecreate() || old == null || !old.maps().containsKey(def.name())) {
+            return Optional.empty();
+        }
+        Registry.Entry e = registry.find(old.maps().get(def.name()).key());
+        if (e == null) {
+            return Optional.empty();
+        }
+        BpfMap m = e.object(BpfMap.class);
+        return ObjectLoader.sameShape(m.info(), def) ? Optional.of(BpfMap.fromId(m.id())) : Optional.empty();
+    }
+
+    private static RuntimeException prefixed(RuntimeException e, String field) {
+        if (e instanceof RequestException re) {
+            return RequestException.of(re.code(), re.reason(), field, field + ": " + re.getMessage());
+        }
+        if (e instanceof dev.bpfagent.agent.bpf.InvalidSpecException ise) {
+            return RequestException.invalid(field, ise.getMessage());
+        }
+        if (e instanceof ObjectLoader.StageException se && se.cause() instanceof dev.bpfagent.agent.bpf.InvalidSpecException ise) {
+            return RequestException.invalid(field, ise.getMessage());
+        }
+        if (e instanceof dev.bpfagent.agent.bpf.elf.ElfException) {
+            return RequestException.of(Status.Code.INVALID_ARGUMENT, "MALFORMED_ELF", field, field + ": "
+                    + e.getMessage());
+        }
+        return e;
+    }
+
+    /** The same policy checks as LoadObject (each planned program) and AttachProgram (each rule's hook). */
+    private void authorize(Caller caller, List<Desired> desired, ApplicationSpec spec) {
+        for (Desired d : desired) {
+            for (ObjectLoader.PlannedProgram p : d.plan().programs()) {
+                authorizer.authorizeProgram(caller, "ApplyApplication", p.type().value,
+                        p.attachType() == null ? -1 : p.attachType().value, p.progFlags(),
+                        com.google.protobuf.UnsafeByteOperations.unsafeWrap(p.insns()), p.name());
+            }
+        }
+        for (ApplicationObject o : spec.getObjectsList()) {
+            for (ApplicationProgram p : o.getProgramsList()) {
+                for (AttachRule r : p.getAttachList()) {
+                    authorizer.authorize(new Authorizer.Call(caller, BpfServiceGrpc.getAttachProgramMethod()
+                            .getFullMethodName(), AttachProgramRequest.newBuilder().setHook(r.getHook()).build(),
+                            List.of()));
+                }
+            }
+        }
+    }
+
+    /** An exclusive hook (XDP on an interface) another application holds: refused, naming it. */
+    private void conflicts(String name, List<ApplicationSpecs.Target> targets) {
+        for (ApplicationSpecs.Target t : targets) {
+            if (t.pending() || !t.hook().hasXdp()) {
+                continue;
+            }
+            for (App other : apps.values()) {
+                if (other.name.equals(name)) {
+                    continue;
+                }
+                for (Att a : other.atts.values()) {
+                    if (a.target.hook().hasXdp() && t.ifname().equals(a.target.ifname())) {
+                        throw RequestException.of(Status.Code.FAILED_PRECONDITION, "HOOK_TAKEN",
+                                "spec.objects", "xdp on " + t.ifname() + " is application '" + other.name
+                                        + "''s (program " + a.target.program() + "); an interface runs one XDP"
+                                        + " program: delete that application, or select other interfaces");
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- converge ----
+
+    /** An undo step of a converge in progress. */
+    private interface Undo {
+        void run();
+    }
+
+    /**
+     * Makes the kernel match desired and targets. strict (an apply): any failure undoes everything this
+     * call did and throws. Not strict (reconcile): an attachment that fails is recorded as failed with its
+     * error, and the rest goes on.
+     */
+    private void converge(App app, List<Desired> desired, List<ApplicationSpecs.Target> targets,
+                          List<PlanStep> plan, boolean strict) {
+        List<Undo> undo = new ArrayList<>();
+        Map<String, Obj> next = new LinkedHashMap<>();
+        Map<String, Att> nextAtts = new LinkedHashMap<>();
+        List<Registry.Key> retire = new ArrayList<>();
+        try {
+            for (Desired d : desired) {
+                next.put(d.name(), object(app, d, plan, undo));
+            }
+            if (desired.isEmpty()) {
+                next.putAll(app.objects); // a reconcile that reloads nothing keeps every object
+            }
+            for (ApplicationSpecs.Target t : targets) {
+                nextAtts.put(t.key(), attachment(app, t, next, plan, undo, retire, strict));
+            }
+        } catch (RuntimeException e) {
+            for (int i = undo.size() - 1; i >= 0; i--) {
+                try {
+                    undo.get(i).run();
+                } catch (RuntimeException ex) {
+                    LOG.warning("application " + app.name + ": undoing a failed apply: " + ex);
+                }
+            }
+            throw e;
+        }
+        // committed: what the new state does not use goes
+        for (var e : app.atts.entrySet()) {
+            if (!nextAtts.containsKey(e.getKey()) && e.getValue().link != null) {
+                plan.add(step(PlanStep.Action.ACTION_DETACH, "attachment", e.getValue().target, "no longer asked for"));
+                retire.add(e.getValue().link);
+            }
+        }
+        Set<Registry.Key> keep = new HashSet<>();
+        next.values().forEach(o -> {
+            o.maps().values().forEach(m -> keep.add(m.key()));
+            o.programs().values().forEach(p -> keep.add(p.key()));
+        });
+        nextAtts.values().forEach(a -> {
+            if (a.link != null) {
+                keep.add(a.link);
+            }
+        });
+        for (var e : app.objects.entrySet()) {
+            Obj o = e.getValue();
+            if (!next.containsKey(e.getKey())) {
+                plan.add(PlanStep.newBuilder().setAction(PlanStep.Action.ACTION_CLOSE).setKind("object")
+                        .setObject(e.getKey()).setReason("no longer in the spec").build());
+            }
+            o.programs().values().forEach(p -> retire.add(p.key()));
+            o.maps().values().forEach(m -> retire.add(m.key()));
+        }
+        for (Registry.Key k : retire) {
+            if (!keep.contains(k)) {
+                closeHeld(k, new ArrayList<>());
+            }
+        }
+        app.objects.clear();
+        app.objects.putAll(next);
+        app.atts.clear();
+        app.atts.putAll(nextAtts);
+    }
+
+    /** The object as desired: kept whole when loaded from the same bytes and settings, else loaded anew. */
+    private Obj object(App app, Desired d, List<PlanStep> plan, List<Undo> undo) {
+        Obj old = app.objects.get(d.name());
+        if (old != null && old.loadKey().equals(d.loadKey()) && held(old)) {
+            plan.add(PlanStep.newBuilder().setAction(PlanStep.Action.ACTION_KEEP).setKind("object")
+                    .setObject(d.name()).setReason("the same bytes and settings").build());
+            return old;
+        }
+        plan.add(PlanStep.newBuilder().setAction(PlanStep.Action.ACTION_LOAD).setKind("object").setObject(d.name())
+                .setReason(old == null ? "new" : held(old) ? "its bytes or settings changed"
+                        : "some of its programs or maps were closed").build());
+        ObjectLoader.Loaded loaded;
+        try {
+            loaded = ObjectLoader.load(d.plan());
+        } catch (ObjectLoader.StageException se) {
+            if (se.cause() instanceof VerifierException ve) {
+                String id = logs.put(ve.log(), ve.truncated());
+                throw new ObjectLoader.StageException(se.stage(), d.name() + "/" + se.object(),
+                        new VerifierRejection(ve, id));
+            }
+            throw new ObjectLoader.StageException(se.stage(), d.name() + "/" + se.object(), se.cause());
+        }
+        Map<String, String> labels = objectLabels(app);
+        Map<String, MapMember> maps = new LinkedHashMap<>();
+        Map<String, ProgMember> progs = new LinkedHashMap<>();
+        List<Registry.Entry> made = new ArrayList<>();
+        undo.add(() -> {
+            for (int i = made.size() - 1; i >= 0; i--) {
+                closeHeld(made.get(i).key(), new ArrayList<>());
+            }
+        });
+        Set<String> slotTargets = new HashSet<>();
+        d.spec().maps().forEach(m -> slotTargets.addAll(m.slots().values()));
+        List<Program> unregistered = new ArrayList<>(loaded.programs().values());
+        List<BpfMap> unregisteredMaps = new ArrayList<>(loaded.maps().values());
+        try {
+            for (var e : loaded.maps().entrySet()) {
+                unregisteredMaps.remove(e.getValue());
+                Registry.Entry entry = registry.add(Registry.Kind.MAP, e.getValue(), app.owner, labels, Set.of());
+                MapMember was = old == null ? null : old.maps().get(e.getKey());
+                boolean kept = was != null && was.key().equals(entry.key());
+                if (!kept && entry.object() == e.getValue()) {
+                    made.add(entry);
+                }
+                maps.put(e.getKey(), new MapMember(entry.key(), kept));
+                plan.add(PlanStep.newBuilder().setAction(kept ? PlanStep.Action.ACTION_KEEP_MAP
+                        : PlanStep.Action.ACTION_CREATE_MAP).setKind("map").setObject(d.name()).setName(e.getKey())
+                        .setReason(kept ? "the same name, type, sizes and flags" : was == null ? "new"
+                                : "recreated: its shape or settings changed, or it is global data").build());
+            }
+            for (var e : loaded.programs().entrySet()) {
+                ObjectSpec.ProgramDef def = d.spec().program(e.getKey()).orElseThrow();
+                Set<Registry.Key> deps = new HashSet<>();
+                def.maps().forEach(m -> deps.add(maps.get(m).key()));
+                Program p = e.getValue();
+                unregistered.remove(p);
+                String digest = Blobs.sha256(def.insns());
+                ProgMember was = old == null ? null : old.programs().get(e.getKey());
+                if (was != null && registry.find(was.key()) != null && was.tag().equals(p.tag())
+                        && was.maps().equals(deps) && !slotTargets.contains(e.getKey())) {
+                    p.close(); // the same code on the same maps: the running one stays
+                    progs.put(e.getKey(), was);
+                    plan.add(PlanStep.newBuilder().setAction(PlanStep.Action.ACTION_KEEP).setKind("program")
+                            .setObject(d.name()).setName(e.getKey()).setReason("the same instructions and maps").build());
+                    continue;
+                }
+                Registry.Entry entry = registry.add(Registry.Kind.PROGRAM, p, app.owner, labels, deps);
+                made.add(entry);
+                progs.put(e.getKey(), new ProgMember(entry.key(), p.tag(), digest, deps));
+                plan.add(PlanStep.newBuilder().setAction(was == null ? PlanStep.Action.ACTION_LOAD
+                        : PlanStep.Action.ACTION_REPLACE).setKind("program").setObject(d.name()).setName(e.getKey())
+                        .setReason(was == null ? "new" : "its instructions or maps changed").build());
+            }
+        } catch (RuntimeException e) {
+            unregistered.forEach(Program::close);
+            unregisteredMaps.forEach(BpfMap::close);
+            throw e;
+        }
+        return new Obj(d.loadKey(), maps, progs);
+    }
+
+    private Map<String, String> objectLabels(App app) {
+        Map<String, String> l = new HashMap<>(app.spec == null ? Map.of() : app.spec.getLabelsMap());
+        l.put(APP_LABEL, app.name);
+        return l;
+    }
+
+    private boolean held(Obj o) {
+        return o.maps().values().stream().allMatch(m -> registry.find(m.key()) != null)
+                && o.programs().values().stream().allMatch(p -> registry.find(p.key()) != null);
+    }
+
+    /** One target: kept, its program replaced on its link, attached anew, or pending. */
+    private Att attachment(App app, ApplicationSpecs.Target t, Map<String, Obj> next, List<PlanStep> plan,
+                           List<Undo> undo, List<Registry.Key> retire, boolean strict) {
+        Att old = app.atts.get(t.key());
+        Att a = new Att(t);
+        if (t.pending()) {
+            a.state = AttachmentStatus.State.STATE_PENDING;
+            plan.add(step(PlanStep.Action.ACTION_KEEP, "attachment", t, "pending: no interface matches yet"));
+            return a;
+        }
+        Obj obj = next.get(t.object());
+        ProgMember pm = obj == null ? null : obj.programs().get(t.program());
+        if (pm == null) {
+            throw RequestException.invalid("spec", "program '" + t.program() + "' of object '" + t.object()
+                    + "' is not loaded");
+        }
+        Registry.Entry prog = registry.get(pm.key());
+        a.program = pm.key();
+        if (!strict && old != null && old.state == AttachmentStatus.State.STATE_FAILED
+                && System.currentTimeMillis() < old.retryAt && old.program != null && old.program.equals(pm.key())) {
+            return old; // backing off
+        }
+        if (old != null && old.link != null && alive(old)) {
+            Registry.Entry le = registry.find(old.link);
+            if (old.program.equals(pm.key())) {
+                a.link = old.link;
+                a.state = AttachmentStatus.State.STATE_ATTACHED;
+                a.failures = 0;
+                plan.add(step(PlanStep.Action.ACTION_KEEP, "attachment", t, "runs the same program"));
+                return a;
+            }
+            Link link = le.object(Link.class);
+            if (link.mechanism() == Link.Mechanism.BPF_LINK) {
+                Registry.Entry was = registry.find(old.program);
+                Program previous = was == null ? null : was.object(Program.class);
+                link.update(prog.object(Program.class), previous);
+                Set<Registry.Key> before = le.dependsOn();
+                registry.setDependsOn(le, Set.of(pm.key()));
+                undo.add(() -> {
+                    if (previous != null && !previous.isClosed()) {
+                        link.update(previous, null);
+                    }
+                    registry.setDependsOn(le, before);
+                });
+                a.link = old.link;
+                a.state = AttachmentStatus.State.STATE_ATTACHED;
+                plan.add(step(PlanStep.Action.ACTION_REPLACE, "attachment", t, "BPF_LINK_UPDATE to program "
+                        + pm.key().id()));
+                return a;
+            }
+            // not updatable in place: the old goes first (the hook may be exclusive), remade on failure
+            closeHeld(old.link, new ArrayList<>());
+            Registry.Entry oldProg = registry.find(old.program);
+            undo.add(() -> {
+                if (oldProg != null && registry.find(oldProg.key()) != null) {
+                    old.link = attachNow(app, oldProg, t).key();
+                }
+            });
+        } else if (old != null && old.link != null) {
+            closeHeld(old.link, new ArrayList<>()); // dead: the interface went, or another tool detached it
+        }
+        try {
+            Registry.Entry le = attachNow(app, prog, t);
+            undo.add(() -> closeHeld(le.key(), new ArrayList<>()));
+            a.link = le.key();
+            a.state = AttachmentStatus.State.STATE_ATTACHED;
+            plan.add(step(PlanStep.Action.ACTION_ATTACH, "attachment", t, old == null ? "new"
+                    : "the previous attachment was gone"));
+        } catch (RuntimeException e) {
+            if (strict) {
+                throw new ObjectLoader.StageException("attach", t.object() + "/" + t.program() + " on "
+                        + describe(t), e);
+            }
+            a.state = AttachmentStatus.State.STATE_FAILED;
+            a.error = ErrorMapper.toStatus(e);
+            a.failures = old == null ? 1 : old.failures + 1;
+            a.retryAt = System.currentTimeMillis() + Math.min(MAX_BACKOFF_MILLIS, 250L << Math.min(7, a.failures));
+        }
+        return a;
+    }
+
+    private Registry.Entry attachNow(App app, Registry.Entry prog, ApplicationSpecs.Target t) {
+        return links.attach(prog, HookConvert.fromProto(t.hook()), LinkHandler.mechanism(t.mechanism()),
+                objectLabels(app), Set.of(prog.key()), app.owner);
+    }
+
+    /** Whether the attachment still does its job in the kernel (drift: detached by another tool, interface gone). */
+    private boolean alive(Att a) {
+        Registry.Entry e = registry.find(a.link);
+        if (e == null || a.program == null || registry.find(a.program) == null) {
+            return false;
+        }
+        Link link = e.object(Link.class);
+        if (link.isClosed()) {
+            return false;
+        }
+        ApplicationSpecs.Target t = a.target;
+        if (!t.ifname().isEmpty()) {
+            Integer now = ApplicationSpecs.interfaces().get(t.ifname());
+            if (now == null || now != t.ifindex()) {
+                return false;
+            }
+        }
+        try {
+            if (t.hook().hasXdp()) {
+                return dev.bpfagent.agent.kernel.Netlink.xdpPrograms().stream().anyMatch(x -> x.ifindex()
+                        == t.ifindex() && x.progId() == a.program.id());
+            }
+            if (t.hook().hasTcx() && link.mechanism() == Link.Mechanism.BPF_LINK) {
+                return link.info().ifindex() != 0;
+            }
+        } catch (RuntimeException gone) {
+            return false;
+        }
+        return true;
+    }
+
+    private static String describe(ApplicationSpecs.Target t) {
+        try {
+            return HookConvert.fromProto(t.hook()).describe();
+        } catch (RuntimeException e) {
+            return t.hook().getHookCase().name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    private static PlanStep step(PlanStep.Action action, String kind, ApplicationSpecs.Target t, String reason) {
+        return PlanStep.newBuilder().setAction(action).setKind(kind).setObject(t.object()).setName(t.program())
+                .setTarget(t.pending() ? "(no interface yet)" : describe(t)).setReason(reason).build();
+    }
+
+    /** What an apply would do, without doing it. */
+    private void planOnly(App app, List<Desired> desired, List<ApplicationSpecs.Target> targets, List<PlanStep> plan) {
+        Set<String> reloaded = new HashSet<>();
+        for (Desired d : desired) {
+            Obj old = app.objects.get(d.name());
+            if (old != null && old.loadKey().equals(d.loadKey()) && held(old)) {
+                plan.add(PlanStep.newBuilder().setAction(PlanStep.Action.ACTION_KEEP).setKind("object")
+                        .setObject(d.name()).setReason("the same bytes and settings").build());
+                continue;
+            }
+            reloaded.add(d.name());
+            plan.add(PlanStep.newBuilder().setAction(PlanStep.Action.ACTION_LOAD).setKind("object")
+                    .setObject(d.name()).setReason(old == null ? "new" : "its bytes or settings changed").build());
+            for (ObjectSpec.MapDef m : d.plan().maps()) {
+                boolean keep = old != null && m.kind() == ObjectSpec.MapKind.DEFINED && keptMapShape(app, d, m);
+                plan.add(PlanStep.newBuilder().setAction(keep ? PlanStep.Action.ACTION_KEEP_MAP
+                        : PlanStep.Action.ACTION_CREATE_MAP).setKind("map").setObject(d.name()).setName(m.name())
+                        .setReason(keep ? "the same name, type, sizes and flags" : "new or changed").build());
+            }
+            for (ObjectLoader.PlannedProgram p : d.plan().programs()) {
+                boolean had = old != null && old.programs().containsKey(p.name());
+                plan.add(PlanStep.newBuilder().setAction(had ? PlanStep.Action.ACTION_REPLACE
+                        : PlanStep.Action.ACTION_LOAD).setKind("program").setObject(d.name()).setName(p.name())
+                        .setReason(had ? "replaced unless its instructions and maps are unchanged" : "new").build());
+            }
+        }
+        for (ApplicationSpecs.Target t : targets) {
+            Att old = app.atts.get(t.key());
+            plan.add(t.pending() ? step(PlanStep.Action.ACTION_KEEP, "attachment", t, "pending")
+                    : old == null || old.link == null ? step(PlanStep.Action.ACTION_ATTACH, "attachment", t, "new")
+                    : reloaded.contains(t.object()) ? step(PlanStep.Action.ACTION_REPLACE, "attachment", t,
+                    "if its program is replaced") : step(PlanStep.Action.ACTION_KEEP, "attachment", t, ""));
+        }
+        Set<String> keys = new HashSet<>();
+        targets.forEach(t -> keys.add(t.key()));
+        app.atts.forEach((k, a) -> {
+            if (!keys.contains(k)) {
+                plan.add(step(PlanStep.Action.ACTION_DETACH, "attachment", a.target, "no longer asked for"));
+            }
+        });
+    }
+
+    private boolean keptMapShape(App app, Desired d, ObjectSpec.MapDef m) {
+        Optional<BpfMap> k = keptMap(app, d.source(), m);
+        k.ifPresent(BpfMap::close);
+        return k.isPresent();
+    }
+
+    private void closeHeld(Registry.Key key, List<ObjectRef> closed) {
+        if (key == null || registry.find(key) == null) {
+            return;
+        }
+        try {
+            for (Registry.Entry gone : registry.beginClose(key, true)) {
+                registry.remove(gone);
+                gone.object().close();
+                closed.add(ProtoConvert.ref(gone.key()));
+            }
+        } catch (RuntimeException e) {
+            LOG.fine("closing " + key + ": " + e.getMessage()); // closed by another call meanwhile
+        }
+    }
+
+    // ---- reconcile ----
+
+    private void reconcileAll() {
+        try {
+            List<App> all;
+            synchronized (this) {
+                all = new ArrayList<>(apps.values());
+            }
+            for (App app : all) {
+                synchronized (this) {
+                    if (apps.get(app.name) == app) {
+                        reconcile(app);
+                    }
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            LOG.warning("reconcile pass: " + e);
+        }
+    }
+
+    /** Brings one application back to its spec; each change made is an event. Caller holds the lock. */
+    private void reconcile(App app) {
+        var ifaces = ApplicationSpecs.interfaces();
+        List<ApplicationSpecs.Target> targets = ApplicationSpecs.targets(app.spec, ifaces, false);
+        long now = System.currentTimeMillis();
+        List<Desired> reload = new ArrayList<>();
+        boolean objectsMissing = false;
+        for (int i = 0; i < app.spec.getObjectsCount(); i++) {
+            ApplicationObject o = app.spec.getObjects(i);
+            Obj have = app.objects.get(o.getName());
+            if (have == null || !held(have)) {
+                objectsMissing = true;
+            }
+        }
+        boolean attsChanged = false;
+        Set<String> keys = new HashSet<>();
+        for (ApplicationSpecs.Target t : targets) {
+            keys.add(t.key());
+            Att a = app.atts.get(t.key());
+            if (a == null) {
+                attsChanged = true;
+            } else if (a.state == AttachmentStatus.State.STATE_FAILED) {
+                attsChanged |= now >= a.retryAt;
+            } else if (a.state == AttachmentStatus.State.STATE_ATTACHED && !alive(a)) {
+                attsChanged = true;
+            }
+        }
+        attsChanged |= !keys.equals(app.atts.keySet());
+        if (!objectsMissing && !attsChanged) {
+            return;
+        }
+        Map<String, Att> before = new LinkedHashMap<>(app.atts);
+        Map<String, Boolean> aliveBefore = new HashMap<>();
+        before.forEach((k, a) -> aliveBefore.put(k, a.link != null && alive(a)));
+        List<PlanStep> plan = new ArrayList<>();
+        try {
+            if (objectsMissing) {
+                for (int i = 0; i < app.spec.getObjectsCount(); i++) {
+                    ApplicationObject o = app.spec.getObjects(i);
+                    reload.add(desired(app, o, resolve(o, "spec.objects[" + i + "]"), "spec.objects[" + i + "]"));
+                }
+            }
+            converge(app, reload, targets, plan, false);
+        } catch (RuntimeException e) {
+            com.google.rpc.Status s = ErrorMapper.toStatus(e);
+            condition(app, "Degraded", true, reasonOf(e), "cannot rebuild generation " + app.generation + ": "
+                    + s.getMessage(), logIdOf(e));
+            event(app, "ReconcileFailed", s.getMessage());
+            readiness(app);
+            changedStatus(app);
+            return;
+        }
+        for (var e : app.atts.entrySet()) {
+            Att a = e.getValue();
+            Att was = before.get(e.getKey());
+            if (a.state == AttachmentStatus.State.STATE_ATTACHED && (was == null || was.link == null)) {
+                event(app, was == null && !a.target.ifname().isEmpty() ? "InterfaceAttached" : "Attached",
+                        a.target.program() + " attached to " + describe(a.target));
+            } else if (a.state == AttachmentStatus.State.STATE_ATTACHED && was != null && !aliveBefore.get(e.getKey())
+                    && !a.link.equals(was.link)) {
+                event(app, "DriftRepaired", a.target.program() + " on " + describe(a.target) + " was gone (detached"
+                        + " by another tool, or its interface re-made): attached again as link " + a.link.id());
+            } else if (a.state == AttachmentStatus.State.STATE_FAILED && (was == null
+                    || was.state != AttachmentStatus.State.STATE_FAILED)) {
+                event(app, "AttachFailed", a.target.program() + " on " + describe(a.target) + ": "
+                        + a.error.getMessage());
+            }
+        }
+        for (var e : before.entrySet()) {
+            if (!app.atts.containsKey(e.getKey()) && !e.getValue().target.ifname().isEmpty()) {
+                event(app, "InterfaceForgotten", e.getValue().target.ifname() + " is gone: "
+                        + e.getValue().target.program() + " forgotten there");
+            }
+        }
+        if (objectsMissing) {
+            event(app, "Rebuilt", "objects of generation " + app.generation + " loaded again");
+            condition(app, "Degraded", false, "Applied", "", "");
+        }
+        readiness(app);
+        changedStatus(app);
+    }
+
+    // ---- status ----
+
+    private void readiness(App app) {
+        long failed = app.atts.values().stream().filter(a -> a.state == AttachmentStatus.State.STATE_FAILED).count();
+        long pending = app.atts.values().stream().filter(a -> a.state == AttachmentStatus.State.STATE_PENDING).count();
+        boolean degraded = app.conditions.containsKey("Degraded") && app.conditions.get("Degraded").getStatus();
+        boolean loaded = !app.objects.isEmpty() && app.objects.values().stream().allMatch(this::held);
+        if (!loaded) {
+            condition(app, "Ready", false, "NotLoaded", "the objects of generation " + app.generation
+                    + " are not loaded", "");
+        } else if (failed > 0) {
+            condition(app, "Ready", false, "AttachFailed", failed + " attachment(s) failed: see attachments", "");
+        } else {
+            condition(app, "Ready", true, pending > 0 ? "Pending" : "Applied", pending > 0 ? pending
+                    + " rule(s) match no interface yet" : "every attachment is in place", "");
+        }
+        condition(app, "Progressing", failed > 0 && !degraded, failed > 0 ? "Retrying" : "Settled",
+                failed > 0 ? "retrying failed attachments with backoff" : "", "");
+    }
+
+    private static void condition(App app, String type, boolean status, String reason, String message, String logId) {
+        Condition old = app.conditions.get(type);
+        long since = old != null && old.getStatus() == status ? old.getLastTransitionMs() : System.currentTimeMillis();
+        app.conditions.put(type, Condition.newBuilder().setType(type).setStatus(status).setReason(reason)
+                .setMessage(message).setLastTransitionMs(since).setLogId(logId).build());
+    }
+
+    private static void event(App app, String reason, String message) {
+        app.events.addLast(ApplicationEvent.newBuilder().setTimeMs(System.currentTimeMillis()).setReason(reason)
+                .setMessage(message).build());
+        while (app.events.size() > MAX_EVENTS) {
+            app.events.removeFirst();
+        }
+        LOG.info("application " + app.name + ": " + reason + ": " + message);
+    }
+
+    private static String reasonOf(RuntimeException e) {
+        Throwable c = e instanceof ObjectLoader.StageException se ? se.cause() : e;
+        if (c instanceof VerifierRejection || c instanceof VerifierException) {
+            return "VerifierRejected";
+        }
+        if (e instanceof ObjectLoader.StageException se && se.stage().equals("attach")) {
+            return "AttachFailed";
+        }
+        if (c instanceof RequestException re && re.reason().equals("INTERFACE_MISSING")) {
+            return "InterfaceMissing";
+        }
+        return e instanceof ObjectLoader.StageException ? "LoadFailed" : "ApplyFailed";
+    }
+
+    private static String logIdOf(RuntimeException e) {
+        Throwable c = e instanceof ObjectLoader.StageException se ? se.cause() : e;
+        return c instanceof VerifierRejection vr ? vr.logId() : "";
+    }
+
+    private Application view(App app, ApplicationSpec spec) {
+        var st = ApplicationStatus.newBuilder().setObservedGeneration(app.generation)
+                .addAllConditions(app.conditions.values()).addAllEvents(app.events);
+        app.objects.forEach((on, o) -> {
+            o.programs().forEach((pn, p) -> st.addPrograms(ProgramStatus.newBuilder().setObject(on).setName(pn)
+                    .setProgramId(p.key().id()).setTag(p.tag()).setInsnDigest(p.digest())));
+            o.maps().forEach((mn, m) -> st.addMaps(MapStatus.newBuilder().setObject(on).setName(mn)
+                    .setMapId(m.key().id()).setKept(m.kept())));
+        });
+        app.atts.values().forEach(a -> {
+            var b = AttachmentStatus.newBuilder().setObject(a.target.object()).setProgram(a.target.program())
+                    .setRule(a.target.rule()).setTarget(a.target.pending() ? "" : describe(a.target))
+                    .setState(a.state).setLinkId(a.link == null ? 0 : a.link.id());
+            if (a.error != null) {
+                b.setError(a.error);
+            }
+            st.addAttachments(b);
+        });
+        return Application.newBuilder().setName(app.name).setGeneration(app.generation)
+                .setSpec(spec == null ? ApplicationSpec.getDefaultInstance() : spec).setStatus(st)
+                .setResourceVersion(app.resourceVersion).setOwner(PinRecords.toProto(app.owner)).build();
+    }
+
+    private void changedStatus(App app) {
+        persist(app, WatchApplicationsResponse.Type.TYPE_MODIFIED, true);
+    }
+
+    /** Records the application durably and tells watchers (when something changed). */
+    private void persist(App app, WatchApplicationsResponse.Type type, boolean changed) {
+        if (!changed && type == WatchApplicationsResponse.Type.TYPE_MODIFIED) {
+            return;
+        }
+        app.resourceVersion = ++resourceVersion;
+        Application view = view(app, app.spec);
+        try {
+            records.write(view);
+        } catch (IOException e) {
+            LOG.warning("cannot record application " + app.name + " (it will not be rebuilt after a restart): " + e);
+        }
+        publish(type, view);
+    }
+
+    private Set<String> allBlobs() {
+        Set<String> s = new HashSet<>();
+        apps.values().forEach(a -> s.addAll(blobsOf(a.spec)));
+        return s;
+    }
+
+    private static Set<String> blobsOf(ApplicationSpec spec) {
+        Set<String> s = new HashSet<>();
+        if (spec != null) {
+            spec.getObjectsList().forEach(o -> {
+                if (o.getSource().getSourceCase() == ObjectSource.SourceCase.BLOB_SHA256) {
+                    s.add(o.getSource().getBlobSha256());
+                }
+            });
+        }
+        return s;
+    }
+
+    // ---- get, list, delete ----
+
+    synchronized Application get(GetApplicationRequest req) {
+        requireStarted();
+        return view(found(req.getName(), "name"), apps.get(req.getName()).spec);
+    }
+
+    private App found(String name, String field) {
+        ApplicationSpecs.name(name, field);
+        App app = apps.get(name);
+        if (app == null || !authorizer.maySee(Caller.current(), app.owner, false)) {
+            throw RequestException.of(Status.Code.NOT_FOUND, "APPLICATION_NOT_FOUND", field, "no application '"
+                    + name + "' (ListApplications lists them)");
+        }
+        return app;
+    }
+
+    synchronized ListApplicationsResponse list(ListApplicationsRequest req) {
+        requireStarted();
+        dev.bpfagent.agent.service.state.Labels.check(req.getLabelsMap(), "labels");
+        int size = req.getPageSize() == 0 ? 100 : (int) Math.min(1000, Integer.toUnsignedLong(req.getPageSize()));
+        String after = "";
+        if (!req.getPageToken().isEmpty()) {
+            try {
+                after = new String(java.util.Base64.getUrlDecoder().decode(req.getPageToken()),
+                        java.nio.charset.StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                throw RequestException.invalid("page_token", "is not a token a ListApplications returned");
+            }
+        }
+        var out = ListApplicationsResponse.newBuilder().setResourceVersion(resourceVersion);
+        Caller caller = Caller.current();
+        String last = null;
+        for (App app : apps.tailMap(after, false).values()) {
+            if (!authorizer.maySee(caller, app.owner, false) || !dev.bpfagent.agent.service.state.Labels.matches(
+                    app.spec.getLabelsMap(), req.getLabelsMap())) {
+                continue;
+            }
+            if (out.getApplicationsCount() == size) {
+                out.setNextPageToken(java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(
+                        last.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                break;
+            }
+            out.addApplications(view(app, app.spec));
+            last = app.name;
+        }
+        return out.build();
+    }
+
+    synchronized DeleteApplicationResponse delete(DeleteApplicationRequest req) {
+        requireStarted();
+        App app = found(req.getName(), "name");
+        mayChange(app, Caller.current());
+        if (req.hasExpectedGeneration() && req.getExpectedGeneration() != app.generation) {
+            throw RequestException.of(Status.Code.ABORTED, "GENERATION_MISMATCH", "expected_generation",
+                    "expected_generation " + req.getExpectedGeneration() + ", but application '" + app.name
+                            + "' is at generation " + app.generation);
+        }
+        List<ObjectRef> closed = new ArrayList<>();
+        app.atts.values().forEach(a -> closeHeld(a.link, closed));
+        app.objects.values().forEach(o -> {
+            o.programs().values().forEach(p -> closeHeld(p.key(), closed));
+            o.maps().values().forEach(m -> closeHeld(m.key(), closed));
+        });
+        apps.remove(app.name);
+        try {
+            records.delete(app.name);
+        } catch (IOException e) {
+            LOG.warning("cannot remove the record of application " + app.name + ": " + e);
+        }
+        blobs.collect(allBlobs(), blobsOf(app.spec));
+        app.resourceVersion = ++resourceVersion;
+        publish(WatchApplicationsResponse.Type.TYPE_DELETED, view(app, app.spec));
+        return DeleteApplicationResponse.newBuilder().addAllClosed(closed).build();
+    }
+
+    // ---- blobs ----
+
+    StreamObserver<UploadBlobRequest> upload(StreamObserver<UploadBlobResponse> out) {
+        requireStarted();
+        return new StreamObserver<>() {
+            private final java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+            private String expected = "";
+            private boolean first = true;
+            private boolean failed;
+
+            @Override
+            public void onNext(UploadBlobRequest r) {
+                if (failed) {
+                    return;
+                }
+                if (first) {
+                    expected = r.getExpectedSha256();
+                    first = false;
+                    if (!expected.isEmpty() && !Blobs.wellFormed(expected)) {
+                        fail(RequestException.invalid("expected_sha256", "'" + expected + "' is not a sha256: 64"
+                                + " lowercase hex digits"));
+                        return;
+                    }
+                } else if (!r.getExpectedSha256().isEmpty()) {
+                    fail(RequestException.invalid("expected_sha256", "only the first message may carry it"));
+                    return;
+                }
+                if (buf.size() + (long) r.getData().size() > Blobs.MAX_BLOB_BYTES) {
+                    fail(RequestException.of(Status.Code.RESOURCE_EXHAUSTED, "BLOB_TOO_LARGE", "data",
+                            "the blob is over " + Blobs.MAX_BLOB_BYTES + " bytes"));
+                    return;
+                }
+                buf.writeBytes(r.getData().toByteArray());
+            }
+
+            private void fail(RuntimeException e) {
+                failed = true;
+                buf.reset();
+                out.onError(ErrorMapper.toException(e));
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                buf.reset();
+            }
+
+            @Override
+            public void onCompleted() {
+                if (failed) {
+                    return;
+                }
+                byte[] b = buf.toByteArray();
+                buf.reset();
+                try {
+                    if (b.length == 0) {
+                        throw RequestException.invalid("data", "is empty: send the object's bytes");
+                    }
+                    String sha = Blobs.sha256(b);
+                    if (!expected.isEmpty() && !expected.equals(sha)) {
+                        throw RequestException.of(Status.Code.INVALID_ARGUMENT, "DIGEST_MISMATCH", "expected_sha256",
+                                "the bytes' sha256 is " + sha + ", not " + expected + ": the upload was damaged");
+                    }
+                    try {
+                        blobs.put(b);
+                    } catch (IOException e) {
+                        throw RequestException.of(Status.Code.RESOURCE_EXHAUSTED, "BLOB_STORE_FULL", "data",
+                                e.getMessage());
+                    }
+                    out.onNext(UploadBlobResponse.newBuilder().setSha256(sha).setSize(b.length).build());
+                    out.onCompleted();
+                } catch (RuntimeException e) {
+                    out.onError(ErrorMapper.toException(e));
+                }
+            }
+        };
+    }
+
+    // ---- watch ----
+
+    /** One watch stream; events go out in order, from whichever thread made them. */
+    private static final class Watcher {
+        final ServerCallStreamObserver<WatchApplicationsResponse> out;
+        final String name;
+        private boolean ended;
+
+        Watcher(ServerCallStreamObserver<WatchApplicationsResponse> out, String name) {
+            this.out = out;
+            this.name = name;
+        }
+
+        synchronized void send(WatchApplicationsResponse r) {
+            if (ended || !name.isEmpty() && r.hasApplication() && !name.equals(r.getApplication().getName())) {
+                return;
+            }
+            try {
+                out.onNext(r);
+            } catch (RuntimeException e) {
+                ended = true; // cancelled
+            }
+        }
+
+        synchronized void end() {
+            if (!ended) {
+                ended = true;
+                try {
+                    out.onCompleted();
+                } catch (RuntimeException ignored) {
+                    // cancelled already
+                }
+            }
+        }
+    }
+
+    private void publish(WatchApplicationsResponse.Type type, Application app) {
+        WatchApplicationsResponse r = WatchApplicationsResponse.newBuilder().setType(type).setApplication(app)
+                .setResourceVersion(app.getResourceVersion()).build();
+        history.addLast(r);
+        while (history.size() > HISTORY) {
+            history.removeFirst();
+        }
+        watchers.forEach(w -> w.send(r));
+    }
+
+    synchronized void watch(WatchApplicationsRequest req, StreamObserver<WatchApplicationsResponse> out) {
+        requireStarted();
+        if (!req.getName().isEmpty()) {
+            ApplicationSpecs.name(req.getName(), "name");
+        }
+        long from = req.getResourceVersion();
+        if (from > resourceVersion) {
+            throw RequestException.invalid("resource_version", from + " is newer than the agent's " + resourceVersion);
+        }
+        if (from > 0 && from < resourceVersion && (history.isEmpty() || history.peekFirst().getResourceVersion() > from + 1)) {
+            throw RequestException.of(Status.Code.OUT_OF_RANGE, "RESOURCE_VERSION_TOO_OLD", "resource_version",
+                    "resource_version " + from + " is older than the changes the agent keeps: list again"
+                            + " (ListApplications.resource_version) and watch from there");
+        }
+        var so = (ServerCallStreamObserver<WatchApplicationsResponse>) out;
+        Watcher w = new Watcher(so, req.getName());
+        Caller caller = Caller.current();
+        if (from == 0) {
+            for (App app : apps.values()) {
+                if (authorizer.maySee(caller, app.owner, false)) {
+                    w.send(WatchApplicationsResponse.newBuilder().setType(WatchApplicationsResponse.Type.TYPE_ADDED)
+                            .setApplication(view(app, app.spec)).setResourceVersion(app.resourceVersion).build());
+                }
+            }
+        } else {
+            for (WatchApplicationsResponse r : history) {
+                if (r.getResourceVersion() > from) {
+                    w.send(r);
+                }
+            }
+        }
+        w.send(WatchApplicationsResponse.newBuilder().setType(WatchApplicationsResponse.Type.TYPE_SYNCED)
+                .setResourceVersion(resourceVersion).build());
+        so.setOnCancelHandler(() -> watchers.remove(w));
+        watchers.add(w);
+    }
+
+    /** Applications held, for GetAgentInfo and tests. */
+    synchronized int count() {
+        return apps.size();
+    }
+}

@@ -1,0 +1,238 @@
+package dev.bpfagent.agent.service;
+
+import dev.bpfagent.agent.service.errors.RequestException;
+import dev.bpfagent.agent.service.state.Labels;
+import dev.bpfagent.proto.v1.ApplicationObject;
+import dev.bpfagent.proto.v1.ApplicationProgram;
+import dev.bpfagent.proto.v1.ApplicationSpec;
+import dev.bpfagent.proto.v1.AttachRule;
+import dev.bpfagent.proto.v1.Hook;
+import dev.bpfagent.proto.v1.Interface;
+import java.io.IOException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.PathMatcher;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * What an application spec may say, checked before anything is loaded (every error names its field,
+ * "spec.objects[0].programs[2].attach[0].interfaces"), and its attach rules expanded into concrete
+ * hooks against the interfaces there are now.
+ */
+final class ApplicationSpecs {
+    static final Pattern APP_NAME = Pattern.compile("[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?");
+    static final Pattern OBJECT_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,63}");
+    static final int MAX_OBJECTS = 64;
+    static final int MAX_PROGRAMS = 256;
+    static final int MAX_RULES = 64;
+    static final int MAX_GLOBS = 64;
+
+    private ApplicationSpecs() {
+    }
+
+    static String name(String name, String field) {
+        if (!APP_NAME.matcher(name).matches()) {
+            throw RequestException.invalid(field, "'" + name + "' is not an application name: 1-63 characters of"
+                    + " [a-z0-9.-], starting and ending with a letter or digit (a DNS label, as Kubernetes names)");
+        }
+        return name;
+    }
+
+    /** Checks the spec's shape (not yet the objects' contents); throws naming the first bad field. */
+    static void check(ApplicationSpec spec, String field) {
+        Labels.check(spec.getLabelsMap(), field + ".labels");
+        if (spec.getObjectsCount() == 0) {
+            throw RequestException.invalid(field + ".objects", "is required: at least one object");
+        }
+        if (spec.getObjectsCount() > MAX_OBJECTS) {
+            throw RequestException.invalid(field + ".objects", spec.getObjectsCount() + " objects; at most "
+                    + MAX_OBJECTS);
+        }
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < spec.getObjectsCount(); i++) {
+            ApplicationObject o = spec.getObjects(i);
+            String f = field + ".objects[" + i + "]";
+            if (!OBJECT_NAME.matcher(o.getName()).matches()) {
+                throw RequestException.invalid(f + ".name", "'" + o.getName() + "': 1-63 characters of"
+                        + " [A-Za-z0-9_.-]");
+            }
+            if (!names.add(o.getName())) {
+                throw RequestException.invalid(f + ".name", "'" + o.getName() + "' names another object of the"
+                        + " application too");
+            }
+            if (!o.hasSource() || o.getSource().getSourceCase()
+                    == dev.bpfagent.proto.v1.ObjectSource.SourceCase.SOURCE_NOT_SET) {
+                throw RequestException.invalid(f + ".source", "is required: elf bytes, a path on the agent's host,"
+                        + " or blob_sha256 of an uploaded blob");
+            }
+            if (o.getProgramsCount() > MAX_PROGRAMS) {
+                throw RequestException.invalid(f + ".programs", o.getProgramsCount() + " programs; at most "
+                        + MAX_PROGRAMS);
+            }
+            Set<String> progs = new HashSet<>();
+            for (int p = 0; p < o.getProgramsCount(); p++) {
+                checkProgram(o.getPrograms(p), f + ".programs[" + p + "]", progs);
+            }
+        }
+    }
+
+    private static void checkProgram(ApplicationProgram p, String f, Set<String> seen) {
+        if (p.getName().isEmpty()) {
+            throw RequestException.invalid(f + ".name", "is required: the program's function name in the object");
+        }
+        if (!seen.add(p.getName())) {
+            throw RequestException.invalid(f + ".name", "'" + p.getName() + "' is listed twice");
+        }
+        if (p.getAttachCount() > MAX_RULES) {
+            throw RequestException.invalid(f + ".attach", p.getAttachCount() + " rules; at most " + MAX_RULES);
+        }
+        for (int r = 0; r < p.getAttachCount(); r++) {
+            checkRule(p.getAttach(r), f + ".attach[" + r + "]");
+        }
+    }
+
+    private static void checkRule(AttachRule rule, String f) {
+        if (!rule.hasHook() || rule.getHook().getHookCase() == Hook.HookCase.HOOK_NOT_SET) {
+            throw RequestException.invalid(f + ".hook", "is required: where to attach (xdp, tcx, tracepoint, ...)");
+        }
+        boolean ifaceHook = interfaceHook(rule.getHook());
+        boolean named = ifaceHook && interfaceOf(rule.getHook()).getInterfaceCase()
+                != Interface.InterfaceCase.INTERFACE_NOT_SET;
+        if (!ifaceHook && rule.getInterfacesCount() > 0) {
+            throw RequestException.invalid(f + ".interfaces", "only xdp, tcx and tc hooks select interfaces; this"
+                    + " rule's hook is " + rule.getHook().getHookCase().name().toLowerCase(java.util.Locale.ROOT));
+        }
+        if (ifaceHook && named && rule.getInterfacesCount() > 0) {
+            throw RequestException.invalid(f + ".interfaces", "the hook names its interface already: give one or"
+                    + " the other");
+        }
+        if (ifaceHook && !named && rule.getInterfacesCount() == 0) {
+            throw RequestException.invalid(f + ".interfaces", "is required for a " + rule.getHook().getHookCase()
+                    .name().toLowerCase(java.util.Locale.ROOT) + " hook that names no interface: interface name"
+                    + " globs, e.g. \"veth*\"");
+        }
+        if (rule.getInterfacesCount() > MAX_GLOBS) {
+            throw RequestException.invalid(f + ".interfaces", rule.getInterfacesCount() + " globs; at most "
+                    + MAX_GLOBS);
+        }
+        for (int g = 0; g < rule.getInterfacesCount(); g++) {
+            String glob = rule.getInterfaces(g);
+            if (glob.isEmpty() || glob.length() > 64 || glob.contains("/") || glob.chars().anyMatch(
+                    c -> c <= ' ' || c > '~')) {
+                throw RequestException.invalid(f + ".interfaces[" + g + "]", "'" + glob + "' is not an interface"
+                        + " name glob: 1-64 printable characters, no '/' or spaces");
+            }
+            try {
+                matcher(glob);
+            } catch (IllegalArgumentException e) {
+                throw RequestException.invalid(f + ".interfaces[" + g + "]", "'" + glob + "': " + e.getMessage());
+            }
+        }
+        if (rule.getMechanismValue() < 0 || dev.bpfagent.proto.v1.AttachMechanism.forNumber(
+                rule.getMechanismValue()) == null) {
+            throw RequestException.invalid(f + ".mechanism", "is not an AttachMechanism this agent knows");
+        }
+        if (rule.getRequired() && !ifaceHook) {
+            throw RequestException.invalid(f + ".required", "only rules that select interfaces can be pending");
+        }
+    }
+
+    static boolean interfaceHook(Hook h) {
+        return h.hasXdp() || h.hasTcx() || h.hasTc();
+    }
+
+    static Interface interfaceOf(Hook h) {
+        return h.hasXdp() ? h.getXdp().getInterface() : h.hasTcx() ? h.getTcx().getInterface()
+                : h.getTc().getInterface();
+    }
+
+    static Hook withInterface(Hook h, String name) {
+        Interface i = Interface.newBuilder().setName(name).build();
+        var b = h.toBuilder();
+        if (h.hasXdp()) {
+            b.getXdpBuilder().setInterface(i);
+        } else if (h.hasTcx()) {
+            b.getTcxBuilder().setInterface(i);
+        } else {
+            b.getTcBuilder().setInterface(i);
+        }
+        return b.build();
+    }
+
+    static PathMatcher matcher(String glob) {
+        return FileSystems.getDefault().getPathMatcher("glob:" + glob);
+    }
+
+    /** The agent's network namespace's interfaces now: name to ifindex (sysfs), sorted by name. */
+    static TreeMap<String, Integer> interfaces() {
+        TreeMap<String, Integer> out = new TreeMap<>();
+        try (var dirs = Files.list(Path.of("/sys/class/net"))) {
+            for (Path d : dirs.toList()) {
+                try {
+                    out.put(d.getFileName().toString(), Integer.parseInt(Files.readString(d.resolve("ifindex")).strip()));
+                } catch (IOException | NumberFormatException gone) {
+                    // an interface going away while listed
+                }
+            }
+        } catch (IOException e) {
+            // no sysfs: no interfaces to select
+        }
+        return out;
+    }
+
+    /** One concrete attachment a rule asks for. key: what identifies it across versions. */
+    record Target(String key, String object, String program, int rule, Hook hook, String ifname, int ifindex,
+                  dev.bpfagent.proto.v1.AttachMechanism mechanism, boolean pending) {
+    }
+
+    /**
+     * Every attachment the spec asks for against these interfaces; a rule that selects none gives one
+     * pending target (or, required, fails naming its field).
+     */
+    static List<Target> targets(ApplicationSpec spec, java.util.Map<String, Integer> ifaces, boolean failMissing) {
+        List<Target> out = new ArrayList<>();
+        for (int i = 0; i < spec.getObjectsCount(); i++) {
+            ApplicationObject o = spec.getObjects(i);
+            for (int p = 0; p < o.getProgramsCount(); p++) {
+                ApplicationProgram prog = o.getPrograms(p);
+                for (int r = 0; r < prog.getAttachCount(); r++) {
+                    AttachRule rule = prog.getAttach(r);
+                    String base = o.getName() + "/" + prog.getName() + "/" + r;
+                    if (rule.getInterfacesCount() == 0) {
+                        out.add(new Target(base, o.getName(), prog.getName(), r, rule.getHook(), "", 0,
+                                rule.getMechanism(), false));
+                        continue;
+                    }
+                    List<PathMatcher> ms = rule.getInterfacesList().stream().map(ApplicationSpecs::matcher).toList();
+                    int before = out.size();
+                    for (var e : ifaces.entrySet()) {
+                        Path n = Path.of(e.getKey());
+                        if (ms.stream().anyMatch(m -> m.matches(n))) {
+                            out.add(new Target(base + "/" + e.getKey(), o.getName(), prog.getName(), r,
+                                    withInterface(rule.getHook(), e.getKey()), e.getKey(), e.getValue(),
+                                    rule.getMechanism(), false));
+                        }
+                    }
+                    if (out.size() == before) {
+                        if (rule.getRequired() && failMissing) {
+                            throw RequestException.of(io.grpc.Status.Code.FAILED_PRECONDITION, "INTERFACE_MISSING",
+                                    "spec.objects[" + i + "].programs[" + p + "].attach[" + r + "].interfaces",
+                                    "spec.objects[" + i + "].programs[" + p + "].attach[" + r + "].interfaces: no"
+                                            + " interface matches " + rule.getInterfacesList() + " and the rule is"
+                                            + " required");
+                        }
+                        out.add(new Target(base + "/", o.getName(), prog.getName(), r, rule.getHook(), "", 0,
+                                rule.getMechanism(), true));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,128 @@
+package dev.bpfagent.client;
+
+import com.google.protobuf.ByteString;
+import dev.bpfagent.proto.v1.*;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Applications: desired state the agent makes true and keeps true ({@code bpf.applications()}).
+ * Apply a spec by name; the agent converges the kernel to it and keeps it there. Errors are
+ * {@link BpfAgentException}s, as everywhere in the client.
+ */
+public final class Applications {
+    /** Bytes sent per UploadBlob message (well under the agent's 4 MiB limit). */
+    static final int CHUNK = 1 << 20;
+    private final BpfClient client;
+
+    Applications(BpfClient client) {
+        this.client = client;
+    }
+
+    /** Creates or updates the application; the response carries its status and the plan carried out. */
+    public ApplyApplicationResponse apply(String name, ApplicationSpec spec) {
+        return apply(ApplyApplicationRequest.newBuilder().setName(name).setSpec(spec).build());
+    }
+
+    /** What the apply would do, changing nothing. */
+    public ApplyApplicationResponse dryRun(String name, ApplicationSpec spec) {
+        return apply(ApplyApplicationRequest.newBuilder().setName(name).setSpec(spec).setDryRun(true).build());
+    }
+
+    public ApplyApplicationResponse apply(ApplyApplicationRequest request) {
+        return client.call(s -> s.applyApplication(request));
+    }
+
+    public Application get(String name) {
+        return client.call(s -> s.getApplication(GetApplicationRequest.newBuilder().setName(name).build()));
+    }
+
+    /** Every application (all pages). */
+    public List<Application> list() {
+        List<Application> out = new ArrayList<>();
+        String token = "";
+        do {
+            String t = token;
+            ListApplicationsResponse r = client.call(s -> s.listApplications(ListApplicationsRequest.newBuilder()
+                    .setPageToken(t).build()));
+            out.addAll(r.getApplicationsList());
+            token = r.getNextPageToken();
+        } while (!token.isEmpty());
+        return out;
+    }
+
+    public ListApplicationsResponse list(ListApplicationsRequest request) {
+        return client.call(s -> s.listApplications(request));
+    }
+
+    public DeleteApplicationResponse delete(String name) {
+        return client.call(s -> s.deleteApplication(DeleteApplicationRequest.newBuilder().setName(name).build()));
+    }
+
+    /**
+     * Changes as they happen, from resourceVersion (0: the current applications first, as ADDED). The
+     * iterator blocks for the next change; close the client's channel or cancel through the context to stop.
+     */
+    public Iterator<WatchApplicationsResponse> watch(long resourceVersion) {
+        return client.call(s -> s.watchApplications(WatchApplicationsRequest.newBuilder()
+                .setResourceVersion(resourceVersion).build()));
+    }
+
+    /** Stores bytes in the agent's blob store; returns their sha256, to name as ObjectSource.blob_sha256. */
+    public String uploadBlob(byte[] bytes) {
+        CompletableFuture<UploadBlobResponse> done = new CompletableFuture<>();
+        StreamObserver<UploadBlobRequest> up = BpfServiceGrpc.newStub(client.channel()).uploadBlob(new StreamObserver<>() {
+            @Override
+            public void onNext(UploadBlobResponse r) {
+                done.complete(r);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                done.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+            }
+        });
+        String sha;
+        try {
+            sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        for (int off = 0; off < bytes.length || off == 0; off += CHUNK) {
+            var b = UploadBlobRequest.newBuilder().setData(ByteString.copyFrom(bytes, off,
+                    Math.min(CHUNK, bytes.length - off)));
+            if (off == 0) {
+                b.setExpectedSha256(sha);
+            }
+            up.onNext(b.build());
+            if (bytes.length == 0) {
+                break;
+            }
+        }
+        up.onCompleted();
+        return client.call(s -> {
+            try {
+                return done.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                throw e.getCause() instanceof RuntimeException re ? re : e;
+            }
+        }).getSha256();
+    }
+
+    /** An object source naming an uploaded blob. */
+    public static ObjectSource blob(String sha256) {
+        return ObjectSource.newBuilder().setBlobSha256(sha256).build();
+    }
+
+    /** An object source carrying the bytes. */
+    public static ObjectSource elf(byte[] elf) {
+        return ObjectSource.newBuilder().setElf(ByteString.copyFrom(elf)).build();
+    }
+}

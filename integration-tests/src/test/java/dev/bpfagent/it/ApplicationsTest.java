@@ -1,0 +1,300 @@
+package dev.bpfagent.it;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.google.protobuf.ByteString;
+import dev.bpfagent.client.Applications;
+import dev.bpfagent.client.BpfAgentException;
+import dev.bpfagent.client.BpfClient;
+import dev.bpfagent.proto.v1.*;
+import io.grpc.Status;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Applications against the real kernel, by real packets: an XDP firewall (firewall.c) applied to
+ * interfaces by glob on a veth pair whose far end is in a network namespace this test makes. Apply,
+ * re-apply (nothing changes), a new version (the link updated in place, the blocked-ports map kept), a
+ * version the verifier refuses (the previous one runs on, Degraded with the log), a new interface
+ * matching the glob, drift (the link detached by bpftool) repaired, a restart rebuilt, delete.
+ */
+class ApplicationsTest extends OneAgentPerClass {
+    static final String IP = NetworkHooksTest.IP;
+    static final String TAG = UUID.randomUUID().toString().substring(0, 5);
+    static final String NS = "bpfapp" + TAG;
+    static final String HOST_IF = "bpfah" + TAG;
+    static final String NS_IF = "bpfan" + TAG;
+    static final String EXTRA_IF = "bpfah" + TAG + "x";
+    static final int NET = 100 + (int) (Math.random() * 100);
+    static final String HOST_ADDR = "10.214." + NET + ".1";
+    static final String NS_ADDR = "10.214." + NET + ".2";
+    static boolean made;
+
+    @BeforeAll
+    static void network() throws Exception {
+        Kernel.assumeRoot();
+        Assumptions.assumeTrue(Files.isExecutable(Path.of(IP)), "needs iproute2's ip");
+        NetworkHooksTest.sh(IP, "netns", "add", NS);
+        made = true;
+        NetworkHooksTest.sh(IP, "link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF);
+        NetworkHooksTest.sh(IP, "link", "set", NS_IF, "netns", NS);
+        NetworkHooksTest.sh(IP, "addr", "add", HOST_ADDR + "/30", "dev", HOST_IF);
+        NetworkHooksTest.sh(IP, "link", "set", HOST_IF, "up");
+        NetworkHooksTest.sh(IP, "netns", "exec", NS, IP, "addr", "add", NS_ADDR + "/30", "dev", NS_IF);
+        NetworkHooksTest.sh(IP, "netns", "exec", NS, IP, "link", "set", NS_IF, "up");
+    }
+
+    @AfterAll
+    static void removeNetwork() throws Exception {
+        if (made) {
+            Processes.run(30, List.of(IP, "netns", "del", NS));
+            Processes.run(30, List.of(IP, "link", "del", HOST_IF));
+            Processes.run(30, List.of(IP, "link", "del", EXTRA_IF));
+        }
+    }
+
+    static boolean mapExists(int id) {
+        try (var m = dev.bpfagent.agent.bpf.BpfMap.fromId(id)) {
+            return true;
+        } catch (dev.bpfagent.agent.errno.KernelException e) {
+            return false;
+        }
+    }
+
+    static boolean udpArrives(DatagramSocket s) throws Exception {
+        s.setSoTimeout(400);
+        NetworkHooksTest.sh(IP, "netns", "exec", NS, "/bin/bash", "-c", "for i in 1 2 3; do echo hi > /dev/udp/"
+                + HOST_ADDR + "/" + s.getLocalPort() + "; sleep 0.02; done");
+        try {
+            s.receive(new DatagramPacket(new byte[64], 64));
+            while (true) {
+                s.setSoTimeout(100);
+                s.receive(new DatagramPacket(new byte[64], 64)); // drain the other two
+            }
+        } catch (SocketTimeoutException e) {
+            return s.getSoTimeout() == 100;
+        }
+    }
+
+    static ApplicationSpec spec(long version, int reject) throws Exception {
+        byte[] elf = ObjectsOverAgentTest.object("firewall");
+        return ApplicationSpec.newBuilder().putLabels("team", "net").addObjects(ApplicationObject.newBuilder()
+                .setName("fw").setSource(Applications.elf(elf))
+                .putRodata("version", ByteString.copyFrom(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
+                        .putLong(version).array()))
+                .putRodata("reject", ByteString.copyFrom(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN)
+                        .putInt(reject).array()))
+                .addPrograms(ApplicationProgram.newBuilder().setName("firewall").addAttach(AttachRule.newBuilder()
+                        .setHook(Hook.newBuilder().setXdp(XdpHook.getDefaultInstance()))
+                        .addInterfaces("bpfah" + TAG + "*")))).build();
+    }
+
+    static Condition condition(Application a, String type) {
+        return a.getStatus().getConditionsList().stream().filter(c -> c.getType().equals(type)).findFirst()
+                .orElseThrow(() -> new AssertionError("no " + type + " condition: " + a.getStatus()));
+    }
+
+    static int mapId(Application a, String name) {
+        return a.getStatus().getMapsList().stream().filter(m -> m.getName().equals(name)).findFirst().orElseThrow()
+                .getMapId();
+    }
+
+    static void block(BpfClient c, int mapId, int port) {
+        c.updateMapElem(UpdateMapElemRequest.newBuilder().setMap(ObjectRef.newBuilder().setId(mapId)
+                .setKind(ObjectKind.OBJECT_KIND_MAP)).setKey(ByteString.copyFrom(new byte[] {(byte) port,
+                (byte) (port >> 8)})).setValue(ByteString.copyFrom(new byte[] {1})).build());
+    }
+
+    static AttachmentStatus on(Application a, String ifname) {
+        return a.getStatus().getAttachmentsList().stream().filter(t -> t.getTarget().contains(ifname)
+                && !t.getTarget().contains(ifname + "x") || ifname.endsWith("x") && t.getTarget().contains(ifname))
+                .findFirst().orElse(null);
+    }
+
+    @Test
+    void appliedKeptTrueUpdatedInPlaceRefusedVersionsLeaveThePreviousAndDeleteLeavesNothing() throws Exception {
+        Applications apps = c.applications();
+        try (DatagramSocket blocked = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(HOST_ADDR), 0));
+             DatagramSocket open = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(HOST_ADDR), 0))) {
+            // v1
+            ApplyApplicationResponse r1 = apps.apply("firewall", spec(1, 0));
+            Application a1 = r1.getApplication();
+            assertEquals(1, a1.getGeneration());
+            assertTrue(condition(a1, "Ready").getStatus(), a1.getStatus().toString());
+            AttachmentStatus att1 = on(a1, HOST_IF);
+            assertNotNull(att1, a1.getStatus().toString());
+            assertEquals(AttachmentStatus.State.STATE_ATTACHED, att1.getState());
+            int prog1 = a1.getStatus().getPrograms(0).getProgramId();
+            assertTrue(c.programAttached(prog1));
+            int blockedMap = mapId(a1, "blocked");
+            block(c, blockedMap, blocked.getLocalPort());
+            assertFalse(udpArrives(blocked), "v1 drops UDP to a blocked port");
+            assertTrue(udpArrives(open), "and passes UDP to others");
+
+            // the same spec again: nothing changes
+            ApplyApplicationResponse again = apps.apply("firewall", spec(1, 0));
+            assertEquals(1, again.getApplication().getGeneration());
+            assertEquals(prog1, again.getApplication().getStatus().getPrograms(0).getProgramId());
+            assertEquals(att1.getLinkId(), on(again.getApplication(), HOST_IF).getLinkId());
+            assertTrue(again.getPlanList().stream().allMatch(s -> s.getAction() == PlanStep.Action.ACTION_KEEP),
+                    again.getPlanList().toString());
+
+            // a dry run of v2 says what it would do and does nothing
+            ApplyApplicationResponse dry = apps.dryRun("firewall", spec(2, 0));
+            assertTrue(dry.getPlanList().stream().anyMatch(s -> s.getAction() == PlanStep.Action.ACTION_KEEP_MAP
+                    && s.getName().equals("blocked")), dry.getPlanList().toString());
+            assertEquals(1, apps.get("firewall").getGeneration());
+
+            // v2: the link runs the new program (updated in place), the blocked ports map is kept
+            ApplyApplicationResponse r2 = apps.apply("firewall", spec(2, 0));
+            Application a2 = r2.getApplication();
+            assertEquals(2, a2.getGeneration());
+            int prog2 = a2.getStatus().getPrograms(0).getProgramId();
+            assertNotEquals(prog1, prog2);
+            assertEquals(att1.getLinkId(), on(a2, HOST_IF).getLinkId(), "BPF_LINK_UPDATE: the same link");
+            assertEquals(blockedMap, mapId(a2, "blocked"));
+            assertTrue(a2.getStatus().getMapsList().stream().anyMatch(m -> m.getName().equals("blocked")
+                    && m.getKept()));
+            assertTrue(r2.getPlanList().stream().anyMatch(s -> s.getAction() == PlanStep.Action.ACTION_REPLACE
+                    && s.getKind().equals("attachment")), r2.getPlanList().toString());
+            assertTrue(Kernel.eventually(() -> !c.programExists(prog1)), "v1's program closed");
+            assertFalse(udpArrives(blocked), "v2 still drops: the kept map still blocks the port");
+            assertTrue(udpArrives(open));
+
+            // v3 the verifier refuses: v2 runs on, Degraded with the log
+            BpfAgentException refused = assertThrows(BpfAgentException.class, () -> apps.apply("firewall",
+                    spec(3, 1)));
+            assertEquals(Status.Code.INVALID_ARGUMENT, refused.code(), refused.getMessage());
+            Application after = apps.get("firewall");
+            assertEquals(2, after.getGeneration());
+            assertEquals(prog2, after.getStatus().getPrograms(0).getProgramId());
+            Condition degraded = condition(after, "Degraded");
+            assertTrue(degraded.getStatus());
+            assertEquals("VerifierRejected", degraded.getReason());
+            assertFalse(degraded.getLogId().isEmpty());
+            assertFalse(c.verifierLog(degraded.getLogId()).isEmpty());
+            assertTrue(c.programAttached(prog2));
+            assertFalse(udpArrives(blocked), "v2 still runs");
+
+            // a new interface matching the glob is attached
+            NetworkHooksTest.sh(IP, "link", "add", EXTRA_IF, "type", "veth", "peer", "name", "bpfan" + TAG + "y");
+            assertTrue(Kernel.eventually(() -> {
+                AttachmentStatus x = on(apps.get("firewall"), EXTRA_IF);
+                return x != null && x.getState() == AttachmentStatus.State.STATE_ATTACHED;
+            }), "the new interface attached: " + apps.get("firewall").getStatus());
+            // and forgotten when it goes
+            NetworkHooksTest.sh(IP, "link", "del", EXTRA_IF);
+            assertTrue(Kernel.eventually(() -> on(apps.get("firewall"), EXTRA_IF) == null));
+
+            // drift: another tool detaches the link; the agent attaches again and says so
+            int link2 = on(apps.get("firewall"), HOST_IF).getLinkId();
+            Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/bpftool")), "needs bpftool for the drift part");
+            var det = Processes.run(30, List.of("/usr/sbin/bpftool", "link", "detach", "id", Integer.toString(link2)));
+            assertEquals(0, det.exit(), det.output());
+            assertTrue(Kernel.eventually(() -> {
+                AttachmentStatus x = on(apps.get("firewall"), HOST_IF);
+                return x != null && x.getLinkId() != link2 && x.getState() == AttachmentStatus.State.STATE_ATTACHED;
+            }), "re-attached: " + apps.get("firewall").getStatus());
+            assertTrue(apps.get("firewall").getStatus().getEventsList().stream().anyMatch(e -> e.getReason()
+                    .equals("DriftRepaired")));
+            assertFalse(udpArrives(blocked), "drops again after the repair");
+
+            // delete: nothing left
+            int linkNow = on(apps.get("firewall"), HOST_IF).getLinkId();
+            DeleteApplicationResponse del = apps.delete("firewall");
+            assertFalse(del.getClosedList().isEmpty());
+            assertTrue(Kernel.eventually(() -> !c.programExists(prog2)), "v2's program closed");
+            assertTrue(Kernel.eventually(() -> !dev.bpfagent.agent.bpf.Link.existsInKernel(linkNow)), "its link closed");
+            assertTrue(Kernel.eventually(() -> !mapExists(blockedMap)), "its maps closed");
+            assertTrue(udpArrives(blocked), "nothing drops any more");
+            assertTrue(apps.list().isEmpty());
+            try (var files = Files.list(agent.stateDir().resolve("applications"))) {
+                assertEquals(0, files.count(), "no record left");
+            }
+            try (var files = Files.list(agent.stateDir().resolve("blobs"))) {
+                assertEquals(0, files.count(), "no blob left");
+            }
+        }
+    }
+
+    @Test
+    void badSpecsNameTheirField() throws Exception {
+        Applications apps = c.applications();
+        BpfAgentException e = assertThrows(BpfAgentException.class, () -> apps.apply("Bad_Name", spec(1, 0)));
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.code());
+        assertTrue(e.getMessage().contains("name"), e.getMessage());
+        ApplicationSpec s = spec(1, 0);
+        ApplicationSpec unknownProgram = s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0,
+                s.getObjects(0).getPrograms(0).toBuilder().setName("nope"))).build();
+        e = assertThrows(BpfAgentException.class, () -> apps.apply("bad", unknownProgram));
+        assertTrue(e.getMessage().contains("spec.objects[0].programs[0].name"), e.getMessage());
+        ApplicationSpec noIface = s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0,
+                s.getObjects(0).getPrograms(0).toBuilder().setAttach(0, s.getObjects(0).getPrograms(0).getAttach(0)
+                        .toBuilder().clearInterfaces()))).build();
+        e = assertThrows(BpfAgentException.class, () -> apps.apply("bad", noIface));
+        assertTrue(e.getMessage().contains("spec.objects[0].programs[0].attach[0].interfaces"), e.getMessage());
+        ApplicationSpec missingBlob = s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setSource(
+                Applications.blob("0".repeat(64)))).build();
+        e = assertThrows(BpfAgentException.class, () -> apps.apply("bad", missingBlob));
+        assertEquals(Status.Code.NOT_FOUND, e.code(), e.getMessage());
+        ApplicationSpec required = s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0,
+                s.getObjects(0).getPrograms(0).toBuilder().setAttach(0, s.getObjects(0).getPrograms(0).getAttach(0)
+                        .toBuilder().clearInterfaces().addInterfaces("nosuchif" + TAG).setRequired(true)))).build();
+        e = assertThrows(BpfAgentException.class, () -> apps.apply("bad", required));
+        assertEquals(Status.Code.FAILED_PRECONDITION, e.code(), e.getMessage());
+        assertThrows(BpfAgentException.class, () -> apps.get("bad"), "no application made by a refused first apply");
+        assertEquals(0, c.agentInfo().getUnheld());
+    }
+
+    @Test
+    void uploadedBlobsNameObjectsAndARestartRebuildsTheApplication() throws Exception {
+        Path state = Files.createTempDirectory("bpf-agent-apps-state");
+        try {
+            int prog;
+            try (AgentProcess first = AgentProcess.start("--state-dir", state.toString());
+                 BpfClient c1 = BpfClient.connect(first.unixTarget())) {
+                Applications apps = c1.applications();
+                String sha = apps.uploadBlob(ObjectsOverAgentTest.object("firewall"));
+                ApplicationSpec s = spec(1, 0);
+                ApplicationSpec byBlob = s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setSource(
+                        Applications.blob(sha)).clearPrograms().addPrograms(ApplicationProgram.newBuilder()
+                        .setName("firewall"))).build();
+                Application a = apps.apply("byblob", byBlob).getApplication();
+                prog = a.getStatus().getPrograms(0).getProgramId();
+                assertTrue(c1.programExists(prog));
+            }
+            // a graceful stop closed what nobody pinned; the next agent rebuilds from the record
+            int gone = prog;
+            assertTrue(Kernel.eventually(() -> !dev.bpfagent.agent.bpf.Program.existsInKernel(gone)));
+            try (AgentProcess second = AgentProcess.start("--state-dir", state.toString());
+                 BpfClient c2 = BpfClient.connect(second.unixTarget())) {
+                Application back = c2.applications().get("byblob");
+                assertEquals(1, back.getGeneration());
+                int rebuilt = back.getStatus().getPrograms(0).getProgramId();
+                assertNotEquals(prog, rebuilt);
+                assertTrue(c2.programExists(rebuilt), back.getStatus().toString());
+                assertTrue(back.getStatus().getEventsList().stream().anyMatch(e -> e.getReason().equals("Rebuilt")));
+                c2.applications().delete("byblob");
+                assertTrue(Kernel.eventually(() -> !dev.bpfagent.agent.bpf.Program.existsInKernel(rebuilt)));
+                try (var files = Files.list(state.resolve("blobs"))) {
+                    assertEquals(0, files.count(), "the blob goes with the last application naming it");
+                }
+            }
+        } finally {
+            Processes.run(30, List.of("rm", "-rf", state.toString()));
+        }
+    }
+}
