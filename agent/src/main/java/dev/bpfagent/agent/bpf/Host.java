@@ -61,4 +61,10 @@ public final class Host {
     public static List<Path> bpffsMounts() {
         return Mounts.current().stream().filter(m -> m.fstype().equals("bpf")).map(Mounts.Mount::target).toList();
     }
+
+    /** The id of the XDP program the interface runs now (any mode), or 0 for none. */
+    public static int xdpProgramId(int ifindex) {
+        return dev.bpfagent.agent.kernel.Netlink.xdpPrograms().stream().filter(x -> x.ifindex() == ifindex)
+                .mapToInt(dev.bpfagent.agent.kernel.Netlink.XdpProgram::progId).findFirst().orElse(0);
+    }
 }

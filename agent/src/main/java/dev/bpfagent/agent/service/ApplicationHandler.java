@@ -699,8 +699,7 @@ final class ApplicationHandler implements AutoCloseable {
         }
         try {
             if (t.hook().hasXdp()) {
-                return dev.bpfagent.agent.kernel.Netlink.xdpPrograms().stream().anyMatch(x -> x.ifindex()
-                        == t.ifindex() && x.progId() == a.program.id());
+                return dev.bpfagent.agent.bpf.Host.xdpProgramId(t.ifindex()) == a.program.id();
             }
             if (t.hook().hasTcx() && link.mechanism() == Link.Mechanism.BPF_LINK) {
                 return link.info().ifindex() != 0;
@@ -1082,8 +1081,8 @@ final class ApplicationHandler implements AutoCloseable {
 
     // ---- blobs ----
 
+    /** The stream's messages are authorized (the first) before they arrive; the store is checked on the first. */
     StreamObserver<UploadBlobRequest> upload(StreamObserver<UploadBlobResponse> out) {
-        requireStarted();
         return new StreamObserver<>() {
             private final java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
             private String expected = "";
@@ -1093,6 +1092,11 @@ final class ApplicationHandler implements AutoCloseable {
             @Override
             public void onNext(UploadBlobRequest r) {
                 if (failed) {
+                    return;
+                }
+                if (first && records == null) {
+                    fail(RequestException.failedPrecondition("APPLICATIONS_UNAVAILABLE", "this agent keeps no"
+                            + " state directory, so it cannot hold blobs"));
                     return;
                 }
                 if (first) {

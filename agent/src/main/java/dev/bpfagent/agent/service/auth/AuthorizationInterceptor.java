@@ -42,6 +42,10 @@ public final class AuthorizationInterceptor implements ServerInterceptor {
 
             @Override
             public void onMessage(Q message) {
+                if (admitted.get() != null) {
+                    super.onMessage(message); // a client stream's later messages: the call was admitted on its first
+                    return;
+                }
                 Message m = (Message) message;
                 java.util.List<ObjectRefs.Named> refs = ObjectRefs.named(m);
                 if (audit != null) {
