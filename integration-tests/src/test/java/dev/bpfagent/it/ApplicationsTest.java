@@ -139,6 +139,8 @@ class ApplicationsTest extends OneAgentPerClass {
             assertEquals(AttachmentStatus.State.STATE_ATTACHED, att1.getState());
             int prog1 = a1.getStatus().getPrograms(0).getProgramId();
             assertTrue(c.programAttached(prog1));
+            assertEquals(java.util.Map.of("team", "net", "bpf-agent.dev/application", "firewall"),
+                    c.program(prog1).getAgent().getLabelsMap(), "the spec's labels and the application's name");
             int blockedMap = mapId(a1, "blocked");
             block(c, blockedMap, blocked.getLocalPort());
             assertFalse(udpArrives(blocked), "v1 drops UDP to a blocked port");
@@ -256,6 +258,17 @@ class ApplicationsTest extends OneAgentPerClass {
         e = assertThrows(BpfAgentException.class, () -> apps.apply("bad", required));
         assertEquals(Status.Code.FAILED_PRECONDITION, e.code(), e.getMessage());
         assertThrows(BpfAgentException.class, () -> apps.get("bad"), "no application made by a refused first apply");
+        // refused by the verifier, after its bytes were stored: the blob goes with the refusal
+        byte[] odd = java.util.Arrays.copyOf(ObjectsOverAgentTest.object("firewall"),
+                ObjectsOverAgentTest.object("firewall").length + 8); // another digest, the same object
+        ApplicationSpec bad = spec(9, 1);
+        ApplicationSpec rejected = bad.toBuilder().setObjects(0, bad.getObjects(0).toBuilder()
+                .setSource(Applications.elf(odd))).build();
+        e = assertThrows(BpfAgentException.class, () -> apps.apply("bad", rejected));
+        assertTrue(e.getMessage().contains("verifier"), e.getMessage());
+        String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(odd));
+        assertFalse(Files.exists(agent.stateDir().resolve("blobs").resolve(sha)), "no blob kept for a refused apply");
+        assertThrows(BpfAgentException.class, () -> apps.get("bad"));
         assertEquals(0, c.agentInfo().getUnheld());
     }
 
@@ -276,7 +289,8 @@ class ApplicationsTest extends OneAgentPerClass {
                 prog = a.getStatus().getPrograms(0).getProgramId();
                 assertTrue(c1.programExists(prog));
             }
-            // a graceful stop closed what nobody pinned; the next agent rebuilds from the record
+            // the first agent's bpffs directory went with it (as after a reboot): the next agent, on another
+            // bpffs directory, rebuilds from the record
             int gone = prog;
             assertTrue(Kernel.eventually(() -> !dev.bpfagent.agent.bpf.Program.existsInKernel(gone)));
             try (AgentProcess second = AgentProcess.start("--state-dir", state.toString());

@@ -6,6 +6,11 @@ import dev.bpfagent.agent.bpf.Program;
 import dev.bpfagent.agent.bpf.VerifierException;
 import dev.bpfagent.agent.bpf.object.ObjectLoader;
 import dev.bpfagent.agent.bpf.object.ObjectSpec;
+import dev.bpfagent.agent.service.AppState.App;
+import dev.bpfagent.agent.service.AppState.Att;
+import dev.bpfagent.agent.service.AppState.MapMember;
+import dev.bpfagent.agent.service.AppState.Obj;
+import dev.bpfagent.agent.service.AppState.ProgMember;
 import dev.bpfagent.agent.service.auth.Authorizer;
 import dev.bpfagent.agent.service.auth.Caller;
 import dev.bpfagent.agent.service.errors.ErrorMapper;
@@ -43,8 +48,10 @@ import java.util.logging.Logger;
  *
  * <p>A reconcile pass (every {@link #RESYNC_MILLIS}) keeps it true: interfaces that appear matching a
  * rule are attached, those gone forgotten, attachments another tool removed re-made, objects someone
- * closed reloaded; each such change is an event in the status. Records (spec, generation, owner) live
- * under the state directory; an agent that starts finds them and rebuilds every application.
+ * closed reloaded; each such change is an event in the status. Records (spec, generation, owner, what
+ * is held) live under the state directory, and what an application holds is pinned under the agent's
+ * bpffs directory ({@link ApplicationPins}): an agent that starts holds it again as it was, and loads
+ * anew only what lost its pins (after a reboot: everything).
  */
 final class ApplicationHandler implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ApplicationHandler.class.getName());
@@ -62,6 +69,7 @@ final class ApplicationHandler implements AutoCloseable {
     private final LinkHandler links;
     private final Authorizer authorizer;
     private final VerifierLogs logs;
+    private final ApplicationPins appPins;
     private ApplicationRecords records;
     private Blobs blobs;
 
@@ -78,64 +86,28 @@ final class ApplicationHandler implements AutoCloseable {
         this.links = links;
         this.authorizer = authorizer;
         this.logs = logs;
+        this.appPins = new ApplicationPins(registry, refs.pins());
     }
 
     // ---- state ----
-
-    /** One application as it runs. */
-    private static final class App {
-        final String name;
-        final Caller owner;
-        long generation;
-        ApplicationSpec spec;
-        long resourceVersion;
-        final Map<String, Obj> objects = new LinkedHashMap<>();
-        final Map<String, Att> atts = new LinkedHashMap<>();
-        final Map<String, Condition> conditions = new LinkedHashMap<>();
-        final ArrayDeque<ApplicationEvent> events = new ArrayDeque<>();
-
-        App(String name, Caller owner) {
-            this.name = name;
-            this.owner = owner;
-        }
-    }
-
-    /** An object loaded for an application: what it was loaded from (loadKey) and its members. */
-    private record Obj(String loadKey, Map<String, MapMember> maps, Map<String, ProgMember> programs) {
-    }
-
-    private record MapMember(Registry.Key key, boolean kept) {
-    }
-
-    private record ProgMember(Registry.Key key, String tag, String digest, Set<Registry.Key> maps) {
-    }
-
-    /** One attachment: the target it is for, and its link (null while pending or failed). */
-    private static final class Att {
-        final ApplicationSpecs.Target target;
-        Registry.Key link;
-        Registry.Key program;
-        AttachmentStatus.State state;
-        com.google.rpc.Status error;
-        int failures;
-        long retryAt;
-
-        Att(ApplicationSpecs.Target target) {
-            this.target = target;
-        }
-    }
 
     /** An object as the spec wants it: its bytes, parsed, with its plan. */
     private record Desired(String name, byte[] elf, ObjectSpec spec, ObjectLoader.Plan plan, String loadKey,
                            ApplicationObject source) {
     }
 
-    /** Sets where records and blobs live and rebuilds the applications recorded there; starts the loop. */
+    /**
+     * Sets where records and blobs live; holds again what each recorded application pinned, removes
+     * pins nobody holds, and reconciles each application (what was not held again is made anew); starts
+     * the loop.
+     */
     synchronized int start(java.nio.file.Path stateDir) throws IOException {
         records = new ApplicationRecords(stateDir);
         blobs = new Blobs(stateDir);
         int n = 0;
-        for (Application a : records.readAll()) {
+        var ifaces = ApplicationSpecs.interfaces();
+        for (ApplicationRecord r : records.readAll()) {
+            Application a = r.getApplication();
             App app = new App(a.getName(), PinRecords.fromProto(a.getOwner()));
             app.generation = a.getGeneration();
             app.spec = a.getSpec();
@@ -147,9 +119,16 @@ final class ApplicationHandler implements AutoCloseable {
             a.getStatus().getEventsList().forEach(app.events::add);
             apps.put(app.name, app);
             n++;
+            Map<String, ApplicationSpecs.Target> targets = new HashMap<>();
+            ApplicationSpecs.targets(app.spec, ifaces, false).forEach(t -> targets.put(t.key(), t));
+            int held = appPins.adopt(app, r, targets, objectLabels(app, app.spec));
+            if (held > 0) {
+                event(app, "Held", "the agent started: holding " + held + " object(s) and link(s) of generation "
+                        + app.generation + " again from their pins");
+            }
         }
+        appPins.sweep(apps.values());
         for (App app : apps.values()) {
-            event(app, "Rebuilt", "the agent started: rebuilding generation " + app.generation + " from its record");
             reconcile(app);
         }
         loop = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
@@ -221,17 +200,27 @@ final class ApplicationHandler implements AutoCloseable {
             return ApplyApplicationResponse.newBuilder().setApplication(view(app, cur == null ? recorded : cur.spec))
                     .addAllPlan(plan).build();
         }
-        for (var e : bytes.entrySet()) {
+        Set<String> fresh = new HashSet<>(); // stored by this apply: dropped again if it is refused
+        for (ApplicationObject o : req.getSpec().getObjectsList()) {
+            if (o.getSource().getSourceCase() != ObjectSource.SourceCase.ELF) {
+                continue; // a blob is stored already; a host path is read again when needed
+            }
+            byte[] elf = bytes.get(o.getName());
             try {
-                blobs.put(e.getValue());
+                String sha = Blobs.sha256(elf);
+                if (!blobs.has(sha)) {
+                    fresh.add(sha);
+                }
+                blobs.put(elf);
             } catch (IOException ex) {
                 throw RequestException.of(Status.Code.RESOURCE_EXHAUSTED, "BLOB_STORE_FULL", "spec.objects",
-                        "cannot store object '" + e.getKey() + "': " + ex.getMessage());
+                        "cannot store object '" + o.getName() + "': " + ex.getMessage());
             }
         }
         Set<String> blobsBefore = cur == null ? Set.of() : blobsOf(cur.spec);
+        Runnable retire;
         try {
-            converge(app, desired, targets, plan, true);
+            retire = converge(app, recorded, desired, targets, plan, true);
         } catch (RuntimeException e) {
             if (cur != null) {
                 com.google.rpc.Status s = ErrorMapper.toStatus(e);
@@ -240,7 +229,7 @@ final class ApplicationHandler implements AutoCloseable {
                 event(app, "ApplyFailed", s.getMessage());
                 changedStatus(app);
             }
-            blobs.collect(allBlobs(), Set.of());
+            blobs.collect(allBlobs(), fresh);
             throw e;
         }
         if (changed) {
@@ -258,6 +247,7 @@ final class ApplicationHandler implements AutoCloseable {
         persist(app, cur == null ? WatchApplicationsResponse.Type.TYPE_ADDED
                 : WatchApplicationsResponse.Type.TYPE_MODIFIED, changed || plan.stream().anyMatch(
                 s -> s.getAction() != PlanStep.Action.ACTION_KEEP && s.getAction() != PlanStep.Action.ACTION_KEEP_MAP));
+        retire.run();
         Set<String> dropped = new HashSet<>(blobsBefore);
         dropped.removeAll(blobsOf(app.spec));
         blobs.collect(allBlobs(), dropped);
@@ -439,21 +429,21 @@ final class ApplicationHandler implements AutoCloseable {
      * call did and throws. Not strict (reconcile): an attachment that fails is recorded as failed with its
      * error, and the rest goes on.
      */
-    private void converge(App app, List<Desired> desired, List<ApplicationSpecs.Target> targets,
-                          List<PlanStep> plan, boolean strict) {
+    private Runnable converge(App app, ApplicationSpec spec, List<Desired> desired,
+                              List<ApplicationSpecs.Target> targets, List<PlanStep> plan, boolean strict) {
         List<Undo> undo = new ArrayList<>();
         Map<String, Obj> next = new LinkedHashMap<>();
         Map<String, Att> nextAtts = new LinkedHashMap<>();
         List<Registry.Key> retire = new ArrayList<>();
         try {
             for (Desired d : desired) {
-                next.put(d.name(), object(app, d, plan, undo));
+                next.put(d.name(), object(app, spec, d, plan, undo));
             }
             if (desired.isEmpty()) {
                 next.putAll(app.objects); // a reconcile that reloads nothing keeps every object
             }
             for (ApplicationSpecs.Target t : targets) {
-                nextAtts.put(t.key(), attachment(app, t, next, plan, undo, retire, strict));
+                nextAtts.put(t.key(), attachment(app, spec, t, next, plan, undo, retire, strict));
             }
         } catch (RuntimeException e) {
             for (int i = undo.size() - 1; i >= 0; i--) {
@@ -491,19 +481,22 @@ final class ApplicationHandler implements AutoCloseable {
             o.programs().values().forEach(p -> retire.add(p.key()));
             o.maps().values().forEach(m -> retire.add(m.key()));
         }
-        for (Registry.Key k : retire) {
-            if (!keep.contains(k)) {
-                closeHeld(k, new ArrayList<>());
-            }
-        }
         app.objects.clear();
         app.objects.putAll(next);
         app.atts.clear();
         app.atts.putAll(nextAtts);
+        // closed after the new state is recorded: a crash before that finds the previous pins
+        return () -> {
+            for (Registry.Key k : retire) {
+                if (!keep.contains(k)) {
+                    closeHeld(k, new ArrayList<>());
+                }
+            }
+        };
     }
 
     /** The object as desired: kept whole when loaded from the same bytes and settings, else loaded anew. */
-    private Obj object(App app, Desired d, List<PlanStep> plan, List<Undo> undo) {
+    private Obj object(App app, ApplicationSpec spec, Desired d, List<PlanStep> plan, List<Undo> undo) {
         Obj old = app.objects.get(d.name());
         if (old != null && old.loadKey().equals(d.loadKey()) && held(old)) {
             plan.add(PlanStep.newBuilder().setAction(PlanStep.Action.ACTION_KEEP).setKind("object")
@@ -524,7 +517,7 @@ final class ApplicationHandler implements AutoCloseable {
             }
             throw new ObjectLoader.StageException(se.stage(), d.name() + "/" + se.object(), se.cause());
         }
-        Map<String, String> labels = objectLabels(app);
+        Map<String, String> labels = objectLabels(app, spec);
         Map<String, MapMember> maps = new LinkedHashMap<>();
         Map<String, ProgMember> progs = new LinkedHashMap<>();
         List<Registry.Entry> made = new ArrayList<>();
@@ -583,8 +576,9 @@ final class ApplicationHandler implements AutoCloseable {
         return new Obj(d.loadKey(), maps, progs);
     }
 
-    private Map<String, String> objectLabels(App app) {
-        Map<String, String> l = new HashMap<>(app.spec == null ? Map.of() : app.spec.getLabelsMap());
+    /** The labels of what an application makes: the spec's, and its name under {@link #APP_LABEL}. */
+    private static Map<String, String> objectLabels(App app, ApplicationSpec spec) {
+        Map<String, String> l = new HashMap<>(spec == null ? Map.of() : spec.getLabelsMap());
         l.put(APP_LABEL, app.name);
         return l;
     }
@@ -595,8 +589,8 @@ final class ApplicationHandler implements AutoCloseable {
     }
 
     /** One target: kept, its program replaced on its link, attached anew, or pending. */
-    private Att attachment(App app, ApplicationSpecs.Target t, Map<String, Obj> next, List<PlanStep> plan,
-                           List<Undo> undo, List<Registry.Key> retire, boolean strict) {
+    private Att attachment(App app, ApplicationSpec spec, ApplicationSpecs.Target t, Map<String, Obj> next,
+                           List<PlanStep> plan, List<Undo> undo, List<Registry.Key> retire, boolean strict) {
         Att old = app.atts.get(t.key());
         Att a = new Att(t);
         if (t.pending()) {
@@ -649,14 +643,14 @@ final class ApplicationHandler implements AutoCloseable {
             Registry.Entry oldProg = registry.find(old.program);
             undo.add(() -> {
                 if (oldProg != null && registry.find(oldProg.key()) != null) {
-                    old.link = attachNow(app, oldProg, t).key();
+                    old.link = attachNow(app, app.spec, oldProg, t).key();
                 }
             });
         } else if (old != null && old.link != null) {
             closeHeld(old.link, new ArrayList<>()); // dead: the interface went, or another tool detached it
         }
         try {
-            Registry.Entry le = attachNow(app, prog, t);
+            Registry.Entry le = attachNow(app, spec, prog, t);
             undo.add(() -> closeHeld(le.key(), new ArrayList<>()));
             a.link = le.key();
             a.state = AttachmentStatus.State.STATE_ATTACHED;
@@ -675,9 +669,9 @@ final class ApplicationHandler implements AutoCloseable {
         return a;
     }
 
-    private Registry.Entry attachNow(App app, Registry.Entry prog, ApplicationSpecs.Target t) {
+    private Registry.Entry attachNow(App app, ApplicationSpec spec, Registry.Entry prog, ApplicationSpecs.Target t) {
         return links.attach(prog, HookConvert.fromProto(t.hook()), LinkHandler.mechanism(t.mechanism()),
-                objectLabels(app), Set.of(prog.key()), app.owner);
+                objectLabels(app, spec), Set.of(prog.key()), app.owner);
     }
 
     /** Whether the attachment still does its job in the kernel (drift: detached by another tool, interface gone). */
@@ -777,6 +771,7 @@ final class ApplicationHandler implements AutoCloseable {
         }
         try {
             for (Registry.Entry gone : registry.beginClose(key, true)) {
+                appPins.unpin(gone);
                 registry.remove(gone);
                 gone.object().close();
                 closed.add(ProtoConvert.ref(gone.key()));
@@ -841,6 +836,7 @@ final class ApplicationHandler implements AutoCloseable {
         Map<String, Boolean> aliveBefore = new HashMap<>();
         before.forEach((k, a) -> aliveBefore.put(k, a.link != null && alive(a)));
         List<PlanStep> plan = new ArrayList<>();
+        Runnable retire;
         try {
             if (objectsMissing) {
                 for (int i = 0; i < app.spec.getObjectsCount(); i++) {
@@ -848,7 +844,7 @@ final class ApplicationHandler implements AutoCloseable {
                     reload.add(desired(app, o, resolve(o, "spec.objects[" + i + "]"), "spec.objects[" + i + "]"));
                 }
             }
-            converge(app, reload, targets, plan, false);
+            retire = converge(app, app.spec, reload, targets, plan, false);
         } catch (RuntimeException e) {
             com.google.rpc.Status s = ErrorMapper.toStatus(e);
             condition(app, "Degraded", true, reasonOf(e), "cannot rebuild generation " + app.generation + ": "
@@ -886,6 +882,7 @@ final class ApplicationHandler implements AutoCloseable {
         }
         readiness(app);
         changedStatus(app);
+        retire.run();
     }
 
     // ---- status ----
@@ -977,8 +974,9 @@ final class ApplicationHandler implements AutoCloseable {
         }
         app.resourceVersion = ++resourceVersion;
         Application view = view(app, app.spec);
+        appPins.pinAll(app);
         try {
-            records.write(view);
+            records.write(ApplicationPins.record(app, view));
         } catch (IOException e) {
             LOG.warning("cannot record application " + app.name + " (it will not be rebuilt after a restart): " + e);
         }
@@ -1061,6 +1059,13 @@ final class ApplicationHandler implements AutoCloseable {
                     "expected_generation " + req.getExpectedGeneration() + ", but application '" + app.name
                             + "' is at generation " + app.generation);
         }
+        try {
+            records.delete(app.name); // first: a crash after this leaves pins the next start removes
+        } catch (IOException e) {
+            throw RequestException.of(Status.Code.INTERNAL, "STATE_WRITE_FAILED", "name", "cannot remove the record"
+                    + " of application '" + app.name + "' (" + e.getMessage() + "): it keeps running; fix the state"
+                    + " directory and delete again");
+        }
         List<ObjectRef> closed = new ArrayList<>();
         app.atts.values().forEach(a -> closeHeld(a.link, closed));
         app.objects.values().forEach(o -> {
@@ -1068,11 +1073,6 @@ final class ApplicationHandler implements AutoCloseable {
             o.maps().values().forEach(m -> closeHeld(m.key(), closed));
         });
         apps.remove(app.name);
-        try {
-            records.delete(app.name);
-        } catch (IOException e) {
-            LOG.warning("cannot remove the record of application " + app.name + ": " + e);
-        }
         blobs.collect(allBlobs(), blobsOf(app.spec));
         app.resourceVersion = ++resourceVersion;
         publish(WatchApplicationsResponse.Type.TYPE_DELETED, view(app, app.spec));

@@ -195,7 +195,8 @@ final class PinHandler {
 
     /**
      * At start: hold again the programs a previous agent pinned under the agent's directory, so they are
-     * listed, closable by id, and their pins known. Pins of other objects are left alone.
+     * listed, closable by id, and their pins known. Pins of other objects are left alone, and so are
+     * the applications' (under _apps, held again by the applications at their start).
      *
      * @return how many programs were adopted
      */
@@ -203,7 +204,8 @@ final class PinHandler {
         int adopted = 0;
         List<Path> files;
         try (var walk = Files.walk(pins.root())) {
-            files = walk.filter(Files::isRegularFile).sorted().toList();
+            // applications hold their own pins again, from their records
+            files = walk.filter(Files::isRegularFile).filter(f -> !f.startsWith(pins.apps())).sorted().toList();
         } catch (IOException e) {
             LOG.warning("cannot walk " + pins.root() + ": " + e.getMessage());
             return 0;

@@ -1,7 +1,7 @@
 package dev.bpfagent.agent.service.state;
 
 import com.google.protobuf.util.JsonFormat;
-import dev.bpfagent.proto.v1.Application;
+import dev.bpfagent.proto.v1.ApplicationRecord;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,7 +13,8 @@ import java.util.logging.Logger;
 
 /**
  * The durable record of each application (applications/NAME.json, application.proto's Application in
- * the proto JSON mapping): its last accepted spec, generation, owner and status. Written atomically
+ * the proto JSON mapping of state.proto's ApplicationRecord): its last accepted spec, generation, owner and
+ * status, and the kernel objects it holds (pinned under the agent's bpffs directory). Written atomically
  * after each accepted apply and each change of status; removed after a delete has closed everything.
  */
 public final class ApplicationRecords {
@@ -29,8 +30,9 @@ public final class ApplicationRecords {
         return dir;
     }
 
-    public void write(Application app) throws IOException {
-        AtomicFiles.write(file(app.getName()), JsonFormat.printer().print(app).getBytes(StandardCharsets.UTF_8));
+    public void write(ApplicationRecord r) throws IOException {
+        AtomicFiles.write(file(r.getApplication().getName()), JsonFormat.printer().print(r)
+                .getBytes(StandardCharsets.UTF_8));
     }
 
     public void delete(String name) throws IOException {
@@ -38,8 +40,8 @@ public final class ApplicationRecords {
     }
 
     /** Every record on disk (unreadable ones are logged and skipped; leftover temp files removed). */
-    public List<Application> readAll() {
-        List<Application> out = new ArrayList<>();
+    public List<ApplicationRecord> readAll() {
+        List<ApplicationRecord> out = new ArrayList<>();
         try (var files = Files.list(dir)) {
             for (Path f : files.sorted().toList()) {
                 String n = f.getFileName().toString();
@@ -51,10 +53,11 @@ public final class ApplicationRecords {
                     continue;
                 }
                 try {
-                    Application.Builder b = Application.newBuilder();
+                    ApplicationRecord.Builder b = ApplicationRecord.newBuilder();
                     JsonFormat.parser().merge(Files.readString(f), b);
-                    if (!(b.getName() + ".json").equals(n)) {
-                        LOG.warning("record " + f + " names application '" + b.getName() + "': skipped");
+                    String name = b.getApplication().getName();
+                    if (!(name + ".json").equals(n)) {
+                        LOG.warning("record " + f + " names application '" + name + "': skipped");
                         continue;
                     }
                     out.add(b.build());

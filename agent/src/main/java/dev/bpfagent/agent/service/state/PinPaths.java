@@ -35,6 +35,18 @@ public final class PinPaths implements AutoCloseable {
         return root;
     }
 
+    /** The directory below root where applications' pins live; no request may pin there. */
+    public static final String APPS = "_apps";
+
+    public Path apps() {
+        return root.resolve(APPS);
+    }
+
+    /** Application NAME's pins: names may hold '.', which bpffs refuses, and never '_', so '.' becomes '_'. */
+    public Path app(String name) {
+        return apps().resolve(name.replace('.', '_'));
+    }
+
     /**
      * Makes sure the agent's directory is its own: a real directory (no symlink anywhere on its path),
      * owned by root, mode 0700, created so when missing. A directory another user prepared, or a
@@ -84,6 +96,10 @@ public final class PinPaths implements AutoCloseable {
                     + "; give a path relative to it, e.g. \"myteam/my_prog\"");
         }
         checkBpffsNames(abs, root, path, field);
+        if (abs.startsWith(apps())) {
+            throw RequestException.invalid(field, "'" + path + "' is inside " + apps() + ", where the agent keeps"
+                    + " the pins of applications; choose another path");
+        }
         return abs;
     }
 

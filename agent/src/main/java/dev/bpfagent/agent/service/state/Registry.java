@@ -179,6 +179,23 @@ public final class Registry {
             record(path);
         }
 
+        /**
+         * Pins the object where its pin is recorded elsewhere (an application's record), unless a close
+         * has started; a close removes it as any other pin.
+         */
+        public synchronized void pinUnrecorded(Path path, Runnable pin) {
+            if (closing) {
+                throw notHeld(key, "it is being closed");
+            }
+            pin.run();
+            pins.add(path);
+        }
+
+        /** Holds a pin the object already has whose record is kept elsewhere (an application's record). */
+        public void holdPin(Path path) {
+            pins.add(path);
+        }
+
         public void forgetPin(Path path) {
             pins.remove(path);
             PinRecords r = records;
