@@ -71,6 +71,77 @@ public final class Applications {
                 .setResourceVersion(resourceVersion).build()));
     }
 
+    /**
+     * The same changes as {@link #watch}, as a {@link java.util.concurrent.Flow.Publisher} with back
+     * pressure: the agent sends no more than the subscriber requested (gRPC flow control underneath).
+     * Each subscription is its own stream; cancel it to end the stream. A failure reaches onError as a
+     * {@link BpfAgentException}.
+     */
+    public java.util.concurrent.Flow.Publisher<WatchApplicationsResponse> changes(long resourceVersion) {
+        WatchApplicationsRequest req = WatchApplicationsRequest.newBuilder().setResourceVersion(resourceVersion).build();
+        return subscriber -> {
+            java.util.Objects.requireNonNull(subscriber);
+            var observer = new io.grpc.stub.ClientResponseObserver<WatchApplicationsRequest, WatchApplicationsResponse>() {
+                private volatile io.grpc.stub.ClientCallStreamObserver<WatchApplicationsRequest> call;
+                private volatile boolean cancelled;
+
+                @Override
+                public void beforeStart(io.grpc.stub.ClientCallStreamObserver<WatchApplicationsRequest> call) {
+                    this.call = call;
+                    call.disableAutoRequestWithInitial(0); // nothing arrives before the subscriber asks
+                }
+
+                void subscribed() {
+                    subscriber.onSubscribe(new java.util.concurrent.Flow.Subscription() {
+                        @Override
+                        public void request(long n) {
+                            if (n <= 0) {
+                                cancel();
+                                subscriber.onError(new IllegalArgumentException("request(" + n + "): n must be"
+                                        + " positive (reactive streams rule 3.9)"));
+                                return;
+                            }
+                            if (!cancelled) {
+                                call.request((int) Math.min(Integer.MAX_VALUE, n));
+                            }
+                        }
+
+                        @Override
+                        public void cancel() {
+                            if (!cancelled) {
+                                cancelled = true;
+                                call.cancel("the subscriber cancelled", null);
+                            }
+                        }
+                    });
+                }
+
+                @Override
+                public void onNext(WatchApplicationsResponse r) {
+                    if (!cancelled) {
+                        subscriber.onNext(r);
+                    }
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    if (!cancelled) {
+                        subscriber.onError(Errors.map(t, client.target()));
+                    }
+                }
+
+                @Override
+                public void onCompleted() {
+                    if (!cancelled) {
+                        subscriber.onComplete();
+                    }
+                }
+            };
+            BpfServiceGrpc.newStub(client.channel()).watchApplications(req, observer);
+            observer.subscribed(); // the call has started: request() may be called from here on
+        };
+    }
+
     /** Stores bytes in the agent's blob store; returns their sha256, to name as ObjectSource.blob_sha256. */
     public String uploadBlob(byte[] bytes) {
         CompletableFuture<UploadBlobResponse> done = new CompletableFuture<>();

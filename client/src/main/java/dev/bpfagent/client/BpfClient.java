@@ -108,6 +108,11 @@ public final class BpfClient implements AutoCloseable {
     }
 
     /** One blocking call, its failure a BpfAgentException (for the client's other parts). */
+    /** The target this client was connected to, for error messages. */
+    String target() {
+        return target;
+    }
+
     <T> T call(java.util.function.Function<BpfServiceGrpc.BpfServiceBlockingStub, T> rpc) {
         return Errors.call(target, () -> rpc.apply(stub()));
     }

@@ -13,6 +13,8 @@ import java.util.List;
  *   java -cp CLIENT_CLASSPATH dev.bpfagent.client.Cli [--target unix:/run/bpf-agent/agent.sock] COMMAND
  *     health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH
  *     features | attach ID HOOK... | detach LINK_ID | links [ID] | events MAP_ID [--count N]
+ *     apply -f FILE [--dry-run] | get applications | describe application NAME | delete application NAME
+ *     watch applications   (see {@link ApplicationCommands})
  *   HOOK: one of {@link #HOOK_FORMS} (printed by --help), e.g. tracepoint syscalls/sys_enter_openat
  * </pre>
  * Exit status: 0 done, 1 the agent refused (its status is printed), 2 bad usage.
@@ -50,7 +52,8 @@ public final class Cli {
             + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
             + " | features | attach ID HOOK... [--mechanism perf_event_ioctl|netlink|prog_attach|bpf_link]"
             + " | detach LINK_ID | links [ID] | read-iter LINK_ID | events MAP_ID [--count N]"
-            + " | object inspect FILE | object load FILE [--only PROGRAM] [--keep]\n"
+            + " | object inspect FILE | object load FILE [--only PROGRAM] [--keep]\n  | "
+            + ApplicationCommands.USAGE + "\n"
             + "  HOOK: " + String.join("\n      | ", HOOK_FORMS.stream().map(HookForm::usage).toList());
 
     public static void main(String[] args) {
@@ -142,6 +145,9 @@ public final class Cli {
                 }
                 case "object" -> {
                     return ObjectCommands.run(c, args, out);
+                }
+                case "apply", "get", "describe", "delete", "watch" -> {
+                    return ApplicationCommands.run(c, args, out);
                 }
                 case "events" -> events(c, args, out);
                 case "read-iter" -> {
