@@ -232,6 +232,83 @@ class ApplicationsTest extends OneAgentPerClass {
         }
     }
 
+    /** The firewall's passed-packets counter (slot 0 of its per-CPU counters), summed over CPUs. */
+    static long passed(BpfClient c, int countersMap) {
+        var r = c.lookupMapElem(LookupMapElemRequest.newBuilder().setMap(ObjectRef.newBuilder().setId(countersMap)
+                .setKind(ObjectKind.OBJECT_KIND_MAP)).setKey(ByteString.copyFrom(new byte[4])).build());
+        long sum = 0;
+        for (ByteString v : r.getPerCpuValuesList()) {
+            sum += v.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        }
+        return sum;
+    }
+
+    /**
+     * Upgrades while a steady UDP stream runs: each apply of a new version puts a new program on the
+     * same link by BPF_LINK_UPDATE. Every packet that reached the receiver was counted by one version or
+     * another in the kept counters map: none went through with no program on the hook.
+     */
+    @Test
+    void upgradesUnderASteadyStreamLeaveNoPacketUnhandled() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs python3 to send the stream");
+        Applications apps = c.applications();
+        java.util.function.LongFunction<ApplicationSpec> version = v -> {
+            try {
+                ApplicationSpec s = spec(v, 0);
+                return s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0, s.getObjects(0)
+                        .getPrograms(0).toBuilder().setAttach(0, s.getObjects(0).getPrograms(0).getAttach(0).toBuilder()
+                                .clearInterfaces().addInterfaces(HOST_IF)))).build();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        };
+        Application a = apps.apply("steady", version.apply(1)).getApplication();
+        int counters = mapId(a, "counters");
+        int link = on(a, HOST_IF).getLinkId();
+        int packets = 3000;
+        try (DatagramSocket rx = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(HOST_ADDR), 0))) {
+            rx.setReceiveBufferSize(4 << 20);
+            long before = passed(c, counters);
+            String py = "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                    + "for i in range(" + packets + "):\n s.sendto(str(i).encode(),('" + HOST_ADDR + "',"
+                    + rx.getLocalPort() + "))\n time.sleep(0.001)\n";
+            Process sender = new ProcessBuilder(IP, "netns", "exec", NS, "/usr/bin/python3", "-c", py)
+                    .redirectErrorStream(true).start();
+            java.util.Set<Integer> got = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            Thread receiver = new Thread(() -> {
+                byte[] buf = new byte[64];
+                try {
+                    rx.setSoTimeout(3000);
+                    while (true) {
+                        DatagramPacket d = new DatagramPacket(buf, buf.length);
+                        rx.receive(d);
+                        got.add(Integer.parseInt(new String(d.getData(), 0, d.getLength(),
+                                java.nio.charset.StandardCharsets.US_ASCII)));
+                    }
+                } catch (Exception end) {
+                    // the stream is over (timeout) or the socket closed
+                }
+            });
+            receiver.start();
+            int updates = 0;
+            for (long v = 2; sender.isAlive() && v < 40; v++) {
+                ApplyApplicationResponse r = apps.apply("steady", version.apply(v));
+                assertEquals(link, on(r.getApplication(), HOST_IF).getLinkId(), "the same link, updated in place");
+                assertEquals(counters, mapId(r.getApplication(), "counters"), "the counters kept");
+                updates++;
+            }
+            assertTrue(sender.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the sender finished");
+            assertEquals(0, sender.exitValue(), new String(sender.getInputStream().readAllBytes()));
+            receiver.join(10_000);
+            long counted = passed(c, counters) - before;
+            assertTrue(updates >= 3, "upgrades ran during the stream: " + updates);
+            assertEquals(packets, got.size(), "every packet arrived (" + updates + " upgrades meanwhile)");
+            assertEquals(packets, counted, "and each was handled by one version or another: none with no program");
+        } finally {
+            apps.delete("steady");
+        }
+    }
+
     @Test
     void badSpecsNameTheirField() throws Exception {
         Applications apps = c.applications();
