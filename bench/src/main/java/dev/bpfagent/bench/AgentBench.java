@@ -51,6 +51,7 @@ public final class AgentBench {
     public static void main(String[] args) throws Exception {
         int iterations = 2000;
         boolean eventsOnly = false;
+        boolean applicationsOnly = false;
         Path agentJar = Path.of("agent/target/bpf-agent.jar");
         Path objects = Path.of("integration-tests/target/bpf");
         for (int i = 0; i < args.length; i++) {
@@ -59,8 +60,10 @@ public final class AgentBench {
                 case "--agent-jar" -> agentJar = Path.of(args[++i]);
                 case "--objects" -> objects = Path.of(args[++i]);
                 case "--events-only" -> eventsOnly = true;
+                case "--applications-only" -> applicationsOnly = true;
                 default -> {
-                    System.err.println("usage: AgentBench [--iterations N] [--agent-jar PATH] [--objects DIR] [--events-only]");
+                    System.err.println("usage: AgentBench [--iterations N] [--agent-jar PATH] [--objects DIR] [--events-only]"
+                            + " [--applications-only]");
                     System.exit(2);
                 }
             }
@@ -72,6 +75,13 @@ public final class AgentBench {
         System.setProperty("bpfagent.jar", agentJar.toString());
         System.setProperty("bpfagent.java", Path.of(System.getProperty("java.home"), "bin", "java").toString());
         try (AgentProcess agent = AgentProcess.start()) {
+            if (applicationsOnly) {
+                List<Row> rows = new ArrayList<>();
+                List<String> lines = ApplicationBench.run(agent, objects, Math.max(20, iterations / 20), rows);
+                print(rows, iterations);
+                lines.forEach(System.out::println);
+                return;
+            }
             if (eventsOnly) {
                 long before = rssKiB(agent.process);
                 List<EventBench.Result> events = EventBench.run(agent, objects);
@@ -185,8 +195,12 @@ public final class AgentBench {
             long rssBeforeEvents = rssKiB(agent.process);
             List<EventBench.Result> events = EventBench.run(agent, objects);
             long rssEvents = rssKiB(agent.process);
+            // last: it restarts the agent on its directories
+            List<String> appLines = ApplicationBench.run(agent, objects, Math.max(20, iterations / 20), rows);
             print(rows, iterations);
             EventBench.print(events);
+            System.out.println();
+            appLines.forEach(System.out::println);
             System.out.printf(Locale.ROOT, "%nagent RSS: %d MiB at start, %d MiB after the loads and test runs, %d MiB"
                     + " after 10 s idle, %d MiB holding 10,000 programs; %d MiB after the map rows (200,000-entry"
                     + " dumps), %d MiB 10 s later; %d MiB before the event rows, %d MiB after%n", rssIdle / 1024,
@@ -478,7 +492,8 @@ public final class AgentBench {
      */
     static String ratio(Row r, List<Row> rows) {
         if (!r.path().equals("uds") && !r.path().equals("tcp") || r.operation().startsWith("empty")
-                || r.operation().startsWith("map dump") || r.operation().contains("/call")) {
+                || r.operation().startsWith("map dump") || r.operation().contains("/call")
+                || r.operation().startsWith("application")) {
             return "";
         }
         double empty = rows.stream().filter(x -> x.operation().startsWith("empty") && x.path().equals(r.path()))

@@ -246,7 +246,11 @@ class ApplicationsRestartTest {
             th.start();
             clients.add(th);
         }
-        Thread.sleep(300 + random.nextInt(1500));
+        // the kill falls at a random point once the workload runs (its first call can take seconds under TCG)
+        for (int i = 0; i < 1200 && done.get() == 0; i++) {
+            Thread.sleep(100);
+        }
+        Thread.sleep(random.nextInt(1500));
         agent.process.destroyForcibly().waitFor();
         dead.set(true);
         for (Thread th : clients) {

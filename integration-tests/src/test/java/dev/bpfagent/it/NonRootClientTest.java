@@ -95,4 +95,66 @@ class NonRootClientTest {
             AgentProcess.deleteTree(runDir);
         }
     }
+
+    /**
+     * Under a policy, a caller without readOthers sees only its own applications: not another user's in a
+     * list, a watch's replay, or its live changes.
+     */
+    @Test
+    void anotherUsersApplicationsAreNotListedOrWatched() throws Exception {
+        Kernel.assumeRoot();
+        Assumptions.assumeTrue(Files.isExecutable(RUNUSER), "needs runuser to run a client as nobody");
+        Assumptions.assumeTrue(Files.readAllLines(Path.of("/etc/group")).stream().anyMatch(l -> l.startsWith("nogroup:")),
+                "needs the nogroup group (nobody's)");
+        Path cpDir = Files.createTempDirectory("bpf-agent-cp");
+        Files.setPosixFilePermissions(cpDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path runDir = Path.of("/run/bpf-agent-it-" + ProcessHandle.current().pid() + "-apps");
+        try {
+            String cp = readableClasspath(cpDir);
+            Path policy = cpDir.resolve("policy.json");
+            Files.writeString(policy, """
+                    {"rules": [{"name": "ops", "match": {"gids": [65534]}, "role": "ROLE_OPERATE"}]}""");
+            try (AgentProcess agent = AgentProcess.start("--socket", runDir.resolve("agent.sock").toString(),
+                    "--socket-group", "nogroup", "--policy", policy.toString());
+                 dev.bpfagent.client.BpfClient root = dev.bpfagent.client.BpfClient.connect(
+                         "unix:" + runDir.resolve("agent.sock"))) {
+                var spec = ApplicationsRestartTest.spec("nomatch-nonroot", 1);
+                root.applications().apply("root-before", spec);
+                var rootWatch = root.applications().watch(0);
+                Process nobody = new ProcessBuilder(RUNUSER.toString(), "-u", "nobody", "--",
+                        System.getProperty("bpfagent.java", "java"), "--enable-native-access=ALL-UNNAMED",
+                        "--sun-misc-unsafe-memory-access=allow", "-cp", cp, ApplicationWatchClientMain.class.getName(),
+                        "unix:" + runDir.resolve("agent.sock")).redirectErrorStream(true).start();
+                var out = new java.io.BufferedReader(new java.io.InputStreamReader(nobody.getInputStream()));
+                StringBuilder seen = new StringBuilder();
+                String line;
+                while ((line = out.readLine()) != null && !line.equals("synced")) {
+                    seen.append(line).append('\n');
+                }
+                assertEquals("synced", line, "nobody's watch reached SYNCED: " + seen);
+                root.applications().apply("root-after", spec); // while nobody watches
+                while ((line = out.readLine()) != null) {
+                    seen.append(line).append('\n');
+                }
+                assertTrue(nobody.waitFor(60, TimeUnit.SECONDS));
+                assertEquals(0, nobody.exitValue(), seen.toString());
+                // root's own watch saw both: the live change was published
+                List<String> rootSaw = new ArrayList<>();
+                while (rootSaw.size() < 3) {
+                    var r = rootWatch.next();
+                    rootSaw.add(r.getType() + ":" + r.getApplication().getName());
+                }
+                assertEquals(List.of("TYPE_ADDED:root-before", "TYPE_SYNCED:", "TYPE_ADDED:root-after"), rootSaw);
+                String s = seen.toString();
+                assertTrue(s.contains("listed=[]"), s);
+                assertTrue(s.contains("event=TYPE_SYNCED:"), s);
+                assertFalse(s.contains("root-"), "nobody saw root's applications: " + s);
+                root.applications().delete("root-before");
+                root.applications().delete("root-after");
+            }
+        } finally {
+            AgentProcess.deleteTree(cpDir);
+            AgentProcess.deleteTree(runDir);
+        }
+    }
 }

@@ -62,6 +62,15 @@ public final class Host {
         return Mounts.current().stream().filter(m -> m.fstype().equals("bpf")).map(Mounts.Mount::target).toList();
     }
 
+    /** Every interface's XDP program now (any mode), by ifindex: one netlink dump. */
+    public static java.util.Map<Integer, Integer> xdpProgramIds() {
+        java.util.Map<Integer, Integer> out = new java.util.HashMap<>();
+        for (var x : dev.bpfagent.agent.kernel.Netlink.xdpPrograms()) {
+            out.putIfAbsent(x.ifindex(), x.progId());
+        }
+        return out;
+    }
+
     /** The id of the XDP program the interface runs now (any mode), or 0 for none. */
     public static int xdpProgramId(int ifindex) {
         return dev.bpfagent.agent.kernel.Netlink.xdpPrograms().stream().filter(x -> x.ifindex() == ifindex)

@@ -34,11 +34,21 @@ final class AppState {
         }
     }
 
-    /** An object loaded for an application: what it was loaded from (loadKey) and its members. */
-    record Obj(String loadKey, Map<String, MapMember> maps, Map<String, ProgMember> programs) {
+    /**
+     * An object loaded for an application: what it was loaded from (loadKey), its members, and the facts
+     * its programs were authorized by (null when not known: held again from pins at start). An apply of
+     * the same load key authorizes by those facts without parsing the object again.
+     */
+    record Obj(String loadKey, Map<String, MapMember> maps, Map<String, ProgMember> programs,
+               java.util.List<Authorized> authorized) {
     }
 
-    record MapMember(Registry.Key key, boolean kept) {
+    /** What a program is authorized by: the same facts LoadObject's programs are. */
+    record Authorized(int type, int attachType, int progFlags, com.google.protobuf.ByteString insns, String name) {
+    }
+
+    /** A map of an object: kept from the previous generation, and shared under a name (or ""). */
+    record MapMember(Registry.Key key, boolean kept, String share) {
     }
 
     record ProgMember(Registry.Key key, String tag, String digest, Set<Registry.Key> maps) {

@@ -76,6 +76,8 @@ final class ApplicationHandler implements AutoCloseable {
     /** Guarded by this. */
     private final TreeMap<String, App> apps = new TreeMap<>();
     private long resourceVersion;
+    /** Applies and deletes so far: a reconcile pass reads the host again after one. */
+    private long changes;
     private final ArrayDeque<WatchApplicationsResponse> history = new ArrayDeque<>();
     private final List<Watcher> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private java.util.concurrent.ScheduledExecutorService loop;
@@ -92,8 +94,29 @@ final class ApplicationHandler implements AutoCloseable {
     // ---- state ----
 
     /** An object as the spec wants it: its bytes, parsed, with its plan. */
+    /**
+     * What one apply or reconcile pass reads of the host, once: the interfaces by name, and (when first
+     * asked) every interface's XDP program. Forget the XDP programs after changing them.
+     */
+    private static final class HostView {
+        final Map<String, Integer> ifaces = ApplicationSpecs.interfaces();
+        private Map<Integer, Integer> xdp;
+
+        int xdpProgramId(int ifindex) {
+            if (xdp == null) {
+                xdp = dev.bpfagent.agent.bpf.Host.xdpProgramIds();
+            }
+            return xdp.getOrDefault(ifindex, 0);
+        }
+
+        void changed() {
+            xdp = null;
+        }
+    }
+
+    /** spec and plan are null when the object is held already with this load key (nothing to load). */
     private record Desired(String name, byte[] elf, ObjectSpec spec, ObjectLoader.Plan plan, String loadKey,
-                           ApplicationObject source) {
+                           ApplicationObject source, List<AppState.Authorized> authorized) {
     }
 
     /**
@@ -105,7 +128,8 @@ final class ApplicationHandler implements AutoCloseable {
         records = new ApplicationRecords(stateDir);
         blobs = new Blobs(stateDir);
         int n = 0;
-        var ifaces = ApplicationSpecs.interfaces();
+        HostView host = new HostView();
+        var ifaces = host.ifaces;
         for (ApplicationRecord r : records.readAll()) {
             Application a = r.getApplication();
             App app = new App(a.getName(), PinRecords.fromProto(a.getOwner()));
@@ -129,7 +153,7 @@ final class ApplicationHandler implements AutoCloseable {
         }
         appPins.sweep(apps.values());
         for (App app : apps.values()) {
-            reconcile(app);
+            reconcile(app, host);
         }
         loop = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "applications");
@@ -191,7 +215,8 @@ final class ApplicationHandler implements AutoCloseable {
                     "spec.objects[" + i + "]"));
         }
         authorize(caller, desired, recorded);
-        List<ApplicationSpecs.Target> targets = ApplicationSpecs.targets(recorded, ApplicationSpecs.interfaces(), true);
+        HostView host = new HostView();
+        List<ApplicationSpecs.Target> targets = ApplicationSpecs.targets(recorded, host.ifaces, true);
         conflicts(name, targets);
         List<PlanStep> plan = new ArrayList<>();
         boolean changed = cur == null || !cur.spec.equals(recorded);
@@ -208,6 +233,9 @@ final class ApplicationHandler implements AutoCloseable {
             byte[] elf = bytes.get(o.getName());
             try {
                 String sha = Blobs.sha256(elf);
+                if (cur != null && blobsOf(cur.spec).contains(sha) && blobs.has(sha)) {
+                    continue; // stored, and named by this application: nothing to write
+                }
                 if (!blobs.has(sha)) {
                     fresh.add(sha);
                 }
@@ -219,8 +247,9 @@ final class ApplicationHandler implements AutoCloseable {
         }
         Set<String> blobsBefore = cur == null ? Set.of() : blobsOf(cur.spec);
         Runnable retire;
+        changes++;
         try {
-            retire = converge(app, recorded, desired, targets, plan, true);
+            retire = converge(app, recorded, desired, targets, plan, true, host);
         } catch (RuntimeException e) {
             if (cur != null) {
                 com.google.rpc.Status s = ErrorMapper.toStatus(e);
@@ -301,6 +330,12 @@ final class ApplicationHandler implements AutoCloseable {
 
     /** Parses and plans one object; the plan's kept maps come from the application's current object. */
     private Desired desired(App app, ApplicationObject o, byte[] elf, String field) {
+        String loadKey = loadKey(o, elf);
+        Obj held = app.objects.get(o.getName());
+        if (held != null && held.loadKey().equals(loadKey) && held.authorized() != null && held(held)) {
+            // the same bytes and settings were parsed, checked and loaded before: nothing to load
+            return new Desired(o.getName(), elf, null, null, loadKey, o, held.authorized());
+        }
         ObjectSpec spec;
         try {
             spec = ObjectSpec.parse(elf, o.getName());
@@ -315,10 +350,19 @@ final class ApplicationHandler implements AutoCloseable {
                         + "' has no .rodata variable '" + var + "'");
             }
         }
-        for (String m : o.getMapsMap().keySet()) {
+        for (var ms : o.getMapsMap().entrySet()) {
+            String m = ms.getKey();
             if (spec.map(m).isEmpty()) {
                 throw RequestException.invalid(field + ".maps[" + m + "]", "object '" + o.getName() + "' has no map '"
                         + m + "' (it has " + spec.maps().stream().map(ObjectSpec.MapDef::name).toList() + ")");
+            }
+            String share = ms.getValue().getShare();
+            if (!share.isEmpty()) {
+                if (spec.map(m).get().kind() != ObjectSpec.MapKind.DEFINED) {
+                    throw RequestException.invalid(field + ".maps[" + m + "].share", "'" + m + "' is global data"
+                            + " (.data, .rodata, .bss), which each object has its own of: share maps the object defines");
+                }
+                checkShare(app, share, spec.map(m).get(), field + ".maps[" + m + "].share");
             }
         }
         Set<String> progs = new java.util.LinkedHashSet<>();
@@ -338,14 +382,32 @@ final class ApplicationHandler implements AutoCloseable {
         } catch (RuntimeException e) {
             throw prefixed(e, field + ".programs");
         }
-        StringBuilder key = new StringBuilder(Blobs.sha256(elf)).append('|').append(new java.util.TreeSet<>(progs));
-        rodata.forEach((k, v) -> key.append('|').append(k).append('=').append(java.util.HexFormat.of().formatHex(v)));
+        List<AppState.Authorized> authorized = new ArrayList<>();
+        for (ObjectLoader.PlannedProgram p : plan.programs()) {
+            authorized.add(new AppState.Authorized(p.type().value, p.attachType() == null ? -1 : p.attachType().value,
+                    p.progFlags(), com.google.protobuf.ByteString.copyFrom(p.insns()), p.name()));
+        }
+        return new Desired(o.getName(), elf, spec, plan, loadKey, o, List.copyOf(authorized));
+    }
+
+    /** What an object is loaded from: its bytes, the programs asked for, .rodata values, map settings. */
+    private static String loadKey(ApplicationObject o, byte[] elf) {
+        StringBuilder key = new StringBuilder(Blobs.sha256(elf)).append('|').append(new java.util.TreeSet<>(
+                o.getProgramsList().stream().map(ApplicationProgram::getName).toList()));
+        new TreeMap<>(o.getRodataMap()).forEach((k, v) -> key.append('|').append(k).append('=')
+                .append(java.util.HexFormat.of().formatHex(v.toByteArray())));
         new TreeMap<>(o.getMapsMap()).forEach((k, v) -> key.append("|map ").append(k).append(v.getRecreate()));
-        return new Desired(o.getName(), elf, spec, plan, key.toString(), o);
+        return key.toString();
     }
 
     private Optional<BpfMap> keptMap(App app, ApplicationObject o, ObjectSpec.MapDef def) {
         ApplicationMapSettings s = o.getMapsMap().get(def.name());
+        if (s != null && !s.getShare().isEmpty()) {
+            Optional<Registry.Entry> shared = shared(s.getShare());
+            if (shared.isPresent()) {
+                return Optional.of(BpfMap.fromId(shared.get().key().id())); // checked in desired()
+            }
+        }
         Obj old = app.objects.get(o.getName());
         if (s != null && s.getRecreate() || old == null || !old.maps().containsKey(def.name())) {
             return Optional.empty();
@@ -356,6 +418,79 @@ final class ApplicationHandler implements AutoCloseable {
         }
         BpfMap m = e.object(BpfMap.class);
         return ObjectLoader.sameShape(m.info(), def) ? Optional.of(BpfMap.fromId(m.id())) : Optional.empty();
+    }
+
+    // ---- maps shared by name ----
+
+    /** The map held under this share name by any application, if one is. */
+    private Optional<Registry.Entry> shared(String share) {
+        for (App a : apps.values()) {
+            for (Obj o : a.objects.values()) {
+                for (MapMember m : o.maps().values()) {
+                    if (share.equals(m.share())) {
+                        Registry.Entry e = registry.find(m.key());
+                        if (e != null) {
+                            return Optional.of(e);
+                        }
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The application (other than app) that holds a map under this share name, if one does. */
+    private Optional<App> sharer(String share, App app) {
+        for (App a : apps.values()) {
+            if (a != app && a.objects.values().stream().anyMatch(o -> o.maps().values().stream()
+                    .anyMatch(m -> share.equals(m.share()) && registry.find(m.key()) != null))) {
+                return Optional.of(a);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** A map the spec shares must be shaped as the shared one and belong to the same owner. */
+    private void checkShare(App app, String share, ObjectSpec.MapDef def, String field) {
+        Optional<App> other = sharer(share, app);
+        if (other.isEmpty()) {
+            return;
+        }
+        if (!(other.get().owner.sameIdentity(app.owner) || other.get().owner.transport() == Caller.Transport.IN_PROCESS
+                && app.owner.transport() == Caller.Transport.IN_PROCESS)) {
+            throw RequestException.of(Status.Code.PERMISSION_DENIED, "SHARED_MAP_OWNER", field, field + ": '" + share
+                    + "' is shared by application '" + other.get().name + "' of another owner: choose another name");
+        }
+        BpfMap m = shared(share).orElseThrow().object(BpfMap.class);
+        if (!ObjectLoader.sameShape(m.info(), def)) {
+            var i = m.info();
+            throw RequestException.of(Status.Code.FAILED_PRECONDITION, "SHARED_MAP_MISMATCH", field, field + ": map '"
+                    + def.name() + "' is not shaped as the map '" + share + "' that application '" + other.get().name
+                    + "' shares (type " + i.type().map(Object::toString).orElse(Integer.toString(i.typeNumber()))
+                    + ", key " + i.keySize() + " B, value " + i.valueSize() + " B, " + i.maxEntries() + " entries,"
+                    + " flags " + i.mapFlags() + ")");
+        }
+    }
+
+    /** Whether another application uses this map (one it shares). */
+    private boolean usedByOthers(Registry.Key k, App app) {
+        for (App a : apps.values()) {
+            if (a != app && a.objects.values().stream().anyMatch(o -> o.maps().values().stream()
+                    .anyMatch(m -> m.key().equals(k)))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The application no longer uses this object: closed, or (a map others share) only its pin removed. */
+    private void release(App app, Registry.Key k, List<ObjectRef> closed) {
+        Registry.Entry e = registry.find(k);
+        if (e != null && k.kind() == Registry.Kind.MAP && usedByOthers(k, app)) {
+            appPins.unpinOwn(app, e);
+            return;
+        }
+        closeHeld(k, closed);
     }
 
     private static RuntimeException prefixed(RuntimeException e, String field) {
@@ -378,10 +513,9 @@ final class ApplicationHandler implements AutoCloseable {
     /** The same policy checks as LoadObject (each planned program) and AttachProgram (each rule's hook). */
     private void authorize(Caller caller, List<Desired> desired, ApplicationSpec spec) {
         for (Desired d : desired) {
-            for (ObjectLoader.PlannedProgram p : d.plan().programs()) {
-                authorizer.authorizeProgram(caller, "ApplyApplication", p.type().value,
-                        p.attachType() == null ? -1 : p.attachType().value, p.progFlags(),
-                        com.google.protobuf.UnsafeByteOperations.unsafeWrap(p.insns()), p.name());
+            for (AppState.Authorized p : d.authorized()) {
+                authorizer.authorizeProgram(caller, "ApplyApplication", p.type(), p.attachType(), p.progFlags(),
+                        p.insns(), p.name());
             }
         }
         for (ApplicationObject o : spec.getObjectsList()) {
@@ -430,7 +564,7 @@ final class ApplicationHandler implements AutoCloseable {
      * error, and the rest goes on.
      */
     private Runnable converge(App app, ApplicationSpec spec, List<Desired> desired,
-                              List<ApplicationSpecs.Target> targets, List<PlanStep> plan, boolean strict) {
+                              List<ApplicationSpecs.Target> targets, List<PlanStep> plan, boolean strict, HostView host) {
         List<Undo> undo = new ArrayList<>();
         Map<String, Obj> next = new LinkedHashMap<>();
         Map<String, Att> nextAtts = new LinkedHashMap<>();
@@ -443,7 +577,7 @@ final class ApplicationHandler implements AutoCloseable {
                 next.putAll(app.objects); // a reconcile that reloads nothing keeps every object
             }
             for (ApplicationSpecs.Target t : targets) {
-                nextAtts.put(t.key(), attachment(app, spec, t, next, plan, undo, retire, strict));
+                nextAtts.put(t.key(), attachment(app, spec, t, next, plan, undo, retire, strict, host));
             }
         } catch (RuntimeException e) {
             for (int i = undo.size() - 1; i >= 0; i--) {
@@ -489,7 +623,7 @@ final class ApplicationHandler implements AutoCloseable {
         return () -> {
             for (Registry.Key k : retire) {
                 if (!keep.contains(k)) {
-                    closeHeld(k, new ArrayList<>());
+                    release(app, k, new ArrayList<>());
                 }
             }
         };
@@ -536,13 +670,17 @@ final class ApplicationHandler implements AutoCloseable {
                 Registry.Entry entry = registry.add(Registry.Kind.MAP, e.getValue(), app.owner, labels, Set.of());
                 MapMember was = old == null ? null : old.maps().get(e.getKey());
                 boolean kept = was != null && was.key().equals(entry.key());
-                if (!kept && entry.object() == e.getValue()) {
+                boolean sharedBefore = !kept && entry.object() != e.getValue(); // another application's
+                if (!kept && !sharedBefore) {
                     made.add(entry);
                 }
-                maps.put(e.getKey(), new MapMember(entry.key(), kept));
-                plan.add(PlanStep.newBuilder().setAction(kept ? PlanStep.Action.ACTION_KEEP_MAP
+                ApplicationMapSettings ms = d.source().getMapsMap().get(e.getKey());
+                String share = ms == null ? "" : ms.getShare();
+                maps.put(e.getKey(), new MapMember(entry.key(), kept, share));
+                plan.add(PlanStep.newBuilder().setAction(kept || sharedBefore ? PlanStep.Action.ACTION_KEEP_MAP
                         : PlanStep.Action.ACTION_CREATE_MAP).setKind("map").setObject(d.name()).setName(e.getKey())
-                        .setReason(kept ? "the same name, type, sizes and flags" : was == null ? "new"
+                        .setReason(sharedBefore ? "shared as '" + share + "' with another application"
+                                : kept ? "the same name, type, sizes and flags" : was == null ? "new"
                                 : "recreated: its shape or settings changed, or it is global data").build());
             }
             for (var e : loaded.programs().entrySet()) {
@@ -573,7 +711,7 @@ final class ApplicationHandler implements AutoCloseable {
             unregisteredMaps.forEach(BpfMap::close);
             throw e;
         }
-        return new Obj(d.loadKey(), maps, progs);
+        return new Obj(d.loadKey(), maps, progs, d.authorized());
     }
 
     /** The labels of what an application makes: the spec's, and its name under {@link #APP_LABEL}. */
@@ -590,7 +728,8 @@ final class ApplicationHandler implements AutoCloseable {
 
     /** One target: kept, its program replaced on its link, attached anew, or pending. */
     private Att attachment(App app, ApplicationSpec spec, ApplicationSpecs.Target t, Map<String, Obj> next,
-                           List<PlanStep> plan, List<Undo> undo, List<Registry.Key> retire, boolean strict) {
+                           List<PlanStep> plan, List<Undo> undo, List<Registry.Key> retire, boolean strict,
+                           HostView host) {
         Att old = app.atts.get(t.key());
         Att a = new Att(t);
         if (t.pending()) {
@@ -610,7 +749,7 @@ final class ApplicationHandler implements AutoCloseable {
                 && System.currentTimeMillis() < old.retryAt && old.program != null && old.program.equals(pm.key())) {
             return old; // backing off
         }
-        if (old != null && old.link != null && alive(old)) {
+        if (old != null && old.link != null && alive(old, host)) {
             Registry.Entry le = registry.find(old.link);
             if (old.program.equals(pm.key())) {
                 a.link = old.link;
@@ -675,7 +814,7 @@ final class ApplicationHandler implements AutoCloseable {
     }
 
     /** Whether the attachment still does its job in the kernel (drift: detached by another tool, interface gone). */
-    private boolean alive(Att a) {
+    private boolean alive(Att a, HostView host) {
         Registry.Entry e = registry.find(a.link);
         if (e == null || a.program == null || registry.find(a.program) == null) {
             return false;
@@ -686,14 +825,14 @@ final class ApplicationHandler implements AutoCloseable {
         }
         ApplicationSpecs.Target t = a.target;
         if (!t.ifname().isEmpty()) {
-            Integer now = ApplicationSpecs.interfaces().get(t.ifname());
+            Integer now = host.ifaces.get(t.ifname());
             if (now == null || now != t.ifindex()) {
                 return false;
             }
         }
         try {
             if (t.hook().hasXdp()) {
-                return dev.bpfagent.agent.bpf.Host.xdpProgramId(t.ifindex()) == a.program.id();
+                return host.xdpProgramId(t.ifindex()) == a.program.id();
             }
             if (t.hook().hasTcx() && link.mechanism() == Link.Mechanism.BPF_LINK) {
                 return link.info().ifindex() != 0;
@@ -789,10 +928,16 @@ final class ApplicationHandler implements AutoCloseable {
             synchronized (this) {
                 all = new ArrayList<>(apps.values());
             }
+            HostView host = new HostView();
+            long seen = -1;
             for (App app : all) {
                 synchronized (this) {
+                    if (seen != changes) {
+                        host.changed(); // an apply or delete ran since: what it changed is read again
+                        seen = changes;
+                    }
                     if (apps.get(app.name) == app) {
-                        reconcile(app);
+                        reconcile(app, host);
                     }
                 }
             }
@@ -802,8 +947,8 @@ final class ApplicationHandler implements AutoCloseable {
     }
 
     /** Brings one application back to its spec; each change made is an event. Caller holds the lock. */
-    private void reconcile(App app) {
-        var ifaces = ApplicationSpecs.interfaces();
+    private void reconcile(App app, HostView host) {
+        var ifaces = host.ifaces;
         List<ApplicationSpecs.Target> targets = ApplicationSpecs.targets(app.spec, ifaces, false);
         long now = System.currentTimeMillis();
         List<Desired> reload = new ArrayList<>();
@@ -824,7 +969,7 @@ final class ApplicationHandler implements AutoCloseable {
                 attsChanged = true;
             } else if (a.state == AttachmentStatus.State.STATE_FAILED) {
                 attsChanged |= now >= a.retryAt;
-            } else if (a.state == AttachmentStatus.State.STATE_ATTACHED && !alive(a)) {
+            } else if (a.state == AttachmentStatus.State.STATE_ATTACHED && !alive(a, host)) {
                 attsChanged = true;
             }
         }
@@ -834,7 +979,7 @@ final class ApplicationHandler implements AutoCloseable {
         }
         Map<String, Att> before = new LinkedHashMap<>(app.atts);
         Map<String, Boolean> aliveBefore = new HashMap<>();
-        before.forEach((k, a) -> aliveBefore.put(k, a.link != null && alive(a)));
+        before.forEach((k, a) -> aliveBefore.put(k, a.link != null && alive(a, host)));
         List<PlanStep> plan = new ArrayList<>();
         Runnable retire;
         try {
@@ -844,7 +989,8 @@ final class ApplicationHandler implements AutoCloseable {
                     reload.add(desired(app, o, resolve(o, "spec.objects[" + i + "]"), "spec.objects[" + i + "]"));
                 }
             }
-            retire = converge(app, app.spec, reload, targets, plan, false);
+            retire = converge(app, app.spec, reload, targets, plan, false, host);
+            host.changed();
         } catch (RuntimeException e) {
             com.google.rpc.Status s = ErrorMapper.toStatus(e);
             condition(app, "Degraded", true, reasonOf(e), "cannot rebuild generation " + app.generation + ": "
@@ -946,7 +1092,7 @@ final class ApplicationHandler implements AutoCloseable {
         app.objects.forEach((on, o) -> {
             o.programs().forEach((pn, p) -> st.addPrograms(ProgramStatus.newBuilder().setObject(on).setName(pn)
                     .setProgramId(p.key().id()).setTag(p.tag()).setInsnDigest(p.digest())));
-            o.maps().forEach((mn, m) -> st.addMaps(MapStatus.newBuilder().setObject(on).setName(mn)
+            o.maps().forEach((mn, m) -> st.addMaps(MapStatus.newBuilder().setObject(on).setName(mn).setShare(m.share())
                     .setMapId(m.key().id()).setKept(m.kept())));
         });
         app.atts.values().forEach(a -> {
@@ -1066,11 +1212,12 @@ final class ApplicationHandler implements AutoCloseable {
                     + " of application '" + app.name + "' (" + e.getMessage() + "): it keeps running; fix the state"
                     + " directory and delete again");
         }
+        changes++;
         List<ObjectRef> closed = new ArrayList<>();
         app.atts.values().forEach(a -> closeHeld(a.link, closed));
         app.objects.values().forEach(o -> {
             o.programs().values().forEach(p -> closeHeld(p.key(), closed));
-            o.maps().values().forEach(m -> closeHeld(m.key(), closed));
+            o.maps().values().forEach(m -> release(app, m.key(), closed));
         });
         apps.remove(app.name);
         blobs.collect(allBlobs(), blobsOf(app.spec));
@@ -1081,104 +1228,45 @@ final class ApplicationHandler implements AutoCloseable {
 
     // ---- blobs ----
 
-    /** The stream's messages are authorized (the first) before they arrive; the store is checked on the first. */
     StreamObserver<UploadBlobRequest> upload(StreamObserver<UploadBlobResponse> out) {
-        return new StreamObserver<>() {
-            private final java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
-            private String expected = "";
-            private boolean first = true;
-            private boolean failed;
-
-            @Override
-            public void onNext(UploadBlobRequest r) {
-                if (failed) {
-                    return;
-                }
-                if (first && records == null) {
-                    fail(RequestException.failedPrecondition("APPLICATIONS_UNAVAILABLE", "this agent keeps no"
-                            + " state directory, so it cannot hold blobs"));
-                    return;
-                }
-                if (first) {
-                    expected = r.getExpectedSha256();
-                    first = false;
-                    if (!expected.isEmpty() && !Blobs.wellFormed(expected)) {
-                        fail(RequestException.invalid("expected_sha256", "'" + expected + "' is not a sha256: 64"
-                                + " lowercase hex digits"));
-                        return;
-                    }
-                } else if (!r.getExpectedSha256().isEmpty()) {
-                    fail(RequestException.invalid("expected_sha256", "only the first message may carry it"));
-                    return;
-                }
-                if (buf.size() + (long) r.getData().size() > Blobs.MAX_BLOB_BYTES) {
-                    fail(RequestException.of(Status.Code.RESOURCE_EXHAUSTED, "BLOB_TOO_LARGE", "data",
-                            "the blob is over " + Blobs.MAX_BLOB_BYTES + " bytes"));
-                    return;
-                }
-                buf.writeBytes(r.getData().toByteArray());
-            }
-
-            private void fail(RuntimeException e) {
-                failed = true;
-                buf.reset();
-                out.onError(ErrorMapper.toException(e));
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                buf.reset();
-            }
-
-            @Override
-            public void onCompleted() {
-                if (failed) {
-                    return;
-                }
-                byte[] b = buf.toByteArray();
-                buf.reset();
-                try {
-                    if (b.length == 0) {
-                        throw RequestException.invalid("data", "is empty: send the object's bytes");
-                    }
-                    String sha = Blobs.sha256(b);
-                    if (!expected.isEmpty() && !expected.equals(sha)) {
-                        throw RequestException.of(Status.Code.INVALID_ARGUMENT, "DIGEST_MISMATCH", "expected_sha256",
-                                "the bytes' sha256 is " + sha + ", not " + expected + ": the upload was damaged");
-                    }
-                    try {
-                        blobs.put(b);
-                    } catch (IOException e) {
-                        throw RequestException.of(Status.Code.RESOURCE_EXHAUSTED, "BLOB_STORE_FULL", "data",
-                                e.getMessage());
-                    }
-                    out.onNext(UploadBlobResponse.newBuilder().setSha256(sha).setSize(b.length).build());
-                    out.onCompleted();
-                } catch (RuntimeException e) {
-                    out.onError(ErrorMapper.toException(e));
-                }
-            }
-        };
+        return BlobUpload.observer(() -> blobs, out);
     }
 
     // ---- watch ----
 
-    /** One watch stream; events go out in order, from whichever thread made them. */
+    /** Changes a watcher may fall behind by (sent while its stream is not ready) before it is ended. */
+    static final int MAX_BEHIND = 1024;
+
+    /** One watch: changes of the applications its caller may see (and of one name, when asked). */
     private static final class Watcher {
         final ServerCallStreamObserver<WatchApplicationsResponse> out;
         final String name;
+        final java.util.function.Predicate<Application> visible;
         private boolean ended;
+        private int behind;
 
-        Watcher(ServerCallStreamObserver<WatchApplicationsResponse> out, String name) {
+        Watcher(ServerCallStreamObserver<WatchApplicationsResponse> out, String name,
+                java.util.function.Predicate<Application> visible) {
             this.out = out;
             this.name = name;
+            this.visible = visible;
         }
 
         synchronized void send(WatchApplicationsResponse r) {
-            if (ended || !name.isEmpty() && r.hasApplication() && !name.equals(r.getApplication().getName())) {
+            if (ended || r.hasApplication() && (!name.isEmpty() && !name.equals(r.getApplication().getName())
+                    || !visible.test(r.getApplication()))) {
                 return;
             }
+            behind = out.isReady() ? 0 : behind + 1;
             try {
+                if (behind > MAX_BEHIND) {
+                    ended = true;
+                    out.onError(ErrorMapper.toException(RequestException.of(Status.Code.RESOURCE_EXHAUSTED,
+                            "WATCH_TOO_SLOW", "",
+                            "this watch fell " + MAX_BEHIND + " changes behind (it does not read them): watch again"
+                                    + " from resource_version " + r.getResourceVersion())));
+                    return;
+                }
                 out.onNext(r);
             } catch (RuntimeException e) {
                 ended = true; // cancelled
@@ -1222,8 +1310,9 @@ final class ApplicationHandler implements AutoCloseable {
                             + " (ListApplications.resource_version) and watch from there");
         }
         var so = (ServerCallStreamObserver<WatchApplicationsResponse>) out;
-        Watcher w = new Watcher(so, req.getName());
         Caller caller = Caller.current();
+        Watcher w = new Watcher(so, req.getName(), a -> authorizer.maySee(caller, PinRecords.fromProto(a.getOwner()),
+                false));
         if (from == 0) {
             for (App app : apps.values()) {
                 if (authorizer.maySee(caller, app.owner, false)) {

@@ -104,6 +104,19 @@ final class ApplicationPins {
         }
     }
 
+    /** Removes the application's own pin of an entry that stays (a map other applications share). */
+    void unpinOwn(App app, Registry.Entry e) {
+        Path p = pinOf(app.name, e.key());
+        if (e.hasPin(p)) {
+            try {
+                pins.remove(p, FIELD);
+            } catch (RuntimeException ex) {
+                LOG.warning("cannot remove the pin " + p + " (remove it by hand): " + ex.getMessage());
+            }
+            e.forgetPin(p);
+        }
+    }
+
     /** Removes the pins of an entry about to close (the application's, and any a caller made of it). */
     void unpin(Registry.Entry e) {
         for (Path p : e.pins()) {
@@ -122,7 +135,7 @@ final class ApplicationPins {
         app.objects.forEach((name, o) -> {
             HeldObject.Builder ho = HeldObject.newBuilder().setName(name).setLoadKey(o.loadKey());
             o.maps().forEach((mn, m) -> ho.addMaps(HeldMap.newBuilder().setName(mn).setId(m.key().id())
-                    .setKept(m.kept())));
+                    .setKept(m.kept()).setShare(m.share())));
             o.programs().forEach((pn, p) -> ho.addPrograms(HeldProgram.newBuilder().setName(pn).setId(p.key().id())
                     .setTag(p.tag()).setInsnDigest(p.digest()).addAllMapIds(p.maps().stream()
                             .map(Registry.Key::id).sorted().toList())));
@@ -158,7 +171,7 @@ final class ApplicationPins {
                 Map<String, MapMember> maps = new LinkedHashMap<>();
                 for (HeldMap hm : ho.getMapsList()) {
                     Registry.Entry e = hold(app, Registry.Kind.MAP, hm.getId(), labels, Set.of(), made);
-                    maps.put(hm.getName(), new MapMember(e.key(), hm.getKept()));
+                    maps.put(hm.getName(), new MapMember(e.key(), hm.getKept(), hm.getShare()));
                 }
                 Map<String, ProgMember> progs = new LinkedHashMap<>();
                 for (HeldProgram hp : ho.getProgramsList()) {
@@ -167,7 +180,7 @@ final class ApplicationPins {
                     Registry.Entry e = hold(app, Registry.Kind.PROGRAM, hp.getId(), labels, deps, made);
                     progs.put(hp.getName(), new ProgMember(e.key(), hp.getTag(), hp.getInsnDigest(), deps));
                 }
-                app.objects.put(ho.getName(), new Obj(ho.getLoadKey(), maps, progs));
+                app.objects.put(ho.getName(), new Obj(ho.getLoadKey(), maps, progs, null));
                 held += made.size();
             } catch (RuntimeException e) {
                 LOG.info("application " + app.name + ": object " + ho.getName() + " is not held again (it is loaded"
@@ -222,9 +235,12 @@ final class ApplicationPins {
             o.close();
             throw new IllegalStateException(p + " holds " + kind + " " + o.id() + ", not " + id);
         }
+        boolean heldAlready = registry.find(new Registry.Key(kind, id)) != null; // a map another application shares
         Registry.Entry e = registry.add(kind, o, app.owner, labels, deps);
         e.holdPin(p);
-        made.add(e);
+        if (!heldAlready) {
+            made.add(e);
+        }
         return e;
     }
 

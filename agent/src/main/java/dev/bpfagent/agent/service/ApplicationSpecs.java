@@ -75,6 +75,17 @@ final class ApplicationSpecs {
                 throw RequestException.invalid(f + ".programs", o.getProgramsCount() + " programs; at most "
                         + MAX_PROGRAMS);
             }
+            for (var m : o.getMapsMap().entrySet()) {
+                String mf = f + ".maps[" + m.getKey() + "]";
+                String share = m.getValue().getShare();
+                if (!share.isEmpty() && !OBJECT_NAME.matcher(share).matches()) {
+                    throw RequestException.invalid(mf + ".share", "'" + share + "': 1-63 characters of [A-Za-z0-9_.-]");
+                }
+                if (!share.isEmpty() && m.getValue().getRecreate()) {
+                    throw RequestException.invalid(mf + ".recreate", "a shared map is not recreated by one of the"
+                            + " applications sharing it: leave recreate unset, or the map unshared");
+                }
+            }
             Set<String> progs = new HashSet<>();
             for (int p = 0; p < o.getProgramsCount(); p++) {
                 checkProgram(o.getPrograms(p), f + ".programs[" + p + "]", progs);
