@@ -371,6 +371,51 @@ class ApplicationsTest extends OneAgentPerClass {
         assertEquals(0, c.agentInfo().getUnheld());
     }
 
+    /**
+     * An apply that fails after it moved a link to its new program (a later attachment of the same apply
+     * is refused) puts the link back on the previous program: the old generation runs as it did.
+     */
+    @Test
+    void aFailureAfterALinkUpdateUndoesTheUpdate() throws Exception {
+        Applications apps = c.applications();
+        java.util.function.LongFunction<ApplicationSpec> fw = v -> {
+            try {
+                ApplicationSpec s = spec(v, 0);
+                return s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0, s.getObjects(0)
+                        .getPrograms(0).toBuilder().setAttach(0, s.getObjects(0).getPrograms(0).getAttach(0).toBuilder()
+                                .clearInterfaces().addInterfaces(HOST_IF)))).build();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        };
+        Application a1 = apps.apply("undo", fw.apply(1)).getApplication();
+        int prog1 = a1.getStatus().getPrograms(0).getProgramId();
+        int link = on(a1, HOST_IF).getLinkId();
+        int ifindex = Integer.parseInt(Files.readString(Path.of("/sys/class/net", HOST_IF, "ifindex")).trim());
+        assertEquals(prog1, dev.bpfagent.agent.bpf.Host.xdpProgramId(ifindex));
+        // v2: the firewall changes (its link is updated first), and a second object's tracepoint is not there
+        ApplicationSpec v2 = fw.apply(2).toBuilder().addObjects(ApplicationObject.newBuilder().setName("ev")
+                .setSource(Applications.elf(ObjectsOverAgentTest.object("events")))
+                .addPrograms(ApplicationProgram.newBuilder().setName("on_nanosleep").addAttach(AttachRule.newBuilder()
+                        .setHook(Hook.newBuilder().setTracepoint(TracepointHook.newBuilder().setCategory("syscalls")
+                                .setName("sys_enter_nosuch" + TAG)))))).build();
+        BpfAgentException e = assertThrows(BpfAgentException.class, () -> apps.apply("undo", v2));
+        assertTrue(e.getMessage().contains("sys_enter_nosuch"), e.getMessage());
+        Application after = apps.get("undo");
+        assertEquals(1, after.getGeneration());
+        assertEquals(prog1, after.getStatus().getPrograms(0).getProgramId());
+        assertEquals(link, on(after, HOST_IF).getLinkId(), "the same link");
+        assertEquals(prog1, dev.bpfagent.agent.bpf.Host.xdpProgramId(ifindex), "put back on the previous program");
+        assertEquals("AttachFailed", condition(after, "Degraded").getReason());
+        assertTrue(Kernel.eventually(() -> dev.bpfagent.agent.bpf.KernelObjects.programIds().stream()
+                .filter(id -> id > prog1).map(dev.bpfagent.agent.bpf.Program::infoById)
+                .noneMatch(i -> i.isPresent() && (i.get().name().equals("firewall")
+                        || i.get().name().equals("on_nanosleep")))), "v2's programs closed");
+        apps.delete("undo");
+        assertTrue(Kernel.eventually(() -> dev.bpfagent.agent.bpf.Host.xdpProgramId(ifindex) == 0));
+        assertEquals(0, c.agentInfo().getUnheld());
+    }
+
     @Test
     void badSpecsNameTheirField() throws Exception {
         Applications apps = c.applications();
