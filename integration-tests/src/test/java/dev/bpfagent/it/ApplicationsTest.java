@@ -232,6 +232,15 @@ class ApplicationsTest extends OneAgentPerClass {
         }
     }
 
+    /** The firewall at this version, on HOST_IF only (not by glob). */
+    static ApplicationSpec onHostIf(long version) throws Exception {
+        ApplicationSpec s = spec(version, 0);
+        AttachRule rule = s.getObjects(0).getPrograms(0).getAttach(0).toBuilder().clearInterfaces()
+                .addInterfaces(HOST_IF).build();
+        return s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0, s.getObjects(0).getPrograms(0)
+                .toBuilder().setAttach(0, rule))).build();
+    }
+
     /** The firewall's passed-packets counter (slot 0 of its per-CPU counters), summed over CPUs. */
     static long passed(BpfClient c, int countersMap) {
         var r = c.lookupMapElem(LookupMapElemRequest.newBuilder().setMap(ObjectRef.newBuilder().setId(countersMap)
@@ -252,17 +261,7 @@ class ApplicationsTest extends OneAgentPerClass {
     void upgradesUnderASteadyStreamLeaveNoPacketUnhandled() throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs python3 to send the stream");
         Applications apps = c.applications();
-        java.util.function.LongFunction<ApplicationSpec> version = v -> {
-            try {
-                ApplicationSpec s = spec(v, 0);
-                return s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0, s.getObjects(0)
-                        .getPrograms(0).toBuilder().setAttach(0, s.getObjects(0).getPrograms(0).getAttach(0).toBuilder()
-                                .clearInterfaces().addInterfaces(HOST_IF)))).build();
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        };
-        Application a = apps.apply("steady", version.apply(1)).getApplication();
+        Application a = apps.apply("steady", onHostIf(1)).getApplication();
         int counters = mapId(a, "counters");
         int link = on(a, HOST_IF).getLinkId();
         int packets = 3000;
@@ -303,7 +302,7 @@ class ApplicationsTest extends OneAgentPerClass {
             }
             int updates = 0;
             for (long v = 2; sender.isAlive() && v < 40; v++) {
-                ApplyApplicationResponse r = apps.apply("steady", version.apply(v));
+                ApplyApplicationResponse r = apps.apply("steady", onHostIf(v));
                 assertEquals(link, on(r.getApplication(), HOST_IF).getLinkId(), "the same link, updated in place");
                 assertEquals(counters, mapId(r.getApplication(), "counters"), "the counters kept");
                 updates++;
@@ -378,23 +377,13 @@ class ApplicationsTest extends OneAgentPerClass {
     @Test
     void aFailureAfterALinkUpdateUndoesTheUpdate() throws Exception {
         Applications apps = c.applications();
-        java.util.function.LongFunction<ApplicationSpec> fw = v -> {
-            try {
-                ApplicationSpec s = spec(v, 0);
-                return s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0, s.getObjects(0)
-                        .getPrograms(0).toBuilder().setAttach(0, s.getObjects(0).getPrograms(0).getAttach(0).toBuilder()
-                                .clearInterfaces().addInterfaces(HOST_IF)))).build();
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        };
-        Application a1 = apps.apply("undo", fw.apply(1)).getApplication();
+        Application a1 = apps.apply("undo", onHostIf(1)).getApplication();
         int prog1 = a1.getStatus().getPrograms(0).getProgramId();
         int link = on(a1, HOST_IF).getLinkId();
         int ifindex = Integer.parseInt(Files.readString(Path.of("/sys/class/net", HOST_IF, "ifindex")).trim());
         assertEquals(prog1, dev.bpfagent.agent.bpf.Host.xdpProgramId(ifindex));
         // v2: the firewall changes (its link is updated first), and a second object's tracepoint is not there
-        ApplicationSpec v2 = fw.apply(2).toBuilder().addObjects(ApplicationObject.newBuilder().setName("ev")
+        ApplicationSpec v2 = onHostIf(2).toBuilder().addObjects(ApplicationObject.newBuilder().setName("ev")
                 .setSource(Applications.elf(ObjectsOverAgentTest.object("events")))
                 .addPrograms(ApplicationProgram.newBuilder().setName("on_nanosleep").addAttach(AttachRule.newBuilder()
                         .setHook(Hook.newBuilder().setTracepoint(TracepointHook.newBuilder().setCategory("syscalls")

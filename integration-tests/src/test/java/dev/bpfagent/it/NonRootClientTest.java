@@ -68,14 +68,20 @@ class NonRootClientTest {
         return Processes.run(120, cmd).toString();
     }
 
-    @Test
-    void socketGroupMembersMayCallAndAreRecordedByUid() throws Exception {
+    /** Skips unless user nobody can run a client here; a directory nobody can read, for its classpath. */
+    static Path nobodysDirectory() throws Exception {
         Kernel.assumeRoot();
         Assumptions.assumeTrue(Files.isExecutable(RUNUSER), "needs runuser to run a client as nobody");
         Assumptions.assumeTrue(Files.readAllLines(Path.of("/etc/group")).stream().anyMatch(l -> l.startsWith("nogroup:")),
                 "needs the nogroup group (nobody's)");
-        Path cpDir = Files.createTempDirectory("bpf-agent-cp");
-        Files.setPosixFilePermissions(cpDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path dir = Files.createTempDirectory("bpf-agent-cp");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return dir;
+    }
+
+    @Test
+    void socketGroupMembersMayCallAndAreRecordedByUid() throws Exception {
+        Path cpDir = nobodysDirectory();
         Path runDir = Path.of("/run/bpf-agent-it-" + ProcessHandle.current().pid());
         try {
             String cp = readableClasspath(cpDir);
@@ -102,12 +108,7 @@ class NonRootClientTest {
      */
     @Test
     void anotherUsersApplicationsAreNotListedOrWatched() throws Exception {
-        Kernel.assumeRoot();
-        Assumptions.assumeTrue(Files.isExecutable(RUNUSER), "needs runuser to run a client as nobody");
-        Assumptions.assumeTrue(Files.readAllLines(Path.of("/etc/group")).stream().anyMatch(l -> l.startsWith("nogroup:")),
-                "needs the nogroup group (nobody's)");
-        Path cpDir = Files.createTempDirectory("bpf-agent-cp");
-        Files.setPosixFilePermissions(cpDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path cpDir = nobodysDirectory();
         Path runDir = Path.of("/run/bpf-agent-it-" + ProcessHandle.current().pid() + "-apps");
         try {
             String cp = readableClasspath(cpDir);
