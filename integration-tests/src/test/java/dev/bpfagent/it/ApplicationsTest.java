@@ -137,7 +137,7 @@ class ApplicationsTest extends OneAgentPerClass {
             AttachmentStatus att1 = on(a1, HOST_IF);
             assertNotNull(att1, a1.getStatus().toString());
             assertEquals(AttachmentStatus.State.STATE_ATTACHED, att1.getState());
-            int prog1 = a1.getStatus().getPrograms(0).getProgramId();
+            int prog1 = programId(a1, "firewall");
             assertTrue(c.programAttached(prog1));
             assertEquals(java.util.Map.of("team", "net", "bpf-agent.dev/application", "firewall"),
                     c.program(prog1).getAgent().getLabelsMap(), "the spec's labels and the application's name");
@@ -145,11 +145,20 @@ class ApplicationsTest extends OneAgentPerClass {
             block(c, blockedMap, blocked.getLocalPort());
             assertFalse(udpArrives(blocked), "v1 drops UDP to a blocked port");
             assertTrue(udpArrives(open), "and passes UDP to others");
+            // the drops were judged by the tail call's target, loaded with the entry program, and reported
+            // in the ring buffer
+            int drops = mapId(a1, "drops");
+            int verdicts1 = mapId(a1, "verdicts");
+            int tail1 = programId(a1, "udp_verdict");
+            assertEquals(List.of("firewall", "udp_verdict"), a1.getStatus().getProgramsList().stream()
+                    .map(ProgramStatus::getName).toList(), "the named program first, then its tail call's target");
+            assertEquals(List.of(1L, 1L, 1L), droppedBy(c, drops, blocked.getLocalPort()),
+                    "three drops, each by v1, in the ring buffer");
 
             // the same spec again: nothing changes
             ApplyApplicationResponse again = apps.apply("firewall", spec(1, 0));
             assertEquals(1, again.getApplication().getGeneration());
-            assertEquals(prog1, again.getApplication().getStatus().getPrograms(0).getProgramId());
+            assertEquals(prog1, programId(again.getApplication(), "firewall"));
             assertEquals(att1.getLinkId(), on(again.getApplication(), HOST_IF).getLinkId());
             assertTrue(again.getPlanList().stream().allMatch(s -> s.getAction() == PlanStep.Action.ACTION_KEEP),
                     again.getPlanList().toString());
@@ -164,7 +173,7 @@ class ApplicationsTest extends OneAgentPerClass {
             ApplyApplicationResponse r2 = apps.apply("firewall", spec(2, 0));
             Application a2 = r2.getApplication();
             assertEquals(2, a2.getGeneration());
-            int prog2 = a2.getStatus().getPrograms(0).getProgramId();
+            int prog2 = programId(a2, "firewall");
             assertNotEquals(prog1, prog2);
             assertEquals(att1.getLinkId(), on(a2, HOST_IF).getLinkId(), "BPF_LINK_UPDATE: the same link");
             assertEquals(blockedMap, mapId(a2, "blocked"));
@@ -175,6 +184,14 @@ class ApplicationsTest extends OneAgentPerClass {
             assertTrue(Kernel.eventually(() -> !c.programExists(prog1)), "v1's program closed");
             assertFalse(udpArrives(blocked), "v2 still drops: the kept map still blocks the port");
             assertTrue(udpArrives(open));
+            assertEquals(drops, mapId(a2, "drops"), "the ring buffer kept: its readers read on");
+            assertEquals(List.of(2L, 2L, 2L), droppedBy(c, drops, blocked.getLocalPort()), "now dropped by v2");
+            assertNotEquals(verdicts1, mapId(a2, "verdicts"), "a new program array for the new version");
+            assertNotEquals(tail1, programId(a2, "udp_verdict"));
+            assertTrue(r2.getPlanList().stream().anyMatch(s -> s.getAction() == PlanStep.Action.ACTION_CREATE_MAP
+                    && s.getName().equals("verdicts") && s.getReason().contains("program array")),
+                    r2.getPlanList().toString());
+            assertTrue(Kernel.eventually(() -> !c.programExists(tail1)), "v1's tail call target closed");
 
             // v3 the verifier refuses: v2 runs on, Degraded with the log
             BpfAgentException refused = assertThrows(BpfAgentException.class, () -> apps.apply("firewall",
@@ -182,7 +199,7 @@ class ApplicationsTest extends OneAgentPerClass {
             assertEquals(Status.Code.INVALID_ARGUMENT, refused.code(), refused.getMessage());
             Application after = apps.get("firewall");
             assertEquals(2, after.getGeneration());
-            assertEquals(prog2, after.getStatus().getPrograms(0).getProgramId());
+            assertEquals(prog2, programId(after, "firewall"));
             Condition degraded = condition(after, "Degraded");
             assertTrue(degraded.getStatus());
             assertEquals("VerifierRejected", degraded.getReason());
@@ -241,10 +258,34 @@ class ApplicationsTest extends OneAgentPerClass {
                 .toBuilder().setAttach(0, rule))).build();
     }
 
+    static int programId(Application a, String name) {
+        return a.getStatus().getProgramsList().stream().filter(p -> p.getName().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no program " + name + ": " + a.getStatus())).getProgramId();
+    }
+
+    /** The versions that dropped packets to this port, from the ring buffer's records (consumed). */
+    static List<Long> droppedBy(BpfClient c, int ringMap, int port) {
+        List<Long> versions = new java.util.ArrayList<>();
+        for (ByteString r : c.readRingBuffer(ReadRingBufferRequest.newBuilder().setMap(ObjectRef
+                .newBuilder().setId(ringMap).setKind(ObjectKind.OBJECT_KIND_MAP)).build()).getRecordsList()) {
+            ByteBuffer b = r.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            if (r.size() == 16 && (b.getShort(8) & 0xffff) == port) {
+                versions.add(b.getLong(0));
+            }
+        }
+        return versions;
+    }
+
     /** The firewall's passed-packets counter (slot 0 of its per-CPU counters), summed over CPUs. */
     static long passed(BpfClient c, int countersMap) {
+        return counter(c, countersMap, 0);
+    }
+
+    /** A slot of the firewall's per-CPU counters, summed over CPUs. */
+    static long counter(BpfClient c, int countersMap, int slot) {
         var r = c.lookupMapElem(LookupMapElemRequest.newBuilder().setMap(ObjectRef.newBuilder().setId(countersMap)
-                .setKind(ObjectKind.OBJECT_KIND_MAP)).setKey(ByteString.copyFrom(new byte[4])).build());
+                .setKind(ObjectKind.OBJECT_KIND_MAP)).setKey(ByteString.copyFrom(ByteBuffer.allocate(4)
+                .order(ByteOrder.LITTLE_ENDIAN).putInt(slot).array())).build());
         long sum = 0;
         for (ByteString v : r.getPerCpuValuesList()) {
             sum += v.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).getLong(0);
@@ -315,6 +356,7 @@ class ApplicationsTest extends OneAgentPerClass {
             assertTrue(updates >= 3, "upgrades ran during the stream: " + updates);
             assertEquals(packets, got.size(), "every packet arrived (" + updates + " upgrades meanwhile)");
             assertEquals(packets, counted, "and each was handled by one version or another: none with no program");
+            assertEquals(0, counter(c, counters, 3), "and none met one version's entry and found no tail call target");
         } finally {
             apps.delete("steady");
         }
@@ -329,7 +371,7 @@ class ApplicationsTest extends OneAgentPerClass {
     }
 
     static int verdict(BpfClient c, Application a, int port) {
-        return c.testRun(a.getStatus().getPrograms(0).getProgramId(), dev.bpfagent.client.TestRunOptions.ofData(
+        return c.testRun(programId(a, "firewall"), dev.bpfagent.client.TestRunOptions.ofData(
                 dev.bpfagent.client.TestPackets.udp().dstPort(port).build())).retval();
     }
 
@@ -378,7 +420,7 @@ class ApplicationsTest extends OneAgentPerClass {
     void aFailureAfterALinkUpdateUndoesTheUpdate() throws Exception {
         Applications apps = c.applications();
         Application a1 = apps.apply("undo", onHostIf(1)).getApplication();
-        int prog1 = a1.getStatus().getPrograms(0).getProgramId();
+        int prog1 = programId(a1, "firewall");
         int link = on(a1, HOST_IF).getLinkId();
         int ifindex = Integer.parseInt(Files.readString(Path.of("/sys/class/net", HOST_IF, "ifindex")).trim());
         assertEquals(prog1, dev.bpfagent.agent.bpf.Host.xdpProgramId(ifindex));
@@ -392,7 +434,7 @@ class ApplicationsTest extends OneAgentPerClass {
         assertTrue(e.getMessage().contains("sys_enter_nosuch"), e.getMessage());
         Application after = apps.get("undo");
         assertEquals(1, after.getGeneration());
-        assertEquals(prog1, after.getStatus().getPrograms(0).getProgramId());
+        assertEquals(prog1, programId(after, "firewall"));
         assertEquals(link, on(after, HOST_IF).getLinkId(), "the same link");
         assertEquals(prog1, dev.bpfagent.agent.bpf.Host.xdpProgramId(ifindex), "put back on the previous program");
         assertEquals("AttachFailed", condition(after, "Degraded").getReason());
@@ -459,7 +501,7 @@ class ApplicationsTest extends OneAgentPerClass {
                         Applications.blob(sha)).clearPrograms().addPrograms(ApplicationProgram.newBuilder()
                         .setName("firewall"))).build();
                 Application a = apps.apply("byblob", byBlob).getApplication();
-                prog = a.getStatus().getPrograms(0).getProgramId();
+                prog = programId(a, "firewall");
                 assertTrue(c1.programExists(prog));
             }
             // the first agent's bpffs directory went with it (as after a reboot): the next agent, on another
@@ -470,7 +512,7 @@ class ApplicationsTest extends OneAgentPerClass {
                  BpfClient c2 = BpfClient.connect(second.unixTarget())) {
                 Application back = c2.applications().get("byblob");
                 assertEquals(1, back.getGeneration());
-                int rebuilt = back.getStatus().getPrograms(0).getProgramId();
+                int rebuilt = programId(back, "firewall");
                 assertNotEquals(prog, rebuilt);
                 assertTrue(c2.programExists(rebuilt), back.getStatus().toString());
                 assertTrue(back.getStatus().getEventsList().stream().anyMatch(e -> e.getReason().equals("Rebuilt")));

@@ -2,6 +2,7 @@ package dev.bpfagent.agent.service;
 
 import dev.bpfagent.agent.bpf.BpfMap;
 import dev.bpfagent.agent.bpf.Link;
+import dev.bpfagent.agent.bpf.MapType;
 import dev.bpfagent.agent.bpf.Program;
 import dev.bpfagent.agent.bpf.VerifierException;
 import dev.bpfagent.agent.bpf.object.ObjectLoader;
@@ -409,7 +410,8 @@ final class ApplicationHandler implements AutoCloseable {
             }
         }
         Obj old = app.objects.get(o.getName());
-        if (s != null && s.getRecreate() || old == null || !old.maps().containsKey(def.name())) {
+        if (s != null && s.getRecreate() || old == null || !old.maps().containsKey(def.name())
+                || def.type() == MapType.PROG_ARRAY.value) { // it holds its own version's programs: see PROG_ARRAY_NEW
             return Optional.empty();
         }
         Registry.Entry e = registry.find(old.maps().get(def.name()).key());
@@ -418,6 +420,20 @@ final class ApplicationHandler implements AutoCloseable {
         }
         BpfMap m = e.object(BpfMap.class);
         return ObjectLoader.sameShape(m.info(), def) ? Optional.of(BpfMap.fromId(m.id())) : Optional.empty();
+    }
+
+    /**
+     * Why a map the previous version had is made anew. A program array is never kept: its slots hold
+     * the programs of its own version, so the old entry program keeps jumping to the old targets until
+     * its link moves to the new one, and no packet meets one version's entry and another's tail.
+     */
+    static final String PROG_ARRAY_NEW = "recreated: a program array holds its own version's programs"
+            + " (the old version keeps its targets until its links move)";
+
+    private static String recreatedReason(ObjectSpec.MapDef m) {
+        return m.type() == MapType.PROG_ARRAY.value ? PROG_ARRAY_NEW
+                : m.kind() != ObjectSpec.MapKind.DEFINED ? "recreated: global data is each version's own"
+                : "recreated: its shape changed, or its settings say recreate";
     }
 
     // ---- maps shared by name ----
@@ -681,7 +697,7 @@ final class ApplicationHandler implements AutoCloseable {
                         : PlanStep.Action.ACTION_CREATE_MAP).setKind("map").setObject(d.name()).setName(e.getKey())
                         .setReason(sharedBefore ? "shared as '" + share + "' with another application"
                                 : kept ? "the same name, type, sizes and flags" : was == null ? "new"
-                                : "recreated: its shape or settings changed, or it is global data").build());
+                                : recreatedReason(d.spec().map(e.getKey()).orElseThrow())).build());
             }
             for (var e : loaded.programs().entrySet()) {
                 ObjectSpec.ProgramDef def = d.spec().program(e.getKey()).orElseThrow();
@@ -873,7 +889,8 @@ final class ApplicationHandler implements AutoCloseable {
                 boolean keep = old != null && m.kind() == ObjectSpec.MapKind.DEFINED && keptMapShape(app, d, m);
                 plan.add(PlanStep.newBuilder().setAction(keep ? PlanStep.Action.ACTION_KEEP_MAP
                         : PlanStep.Action.ACTION_CREATE_MAP).setKind("map").setObject(d.name()).setName(m.name())
-                        .setReason(keep ? "the same name, type, sizes and flags" : "new or changed").build());
+                        .setReason(keep ? "the same name, type, sizes and flags" : old.maps().containsKey(m.name())
+                                ? recreatedReason(m) : "new").build());
             }
             for (ObjectLoader.PlannedProgram p : d.plan().programs()) {
                 boolean had = old != null && old.programs().containsKey(p.name());
@@ -1090,8 +1107,14 @@ final class ApplicationHandler implements AutoCloseable {
         var st = ApplicationStatus.newBuilder().setObservedGeneration(app.generation)
                 .addAllConditions(app.conditions.values()).addAllEvents(app.events);
         app.objects.forEach((on, o) -> {
-            o.programs().forEach((pn, p) -> st.addPrograms(ProgramStatus.newBuilder().setObject(on).setName(pn)
-                    .setProgramId(p.key().id()).setTag(p.tag()).setInsnDigest(p.digest())));
+            List<String> named = spec == null ? List.of() : spec.getObjectsList().stream()
+                    .filter(x -> x.getName().equals(on)).flatMap(x -> x.getProgramsList().stream())
+                    .map(ApplicationProgram::getName).toList();
+            // the programs the spec names, in its order, then those loaded with them (tail-call targets)
+            o.programs().entrySet().stream().sorted(java.util.Comparator.comparingInt(e -> named.contains(e.getKey())
+                    ? named.indexOf(e.getKey()) : named.size())).forEach(e -> st.addPrograms(ProgramStatus
+                    .newBuilder().setObject(on).setName(e.getKey()).setProgramId(e.getValue().key().id())
+                    .setTag(e.getValue().tag()).setInsnDigest(e.getValue().digest())));
             o.maps().forEach((mn, m) -> st.addMaps(MapStatus.newBuilder().setObject(on).setName(mn).setShare(m.share())
                     .setMapId(m.key().id()).setKept(m.kept())));
         });

@@ -194,8 +194,9 @@ public final class ObjectLoader {
                 throw new InvalidSpecException("overrides[" + p + "]", "the object has no program '" + p + "'");
             }
         }
+        Set<String> wanted = tailCallTargets(spec, options.programs());
         List<ObjectSpec.ProgramDef> chosen = spec.programs().stream().filter(p -> options.programs().isEmpty()
-                || options.programs().contains(p.name())).toList();
+                || wanted.contains(p.name())).toList();
         List<PlannedProgram> planned = new ArrayList<>();
         for (ObjectSpec.ProgramDef p : chosen) {
             ProgramOverride ov = options.overrides().get(p.name());
@@ -215,6 +216,33 @@ public final class ObjectLoader {
             planned.add(new PlannedProgram(p, type, attachType, attachTo, sec != null ? sec.progFlags() : 0));
         }
         return new Plan(spec, options, planned, neededMaps(spec, chosen, options));
+    }
+
+    /**
+     * The programs named, and with them every program a program array they use is initialised with
+     * (transitively): a tail call's target is part of the program that jumps to it, as for libbpf, where
+     * an initialiser naming a program that is not loaded fails the load.
+     */
+    static Set<String> tailCallTargets(ObjectSpec spec, Set<String> named) {
+        Set<String> all = new java.util.LinkedHashSet<>(named);
+        boolean grew = !named.isEmpty();
+        while (grew) {
+            grew = false;
+            for (ObjectSpec.ProgramDef p : spec.programs()) {
+                if (!all.contains(p.name())) {
+                    continue;
+                }
+                for (String m : p.maps()) {
+                    Optional<ObjectSpec.MapDef> def = spec.map(m);
+                    if (def.isPresent() && def.get().type() == MapType.PROG_ARRAY.value) {
+                        for (String target : def.get().slots().values()) {
+                            grew |= spec.program(target).isPresent() && all.add(target);
+                        }
+                    }
+                }
+            }
+        }
+        return all;
     }
 
     public static Loaded load(ObjectSpec spec, Options options) {
