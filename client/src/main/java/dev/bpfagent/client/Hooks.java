@@ -90,6 +90,25 @@ public final class Hooks {
                 .setMode(mode)).build();
     }
 
+    /**
+     * The same xdp, tcx or tc hook on its interface in a named network namespace (as `ip netns` names it,
+     * /run/netns/NAME), e.g. {@code Hooks.inNetns("blue", Hooks.xdp("eth0"))}.
+     */
+    public static Hook inNetns(String netns, Hook hook) {
+        Hook.Builder b = hook.toBuilder();
+        if (hook.hasXdp()) {
+            b.getXdpBuilder().getInterfaceBuilder().setNetns(netns);
+        } else if (hook.hasTcx()) {
+            b.getTcxBuilder().getInterfaceBuilder().setNetns(netns);
+        } else if (hook.hasTc()) {
+            b.getTcBuilder().getInterfaceBuilder().setNetns(netns);
+        } else {
+            throw new IllegalArgumentException("only xdp, tcx and tc hooks name an interface; this is "
+                    + hook.getHookCase());
+        }
+        return b.build();
+    }
+
     /** tcx on an interface's ingress (Linux 6.6+), after the programs already there. */
     public static Hook tcxIngress(String iface) {
         return tcx(iface, TcDirection.TC_DIRECTION_INGRESS, 0, 0);

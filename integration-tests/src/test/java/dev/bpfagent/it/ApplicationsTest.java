@@ -447,6 +447,96 @@ class ApplicationsTest extends OneAgentPerClass {
         assertEquals(0, c.agentInfo().getUnheld());
     }
 
+    /** The firewall on interfaces selected in a named network namespace (the rule's netns), at this version. */
+    static ApplicationSpec inNetns(String netns, String glob) throws Exception {
+        ApplicationSpec s = spec(1, 0);
+        AttachRule rule = s.getObjects(0).getPrograms(0).getAttach(0).toBuilder().clearInterfaces()
+                .addInterfaces(glob).setNetns(netns).build();
+        return s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0, s.getObjects(0).getPrograms(0)
+                .toBuilder().setAttach(0, rule))).build();
+    }
+
+    static void sendUdp(String addr, int port, int n) throws Exception {
+        try (DatagramSocket s = new DatagramSocket()) {
+            for (int i = 0; i < n; i++) {
+                s.send(new DatagramPacket(new byte[] {'x'}, 1, InetAddress.getByName(addr), port));
+            }
+        }
+    }
+
+    /**
+     * Interfaces in a named network namespace: the firewall on NS_IF, inside NS, judges what the host
+     * sends into NS (its counters and ring buffer say so, and `ip -n NS link` shows it there); a veth
+     * made in NS later is attached. A rule naming a namespace not there yet is pending; once made (with
+     * a matching interface) it is attached; deleted, its link goes with its interface and the
+     * attachment is pending again.
+     */
+    @Test
+    void interfacesInANamedNetworkNamespace() throws Exception {
+        Applications apps = c.applications();
+        String later = "bpfapl" + TAG;
+        String laterIf = "bpfal" + TAG;
+        try {
+            Application a = apps.apply("in-ns", inNetns(NS, "bpfan" + TAG + "*")).getApplication();
+            AttachmentStatus at = on(a, NS_IF);
+            assertNotNull(at, a.getStatus().toString());
+            assertEquals(AttachmentStatus.State.STATE_ATTACHED, at.getState(), at.toString());
+            assertTrue(at.getTarget().contains("netns " + NS), at.getTarget());
+            var show = Processes.run(30, List.of(IP, "-n", NS, "link", "show", NS_IF));
+            assertTrue(show.output().contains("xdp") && show.output().contains("id " + programId(a, "firewall")),
+                    "the kernel runs it on " + NS_IF + " in " + NS + ": " + show.output());
+            int counters = mapId(a, "counters");
+            long before = passed(c, counters);
+            sendUdp(NS_ADDR, 9, 5);
+            assertTrue(Kernel.eventually(() -> passed(c, counters) - before >= 5), "UDP into the namespace passed"
+                    + " the firewall there: " + (passed(c, counters) - before));
+            block(c, mapId(a, "blocked"), 7);
+            sendUdp(NS_ADDR, 7, 3);
+            assertTrue(Kernel.eventually(() -> counter(c, counters, 1) >= 3), "and UDP to a blocked port dropped");
+            assertEquals(List.of(1L, 1L, 1L), droppedBy(c, mapId(a, "drops"), 7));
+
+            // a veth made in the namespace later, matching the glob
+            String extra = "bpfan" + TAG + "z";
+            NetworkHooksTest.sh(IP, "-n", NS, "link", "add", extra, "type", "veth", "peer", "name", "bpfz" + TAG);
+            assertTrue(Kernel.eventually(() -> {
+                AttachmentStatus x = on(apps.get("in-ns"), extra);
+                return x != null && x.getState() == AttachmentStatus.State.STATE_ATTACHED;
+            }), "the new interface in " + NS + " attached: " + apps.get("in-ns").getStatus());
+            NetworkHooksTest.sh(IP, "-n", NS, "link", "del", extra);
+            assertTrue(Kernel.eventually(() -> on(apps.get("in-ns"), extra) == null), "and forgotten when it goes");
+
+            // a namespace not there yet: pending, not an error
+            Application p = apps.apply("later-ns", inNetns(later, laterIf + "*")).getApplication();
+            assertTrue(p.getStatus().getAttachmentsList().stream().allMatch(x -> x.getState()
+                    == AttachmentStatus.State.STATE_PENDING), p.getStatus().toString());
+            NetworkHooksTest.sh(IP, "netns", "add", later);
+            try {
+                NetworkHooksTest.sh(IP, "-n", later, "link", "add", laterIf, "type", "veth", "peer", "name",
+                        "bpfm" + TAG);
+                assertTrue(Kernel.eventually(() -> {
+                    AttachmentStatus x = on(apps.get("later-ns"), laterIf);
+                    return x != null && x.getState() == AttachmentStatus.State.STATE_ATTACHED;
+                }), "attached once the namespace and its interface are there: " + apps.get("later-ns").getStatus());
+                int linkId = on(apps.get("later-ns"), laterIf).getLinkId();
+                assertTrue(dev.bpfagent.agent.bpf.Link.existsInKernel(linkId));
+            } finally {
+                NetworkHooksTest.sh(IP, "netns", "del", later);
+            }
+            // the namespace's teardown is the kernel's deferred work: waited for
+            assertTrue(Kernel.eventually(() -> apps.get("later-ns").getStatus().getAttachmentsList().stream()
+                    .allMatch(x -> x.getState() == AttachmentStatus.State.STATE_PENDING), 60),
+                    "pending again once the namespace is gone: " + apps.get("later-ns").getStatus());
+        } finally {
+            for (String n : List.of("in-ns", "later-ns")) {
+                try {
+                    apps.delete(n);
+                } catch (BpfAgentException gone) {
+                    // not made (an assertion failed first)
+                }
+            }
+        }
+    }
+
     @Test
     void badSpecsNameTheirField() throws Exception {
         Applications apps = c.applications();
@@ -472,6 +562,15 @@ class ApplicationsTest extends OneAgentPerClass {
                         .toBuilder().clearInterfaces().addInterfaces("nosuchif" + TAG).setRequired(true)))).build();
         e = assertThrows(BpfAgentException.class, () -> apps.apply("bad", required));
         assertEquals(Status.Code.FAILED_PRECONDITION, e.code(), e.getMessage());
+        e = assertThrows(BpfAgentException.class, () -> apps.apply("bad", inNetns("../etc", "x*")));
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("spec.objects[0].programs[0].attach[0].netns"), e.getMessage());
+        ApplicationSpec netnsNoGlobs = s.toBuilder().setObjects(0, s.getObjects(0).toBuilder().setPrograms(0,
+                s.getObjects(0).getPrograms(0).toBuilder().setAttach(0, AttachRule.newBuilder().setNetns(NS)
+                        .setHook(Hook.newBuilder().setXdp(XdpHook.newBuilder().setInterface(
+                                Interface.newBuilder().setName(NS_IF))))))).build();
+        e = assertThrows(BpfAgentException.class, () -> apps.apply("bad", netnsNoGlobs));
+        assertTrue(e.getMessage().contains("attach[0].netns"), e.getMessage());
         assertThrows(BpfAgentException.class, () -> apps.get("bad"), "no application made by a refused first apply");
         // refused by the verifier, after its bytes were stored: the blob goes with the refusal
         byte[] odd = java.util.Arrays.copyOf(ObjectsOverAgentTest.object("firewall"),

@@ -30,7 +30,12 @@ final class Kernel {
 
     /** True once condition holds, polled for up to 5 s: for what the kernel frees from work queues. */
     static boolean eventually(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + 5_000_000_000L;
+        return eventually(condition, 5);
+    }
+
+    /** For what the kernel finishes from deferred work (a network namespace's teardown): up to this long. */
+    static boolean eventually(java.util.function.BooleanSupplier condition, int seconds) throws InterruptedException {
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > end) {
                 return false;

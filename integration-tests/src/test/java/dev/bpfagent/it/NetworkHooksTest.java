@@ -130,6 +130,65 @@ class NetworkHooksTest extends OneAgentPerClass {
         }
     }
 
+    /**
+     * Whether UDP from the host to a closed port in the namespace is answered (ICMP port unreachable,
+     * which a connected socket reports): the packet crossed NS_IF's ingress and was not dropped there.
+     */
+    static boolean answeredFromNs() throws Exception {
+        try (java.net.DatagramSocket s = new java.net.DatagramSocket()) {
+            s.connect(java.net.InetAddress.getByName(NS_ADDR), 9);
+            s.setSoTimeout(300);
+            for (int i = 0; i < 3; i++) {
+                s.send(new java.net.DatagramPacket(new byte[] {1}, 1));
+                try {
+                    s.receive(new java.net.DatagramPacket(new byte[8], 8));
+                } catch (java.net.PortUnreachableException answered) {
+                    return true;
+                } catch (java.net.SocketTimeoutException quiet) {
+                    // dropped, or the answer is slow (TCG): try again
+                }
+            }
+            return false;
+        }
+    }
+
+    /**
+     * XDP and tc on an interface inside a named network namespace (Interface.netns): attached by a
+     * BPF link and by netlink, shown there by `ip -n NS`, dropping UDP that enters the namespace; a
+     * namespace that is not there is NOT_FOUND naming the field.
+     */
+    @Test
+    void hooksOnAnInterfaceInANamedNetworkNamespace() throws Exception {
+        try (ProgramHandle drop = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.xdpDropUdp())
+                .name("drop_udp_ns").build())) {
+            assertTrue(answeredFromNs(), "before attaching, the namespace answers UDP");
+            for (AttachMechanism m : List.of(AttachMechanism.ATTACH_MECHANISM_UNSPECIFIED,
+                    AttachMechanism.ATTACH_MECHANISM_NETLINK)) {
+                LinkHandle link = c.attach(drop.id(), Hooks.inNetns(NS, Hooks.xdp(NS_IF)), m);
+                assertTrue(link.link().getTarget().contains("netns " + NS), link.link().getTarget());
+                String shown = Processes.run(30, List.of(IP, "-n", NS, "-d", "link", "show", "dev", NS_IF)).output();
+                assertTrue(shown.contains("prog/xdp id " + drop.id()), m + ": ip -n shows it: " + shown);
+                assertEquals("", ipLinkXdp(HOST_IF), "not on the host's interface of that name's peer");
+                assertFalse(answeredFromNs(), m + ": XDP in the namespace drops UDP entering it");
+                link.close();
+                assertFalse(Processes.run(30, List.of(IP, "-n", NS, "-d", "link", "show", "dev", NS_IF)).output()
+                        .contains("prog/xdp"), m + ": detached");
+                assertTrue(answeredFromNs());
+            }
+            var missing = assertThrows(BpfAgentException.class, () -> c.attach(drop.id(),
+                    Hooks.inNetns("nosuchns" + TAG, Hooks.xdp(NS_IF))));
+            assertEquals(io.grpc.Status.Code.NOT_FOUND, missing.code(), missing.getMessage());
+            assertTrue(missing.getMessage().contains("hook.xdp.interface.netns"), missing.getMessage());
+            var noIf = assertThrows(BpfAgentException.class, () -> c.attach(drop.id(),
+                    Hooks.inNetns(NS, Hooks.xdp(HOST_IF))));
+            assertEquals(io.grpc.Status.Code.NOT_FOUND, noIf.code(), noIf.getMessage());
+            assertTrue(noIf.getMessage().contains("in network namespace " + NS), noIf.getMessage());
+            var bad = assertThrows(BpfAgentException.class, () -> c.attach(drop.id(),
+                    Hooks.inNetns("../x", Hooks.xdp(NS_IF))));
+            assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, bad.code(), bad.getMessage());
+        }
+    }
+
     /** What `ip link show dev IFACE` says of its XDP program: "prog/xdp id N", or "" for none. */
     static String ipLinkXdp(String iface) throws Exception {
         String out = Processes.run(30, List.of(IP, "-d", "link", "show", "dev", iface)).output();

@@ -159,20 +159,30 @@ public sealed interface Hook {
     }
 
     /** A network interface, by name or index: one of the two. */
-    record Interface(String name, int index) {
+    /** An interface by name or index, in the agent's network namespace or (netns) one `ip netns` names. */
+    record Interface(String name, int index, String netns) {
         public Interface {
             name = name == null ? "" : name;
+            netns = netns == null ? "" : netns;
             if (name.isEmpty() == (index <= 0)) {
                 throw new InvalidSpecException("interface", "give a name or an index, one of the two");
             }
             if (!name.isEmpty() && (name.length() > 15 || name.contains("/") || name.equals(".") || name.equals(".."))) {
                 throw new InvalidSpecException("interface.name", "'" + name + "' is not an interface name");
             }
+            if (!netns.isEmpty() && !dev.bpfagent.agent.kernel.NetNs.validName(netns)) {
+                throw new InvalidSpecException("interface.netns", "'" + netns + "' is not a network namespace name"
+                        + " (as `ip netns` names them under /run/netns: letters, digits, _ . -)");
+            }
+        }
+
+        public Interface(String name, int index) {
+            this(name, index, "");
         }
 
         @Override
         public String toString() {
-            return name.isEmpty() ? "ifindex " + index : name;
+            return (name.isEmpty() ? "ifindex " + index : name) + (netns.isEmpty() ? "" : " in netns " + netns);
         }
     }
 

@@ -62,6 +62,31 @@ public final class Host {
         return Mounts.current().stream().filter(m -> m.fstype().equals("bpf")).map(Mounts.Mount::target).toList();
     }
 
+    /** Every interface's XDP program now (any mode), by ifindex, in a named network namespace ("": the agent's). */
+    public static java.util.Map<Integer, Integer> xdpProgramIds(String netns) {
+        return dev.bpfagent.agent.kernel.NetNs.in(netns, Host::xdpProgramIds);
+    }
+
+    /**
+     * The interfaces of a named network namespace now, name to ifindex sorted by name; empty when the
+     * namespace is not there (deleted, or not made yet).
+     */
+    public static java.util.SortedMap<String, Integer> interfaces(String netns) {
+        if (!dev.bpfagent.agent.kernel.NetNs.exists(netns)) {
+            return new java.util.TreeMap<>();
+        }
+        try {
+            return dev.bpfagent.agent.kernel.NetNs.run(netns, dev.bpfagent.agent.kernel.Netlink::interfaces);
+        } catch (dev.bpfagent.agent.errno.KernelException gone) {
+            return new java.util.TreeMap<>(); // deleted between the check and the switch
+        }
+    }
+
+    /** Whether a name could name a network namespace (`ip netns` names). */
+    public static boolean validNetnsName(String netns) {
+        return dev.bpfagent.agent.kernel.NetNs.validName(netns);
+    }
+
     /** Every interface's XDP program now (any mode), by ifindex: one netlink dump. */
     public static java.util.Map<Integer, Integer> xdpProgramIds() {
         java.util.Map<Integer, Integer> out = new java.util.HashMap<>();

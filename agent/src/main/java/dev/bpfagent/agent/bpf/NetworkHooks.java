@@ -5,6 +5,7 @@ import dev.bpfagent.agent.errno.KernelException;
 import dev.bpfagent.agent.kernel.Bpf;
 import dev.bpfagent.agent.kernel.Fd;
 import dev.bpfagent.agent.kernel.LinkCreateAttr;
+import dev.bpfagent.agent.kernel.NetNs;
 import dev.bpfagent.agent.kernel.Netlink;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -24,6 +25,9 @@ final class NetworkHooks {
 
     /** The interface's index, checked to exist (through sysfs, so a name and an index mean the same). */
     static int ifindex(Hook.Interface iface, String field) {
+        if (!iface.netns().isEmpty()) {
+            return ifindexInNetns(iface, field);
+        }
         if (!iface.name().isEmpty()) {
             Path p = Path.of("/sys/class/net", iface.name(), "ifindex");
             try {
@@ -50,7 +54,55 @@ final class NetworkHooks {
                 + iface.index() + " in the agent's network namespace");
     }
 
+    /** In a named namespace (run there by {@link NetNs#run}): its interfaces by rtnetlink, sysfs shows the agent's. */
+    private static int ifindexInNetns(Hook.Interface iface, String field) {
+        var all = Netlink.interfaces();
+        Integer found = iface.name().isEmpty() ? (all.containsValue(iface.index()) ? iface.index() : null)
+                : all.get(iface.name());
+        if (found == null) {
+            throw HookException.notFound(field + (iface.name().isEmpty() ? ".index" : ".name"), "INTERFACE_NOT_FOUND",
+                    "no network interface " + (iface.name().isEmpty() ? "with index " + iface.index()
+                    : "'" + iface.name() + "'") + " in network namespace " + iface.netns() + " (it has " + all.keySet()
+                    + ")");
+        }
+        return found;
+    }
+
+    /** Runs the attach in the interface's namespace; a namespace that is not there is the field's error. */
+    private static Link inNetns(Hook.Interface iface, String field, java.util.function.Supplier<Link> attach) {
+        if (iface.netns().isEmpty()) {
+            return attach.get();
+        }
+        if (!NetNs.exists(iface.netns())) {
+            throw HookException.notFound(field + ".netns", "NETNS_NOT_FOUND", "no network namespace '"
+                    + iface.netns() + "' (" + NetNs.RUN_NETNS + "/" + iface.netns() + "; `ip netns list` names"
+                    + " those there are)");
+        }
+        return NetNs.run(iface.netns(), attach);
+    }
+
+    /** Undoes netlink state in the namespace it was made in; a namespace gone took the interface with it. */
+    private static Runnable inNetns(String netns, Runnable undo) {
+        if (netns.isEmpty()) {
+            return undo;
+        }
+        return () -> {
+            try {
+                NetNs.run(netns, () -> {
+                    undo.run();
+                    return null;
+                });
+            } catch (KernelException gone) {
+                // the namespace was deleted, and its interfaces with it
+            }
+        };
+    }
+
     static Link xdp(Program p, Hook.Xdp h) {
+        return inNetns(h.iface(), "hook.xdp.interface", () -> xdpHere(p, h));
+    }
+
+    private static Link xdpHere(Program p, Hook.Xdp h) {
         Link.expect(p, "program", "XDP", ProgramType.XDP);
         int ifindex = ifindex(h.iface(), "hook.xdp.interface");
         try {
@@ -73,6 +125,10 @@ final class NetworkHooks {
      * program already there, and detached only while the interface still runs this one.
      */
     static Link xdpNetlink(Program p, Hook.Xdp h) {
+        return inNetns(h.iface(), "hook.xdp.interface", () -> xdpNetlinkHere(p, h));
+    }
+
+    private static Link xdpNetlinkHere(Program p, Hook.Xdp h) {
         Link.expect(p, "program", "XDP", ProgramType.XDP);
         int ifindex = ifindex(h.iface(), "hook.xdp.interface");
         try {
@@ -94,7 +150,8 @@ final class NetworkHooks {
                 // an in-process user can do this): without its fd we cannot tell it is still ours; leave it
             }
         };
-        return Link.undone(Link.Mechanism.NETLINK, undo, p.id(), h, h.iface() + " (ifindex " + ifindex + ")");
+        return Link.undone(Link.Mechanism.NETLINK, inNetns(h.iface().netns(), undo), p.id(), h, h.iface()
+                + " (ifindex " + ifindex + ")");
     }
 
     static Link tcx(Program p, Hook.Tcx h) {
@@ -103,6 +160,10 @@ final class NetworkHooks {
 
     /** A tcx link; before 6.6 the legacy tc filter instead when fallback (the features probe asks without). */
     static Link tcx(Program p, Hook.Tcx h, boolean fallback) {
+        return inNetns(h.iface(), "hook.tcx.interface", () -> tcxHere(p, h, fallback));
+    }
+
+    private static Link tcxHere(Program p, Hook.Tcx h, boolean fallback) {
         Link.expect(p, "program", "tcx", ProgramType.SCHED_CLS, ProgramType.SCHED_ACT);
         int ifindex = ifindex(h.iface(), "hook.tcx.interface");
         AttachType type = h.ingress() ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS;
@@ -141,6 +202,10 @@ final class NetworkHooks {
      * with the last filter only if this agent added it) and a direct-action cls_bpf filter, by netlink.
      */
     static Link tc(Program p, Hook.Tc h) {
+        return inNetns(h.iface(), "hook.tc.interface", () -> tcHere(p, h));
+    }
+
+    private static Link tcHere(Program p, Hook.Tc h) {
         Link.expect(p, "program", "tc", ProgramType.SCHED_CLS, ProgramType.SCHED_ACT);
         int ifindex = ifindex(h.iface(), "hook.tc.interface");
         boolean added = Netlink.addClsact(ifindex);
@@ -173,7 +238,8 @@ final class NetworkHooks {
                 }
             }
         };
-        return Link.undone(Link.Mechanism.NETLINK, undo, p.id(), h, h.iface() + " (ifindex " + ifindex + ") "
+        return Link.undone(Link.Mechanism.NETLINK, inNetns(h.iface().netns(), undo), p.id(), h, h.iface()
+                + " (ifindex " + ifindex + ") "
                 + (h.ingress() ? "ingress" : "egress") + " prio " + filter.priority() + " handle " + filter.handle());
     }
 

@@ -46,6 +46,9 @@ public final class LibC {
     private static final MethodHandle MOUNT = downcall("mount",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS), -1);
 
+    /** int setns(int fd, int nstype) */
+    private static final MethodHandle SETNS = downcall("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), -1);
+
     /** int open(const char *path, int flags, ...) */
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
@@ -489,6 +492,21 @@ public final class LibC {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("downcall flock failed", t);
+        }
+    }
+
+    /** setns(2): moves the calling thread into the namespace fd names (nstype: CLONE_NEW*). */
+    static void setns(Fd ns, int nstype) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = ns.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) SETNS.invokeExact(state, h.fd(), nstype);
+            if (r < 0) {
+                throw KernelException.of("setns", errno(state), null);
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall setns failed", t);
         }
     }
 

@@ -47,6 +47,36 @@ public final class Netlink {
         return out;
     }
 
+    /** Every interface in the caller's network namespace: name to ifindex (RTM_GETLINK dump), sorted by name. */
+    public static java.util.SortedMap<String, Integer> interfaces() {
+        java.util.SortedMap<String, Integer> out = new java.util.TreeMap<>();
+        dump(RTM_GETLINK, new byte[IFINFOMSG_LEN], RTM_NEWLINK, "RTM_GETLINK", msg -> {
+            int ifindex = msg.get(JAVA_INT, NLMSGHDR_LEN + 4);
+            String name = linkName(msg);
+            if (!name.isEmpty()) {
+                out.put(name, ifindex);
+            }
+        });
+        return out;
+    }
+
+    /** IFLA_IFNAME of an RTM_NEWLINK message, or "". */
+    private static String linkName(MemorySegment msg) {
+        long off = NLMSGHDR_LEN + IFINFOMSG_LEN;
+        while (off + 4 <= msg.byteSize()) {
+            int len = msg.get(JAVA_SHORT, off) & 0xffff;
+            int type = msg.get(JAVA_SHORT, off + 2) & NLA_TYPE_MASK;
+            if (len < 4 || off + len > msg.byteSize()) {
+                break;
+            }
+            if (type == IFLA_IFNAME) {
+                return msg.asSlice(off + 4, len - 4).getString(0, StandardCharsets.UTF_8);
+            }
+            off += align4(len);
+        }
+        return "";
+    }
+
     /**
      * A dump request (nlmsghdr, then body) and every reply of replyType, handed to each (the whole
      * message, header included); NLMSG_DONE ends it, an error reply is a KernelException.
@@ -154,7 +184,7 @@ public final class Netlink {
 
     private static void parseLink(MemorySegment msg, List<XdpProgram> out) {
         int ifindex = msg.get(JAVA_INT, NLMSGHDR_LEN + 4);
-        String name = "";
+        String name = linkName(msg);
         int progId = 0;
         int mode = 0;
         long off = NLMSGHDR_LEN + IFINFOMSG_LEN;
@@ -164,9 +194,7 @@ public final class Netlink {
             if (len < 4 || off + len > msg.byteSize()) {
                 break;
             }
-            if (type == IFLA_IFNAME) {
-                name = msg.asSlice(off + 4, len - 4).getString(0, StandardCharsets.UTF_8);
-            } else if (type == IFLA_XDP) {
+            if (type == IFLA_XDP) {
                 long x = off + 4;
                 while (x + 4 <= off + len) {
                     int xl = msg.get(JAVA_SHORT, x) & 0xffff;

@@ -100,18 +100,21 @@ final class ApplicationHandler implements AutoCloseable {
      * asked) every interface's XDP program. Forget the XDP programs after changing them.
      */
     private static final class HostView {
-        final Map<String, Integer> ifaces = ApplicationSpecs.interfaces();
-        private Map<Integer, Integer> xdp;
+        private final Map<String, Map<String, Integer>> ifaces = new HashMap<>();
+        private final Map<String, Map<Integer, Integer>> xdp = new HashMap<>();
 
-        int xdpProgramId(int ifindex) {
-            if (xdp == null) {
-                xdp = dev.bpfagent.agent.bpf.Host.xdpProgramIds();
-            }
-            return xdp.getOrDefault(ifindex, 0);
+        /** The interfaces of a network namespace by name ("": the agent's), read once per view. */
+        Map<String, Integer> ifaces(String netns) {
+            return ifaces.computeIfAbsent(netns, n -> n.isEmpty() ? ApplicationSpecs.interfaces()
+                    : dev.bpfagent.agent.bpf.Host.interfaces(n));
+        }
+
+        int xdpProgramId(String netns, int ifindex) {
+            return xdp.computeIfAbsent(netns, dev.bpfagent.agent.bpf.Host::xdpProgramIds).getOrDefault(ifindex, 0);
         }
 
         void changed() {
-            xdp = null;
+            xdp.clear();
         }
     }
 
@@ -130,7 +133,6 @@ final class ApplicationHandler implements AutoCloseable {
         blobs = new Blobs(stateDir);
         int n = 0;
         HostView host = new HostView();
-        var ifaces = host.ifaces;
         for (ApplicationRecord r : records.readAll()) {
             Application a = r.getApplication();
             App app = new App(a.getName(), PinRecords.fromProto(a.getOwner()));
@@ -145,7 +147,7 @@ final class ApplicationHandler implements AutoCloseable {
             apps.put(app.name, app);
             n++;
             Map<String, ApplicationSpecs.Target> targets = new HashMap<>();
-            ApplicationSpecs.targets(app.spec, ifaces, false).forEach(t -> targets.put(t.key(), t));
+            ApplicationSpecs.targets(app.spec, host::ifaces, false).forEach(t -> targets.put(t.key(), t));
             int held = appPins.adopt(app, r, targets, objectLabels(app, app.spec));
             if (held > 0) {
                 event(app, "Held", "the agent started: holding " + held + " object(s) and link(s) of generation "
@@ -217,7 +219,7 @@ final class ApplicationHandler implements AutoCloseable {
         }
         authorize(caller, desired, recorded);
         HostView host = new HostView();
-        List<ApplicationSpecs.Target> targets = ApplicationSpecs.targets(recorded, host.ifaces, true);
+        List<ApplicationSpecs.Target> targets = ApplicationSpecs.targets(recorded, host::ifaces, true);
         conflicts(name, targets);
         List<PlanStep> plan = new ArrayList<>();
         boolean changed = cur == null || !cur.spec.equals(recorded);
@@ -556,9 +558,11 @@ final class ApplicationHandler implements AutoCloseable {
                     continue;
                 }
                 for (Att a : other.atts.values()) {
-                    if (a.target.hook().hasXdp() && t.ifname().equals(a.target.ifname())) {
+                    if (a.target.hook().hasXdp() && t.ifname().equals(a.target.ifname())
+                            && t.netns().equals(a.target.netns())) {
                         throw RequestException.of(Status.Code.FAILED_PRECONDITION, "HOOK_TAKEN",
-                                "spec.objects", "xdp on " + t.ifname() + " is application '" + other.name
+                                "spec.objects", "xdp on " + t.ifname() + (t.netns().isEmpty() ? "" : " in netns "
+                                        + t.netns()) + " is application '" + other.name
                                         + "''s (program " + a.target.program() + "); an interface runs one XDP"
                                         + " program: delete that application, or select other interfaces");
                     }
@@ -841,14 +845,14 @@ final class ApplicationHandler implements AutoCloseable {
         }
         ApplicationSpecs.Target t = a.target;
         if (!t.ifname().isEmpty()) {
-            Integer now = host.ifaces.get(t.ifname());
+            Integer now = host.ifaces(t.netns()).get(t.ifname());
             if (now == null || now != t.ifindex()) {
                 return false;
             }
         }
         try {
             if (t.hook().hasXdp()) {
-                return host.xdpProgramId(t.ifindex()) == a.program.id();
+                return host.xdpProgramId(t.netns(), t.ifindex()) == a.program.id();
             }
             if (t.hook().hasTcx() && link.mechanism() == Link.Mechanism.BPF_LINK) {
                 return link.info().ifindex() != 0;
@@ -889,7 +893,7 @@ final class ApplicationHandler implements AutoCloseable {
                 boolean keep = old != null && m.kind() == ObjectSpec.MapKind.DEFINED && keptMapShape(app, d, m);
                 plan.add(PlanStep.newBuilder().setAction(keep ? PlanStep.Action.ACTION_KEEP_MAP
                         : PlanStep.Action.ACTION_CREATE_MAP).setKind("map").setObject(d.name()).setName(m.name())
-                        .setReason(keep ? "the same name, type, sizes and flags" : old.maps().containsKey(m.name())
+                        .setReason(keep ? "the same name, type, sizes and flags" : old != null && old.maps().containsKey(m.name())
                                 ? recreatedReason(m) : "new").build());
             }
             for (ObjectLoader.PlannedProgram p : d.plan().programs()) {
@@ -965,8 +969,7 @@ final class ApplicationHandler implements AutoCloseable {
 
     /** Brings one application back to its spec; each change made is an event. Caller holds the lock. */
     private void reconcile(App app, HostView host) {
-        var ifaces = host.ifaces;
-        List<ApplicationSpecs.Target> targets = ApplicationSpecs.targets(app.spec, ifaces, false);
+        List<ApplicationSpecs.Target> targets = ApplicationSpecs.targets(app.spec, host::ifaces, false);
         long now = System.currentTimeMillis();
         List<Desired> reload = new ArrayList<>();
         boolean objectsMissing = false;

@@ -128,6 +128,16 @@ final class ApplicationSpecs {
                     .name().toLowerCase(java.util.Locale.ROOT) + " hook that names no interface: interface name"
                     + " globs, e.g. \"veth*\"");
         }
+        if (!rule.getNetns().isEmpty()) {
+            if (rule.getInterfacesCount() == 0) {
+                throw RequestException.invalid(f + ".netns", "is the namespace of the interfaces globs select: give"
+                        + " interfaces too (a hook naming its interface gives its own interface.netns)");
+            }
+            if (!dev.bpfagent.agent.bpf.Host.validNetnsName(rule.getNetns())) {
+                throw RequestException.invalid(f + ".netns", "'" + rule.getNetns() + "' is not a network namespace"
+                        + " name (as `ip netns` names them under /run/netns: letters, digits, _ . -)");
+            }
+        }
         if (rule.getInterfacesCount() > MAX_GLOBS) {
             throw RequestException.invalid(f + ".interfaces", rule.getInterfacesCount() + " globs; at most "
                     + MAX_GLOBS);
@@ -163,8 +173,8 @@ final class ApplicationSpecs {
                 : h.getTc().getInterface();
     }
 
-    static Hook withInterface(Hook h, String name) {
-        Interface i = Interface.newBuilder().setName(name).build();
+    static Hook withInterface(Hook h, String name, String netns) {
+        Interface i = Interface.newBuilder().setName(name).setNetns(netns).build();
         var b = h.toBuilder();
         if (h.hasXdp()) {
             b.getXdpBuilder().setInterface(i);
@@ -199,14 +209,15 @@ final class ApplicationSpecs {
 
     /** One concrete attachment a rule asks for. key: what identifies it across versions. */
     record Target(String key, String object, String program, int rule, Hook hook, String ifname, int ifindex,
-                  dev.bpfagent.proto.v1.AttachMechanism mechanism, boolean pending) {
+                  String netns, dev.bpfagent.proto.v1.AttachMechanism mechanism, boolean pending) {
     }
 
     /**
      * Every attachment the spec asks for against these interfaces; a rule that selects none gives one
      * pending target (or, required, fails naming its field).
      */
-    static List<Target> targets(ApplicationSpec spec, java.util.Map<String, Integer> ifaces, boolean failMissing) {
+    static List<Target> targets(ApplicationSpec spec, java.util.function.Function<String, ? extends java.util.Map<String,
+            Integer>> ifaces, boolean failMissing) {
         List<Target> out = new ArrayList<>();
         for (int i = 0; i < spec.getObjectsCount(); i++) {
             ApplicationObject o = spec.getObjects(i);
@@ -216,18 +227,19 @@ final class ApplicationSpecs {
                     AttachRule rule = prog.getAttach(r);
                     String base = o.getName() + "/" + prog.getName() + "/" + r;
                     if (rule.getInterfacesCount() == 0) {
-                        out.add(new Target(base, o.getName(), prog.getName(), r, rule.getHook(), "", 0,
+                        out.add(new Target(base, o.getName(), prog.getName(), r, rule.getHook(), "", 0, "",
                                 rule.getMechanism(), false));
                         continue;
                     }
                     List<PathMatcher> ms = rule.getInterfacesList().stream().map(ApplicationSpecs::matcher).toList();
                     int before = out.size();
-                    for (var e : ifaces.entrySet()) {
+                    String netns = rule.getNetns();
+                    for (var e : ifaces.apply(netns).entrySet()) {
                         Path n = Path.of(e.getKey());
                         if (ms.stream().anyMatch(m -> m.matches(n))) {
-                            out.add(new Target(base + "/" + e.getKey(), o.getName(), prog.getName(), r,
-                                    withInterface(rule.getHook(), e.getKey()), e.getKey(), e.getValue(),
-                                    rule.getMechanism(), false));
+                            out.add(new Target(base + "/" + (netns.isEmpty() ? "" : netns + ":") + e.getKey(),
+                                    o.getName(), prog.getName(), r, withInterface(rule.getHook(), e.getKey(), netns),
+                                    e.getKey(), e.getValue(), netns, rule.getMechanism(), false));
                         }
                     }
                     if (out.size() == before) {
@@ -235,10 +247,10 @@ final class ApplicationSpecs {
                             throw RequestException.of(io.grpc.Status.Code.FAILED_PRECONDITION, "INTERFACE_MISSING",
                                     "spec.objects[" + i + "].programs[" + p + "].attach[" + r + "].interfaces",
                                     "spec.objects[" + i + "].programs[" + p + "].attach[" + r + "].interfaces: no"
-                                            + " interface matches " + rule.getInterfacesList() + " and the rule is"
-                                            + " required");
+                                            + " interface matches " + rule.getInterfacesList() + (netns.isEmpty()
+                                            ? "" : " in network namespace " + netns) + " and the rule is required");
                         }
-                        out.add(new Target(base + "/", o.getName(), prog.getName(), r, rule.getHook(), "", 0,
+                        out.add(new Target(base + "/", o.getName(), prog.getName(), r, rule.getHook(), "", 0, netns,
                                 rule.getMechanism(), true));
                     }
                 }

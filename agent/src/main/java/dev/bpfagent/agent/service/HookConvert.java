@@ -90,13 +90,13 @@ final class HookConvert {
         if (!present || i.getInterfaceCase() == Interface.InterfaceCase.INTERFACE_NOT_SET) {
             throw RequestException.invalid(field, "is required: an interface name or index");
         }
-        return i.getInterfaceCase() == Interface.InterfaceCase.NAME ? new Hook.Interface(i.getName(), 0)
-                : new Hook.Interface("", i.getIndex() > 0 ? i.getIndex() : -1);
+        return i.getInterfaceCase() == Interface.InterfaceCase.NAME ? new Hook.Interface(i.getName(), 0, i.getNetns())
+                : new Hook.Interface("", i.getIndex() > 0 ? i.getIndex() : -1, i.getNetns());
     }
 
     private static Interface iface(Hook.Interface i) {
-        return i.name().isEmpty() ? Interface.newBuilder().setIndex(i.index()).build()
-                : Interface.newBuilder().setName(i.name()).build();
+        return (i.name().isEmpty() ? Interface.newBuilder().setIndex(i.index())
+                : Interface.newBuilder().setName(i.name())).setNetns(i.netns()).build();
     }
 
     static dev.bpfagent.proto.v1.Hook toProto(Hook hook) {
