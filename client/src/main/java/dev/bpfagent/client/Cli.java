@@ -36,9 +36,9 @@ public final class Cli {
             new HookForm("uprobe BINARY:SYMBOL | uretprobe BINARY:SYMBOL", "uprobe /lib/x86_64-linux-gnu/libc.so.6:malloc"),
             new HookForm("uprobe_multi BINARY:SYM,SYM | uretprobe_multi BINARY:SYM,SYM",
                     "uprobe_multi /lib/x86_64-linux-gnu/libc.so.6:malloc,free"),
-            new HookForm("xdp IFACE", "xdp eth0"),
-            new HookForm("tcx-ingress IFACE | tcx-egress IFACE", "tcx-ingress eth0"),
-            new HookForm("tc-ingress IFACE | tc-egress IFACE", "tc-egress eth0"),
+            new HookForm("xdp IFACE [netns=NAME]", "xdp eth0"),
+            new HookForm("tcx-ingress IFACE | tcx-egress IFACE [netns=NAME]", "tcx-ingress eth0 netns=blue"),
+            new HookForm("tc-ingress IFACE | tc-egress IFACE [netns=NAME]", "tc-egress eth0"),
             new HookForm("cgroup PATH ATTACH_TYPE", "cgroup /sys/fs/cgroup/unified cgroup_inet4_connect"),
             new HookForm("perf_event TYPE CONFIG PERIOD cpu=N|pid=N (TYPE: hardware, software, or a number)",
                     "perf_event software 0 1000000 cpu=0"),
@@ -225,6 +225,17 @@ public final class Cli {
         }
     }
 
+    /** An interface hook, in the namespace a trailing netns=NAME names (ip netns names). */
+    static dev.bpfagent.proto.v1.Hook inNetns(dev.bpfagent.proto.v1.Hook h, List<String> w) {
+        if (w.size() < 3) {
+            return h;
+        }
+        if (w.size() > 3 || !w.get(2).startsWith("netns=") || w.get(2).length() == "netns=".length()) {
+            throw new IllegalArgumentException(w.get(0) + " takes IFACE [netns=NAME], not " + w.subList(1, w.size()));
+        }
+        return Hooks.inNetns(w.get(2).substring("netns=".length()), h);
+    }
+
     /** A hook from the words after the program id. */
     static dev.bpfagent.proto.v1.Hook hook(List<String> w) {
         if (w.isEmpty()) {
@@ -278,11 +289,11 @@ public final class Cli {
             case "kprobe_multi", "kretprobe_multi" -> Hooks.kprobeMulti(kind.startsWith("kret"), t.split(","));
             case "perf_event" -> perfEvent(w);
             case "netfilter" -> netfilter(w);
-            case "xdp" -> Hooks.xdp(t);
-            case "tcx-ingress" -> Hooks.tcxIngress(t);
-            case "tcx-egress" -> Hooks.tcxEgress(t);
-            case "tc-ingress" -> Hooks.tc(t, dev.bpfagent.proto.v1.TcDirection.TC_DIRECTION_INGRESS, 1);
-            case "tc-egress" -> Hooks.tc(t, dev.bpfagent.proto.v1.TcDirection.TC_DIRECTION_EGRESS, 1);
+            case "xdp" -> inNetns(Hooks.xdp(t), w);
+            case "tcx-ingress" -> inNetns(Hooks.tcxIngress(t), w);
+            case "tcx-egress" -> inNetns(Hooks.tcxEgress(t), w);
+            case "tc-ingress" -> inNetns(Hooks.tc(t, dev.bpfagent.proto.v1.TcDirection.TC_DIRECTION_INGRESS, 1), w);
+            case "tc-egress" -> inNetns(Hooks.tc(t, dev.bpfagent.proto.v1.TcDirection.TC_DIRECTION_EGRESS, 1), w);
             case "netns" -> Hooks.netns(t);
             case "cgroup" -> {
                 if (w.size() < 3) {

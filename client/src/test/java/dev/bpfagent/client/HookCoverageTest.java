@@ -62,6 +62,8 @@ class HookCoverageTest {
                 Cli.hook(List.of("perf_event", "hardware", "0x1", "100000", "pid=42")));
         assertEquals(Hooks.netfilter(10, 4, -5), Cli.hook(List.of("netfilter", "ipv6", "post_routing", "-5")));
         assertEquals(Hooks.netfilter(2, 0, 0), Cli.hook(List.of("netfilter", "ipv4", "pre_routing")));
+        assertEquals(Hooks.inNetns("blue", Hooks.xdp("eth0")), Cli.hook(List.of("xdp", "eth0", "netns=blue")));
+        assertThrows(IllegalArgumentException.class, () -> Cli.hook(List.of("xdp", "eth0", "blue")));
         Set<String> refusals = new TreeSet<>();
         for (List<String> bad : List.<List<String>>of(List.of("perf_event", "software", "0", "1000"),
                 List.of("perf_event", "software", "x", "1000", "cpu=0"),
@@ -89,6 +91,9 @@ class HookCoverageTest {
         }
         if (t == String[].class) {
             return new String[] {"x"};
+        }
+        if (t == Hook.class) {
+            return Hooks.xdp("x"); // Hooks.inNetns: the same hook elsewhere
         }
         if (t.isEnum()) {
             return t.getEnumConstants()[1];
