@@ -87,6 +87,39 @@ public final class Host {
         return dev.bpfagent.agent.kernel.NetNs.validName(netns);
     }
 
+    /** Interfaces added, removed or changed in the agent's network namespace, as rtnetlink announces them. */
+    public interface LinkChanges extends AutoCloseable {
+        /** Waits up to timeoutMs; true when some interface changed meanwhile. */
+        boolean await(int timeoutMs);
+
+        /** Ends an await in another thread now. */
+        void wakeup();
+
+        @Override
+        void close();
+    }
+
+    /** Subscribes to rtnetlink's link announcements (RTMGRP_LINK). */
+    public static LinkChanges linkChanges() {
+        var events = dev.bpfagent.agent.kernel.Netlink.LinkEvents.open();
+        return new LinkChanges() {
+            @Override
+            public boolean await(int timeoutMs) {
+                return events.await(timeoutMs);
+            }
+
+            @Override
+            public void wakeup() {
+                events.wakeup();
+            }
+
+            @Override
+            public void close() {
+                events.close();
+            }
+        };
+    }
+
     /** Every interface's XDP program now (any mode), by ifindex: one netlink dump. */
     public static java.util.Map<Integer, Integer> xdpProgramIds() {
         java.util.Map<Integer, Integer> out = new java.util.HashMap<>();

@@ -106,6 +106,25 @@ public final class LibC {
     private static final MethodHandle RECV = downcall("recv",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), -1);
 
+    /** int bind(int fd, const struct sockaddr *addr, socklen_t len) */
+    private static final MethodHandle BIND = downcall("bind",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), -1);
+
+    /** bind(2) of a socket to the address in addr (its whole size). */
+    static void bind(Fd fd, MemorySegment addr) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) BIND.invokeExact(state, h.fd(), addr, (int) addr.byteSize());
+            if (r < 0) {
+                throw KernelException.of("bind", errno(state), null);
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall bind failed", t);
+        }
+    }
+
     /** socket(2), close-on-exec: a new fd, owned by the caller. */
     static Fd socket(int domain, int type, int protocol) {
         try (Arena arena = Arena.ofConfined()) {

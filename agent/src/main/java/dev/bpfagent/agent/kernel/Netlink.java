@@ -60,6 +60,76 @@ public final class Netlink {
         return out;
     }
 
+    static final int RTMGRP_LINK = 1, SOCK_NONBLOCK = 04000;
+
+    /**
+     * rtnetlink's link multicast group (RTMGRP_LINK) in the caller's network namespace: interfaces added,
+     * removed or changed. {@link #await} tells whether any such message came (the messages themselves are
+     * drained, not parsed: the caller reads the interfaces again). One thread awaits at a time.
+     */
+    public static final class LinkEvents implements AutoCloseable {
+        private final Fd sock;
+        private final Epoll epoll;
+        private final Arena arena = Arena.ofShared();
+        private final MemorySegment buf = arena.allocate(64 * 1024, 8);
+
+        private LinkEvents(Fd sock, Epoll epoll) {
+            this.sock = sock;
+            this.epoll = epoll;
+        }
+
+        public static LinkEvents open() {
+            Fd sock = LibC.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK, NETLINK_ROUTE);
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment addr = a.allocate(12, 4); // struct sockaddr_nl
+                addr.fill((byte) 0);
+                addr.set(JAVA_SHORT, 0, (short) AF_NETLINK);
+                addr.set(JAVA_INT, 8, RTMGRP_LINK); // nl_groups (nl_pid 0: the kernel picks)
+                LibC.bind(sock, addr);
+                Epoll e = Epoll.create(1);
+                try {
+                    e.add(sock, 0);
+                } catch (RuntimeException ex) {
+                    e.close();
+                    throw ex;
+                }
+                return new LinkEvents(sock, e);
+            } catch (RuntimeException ex) {
+                sock.close();
+                throw ex;
+            }
+        }
+
+        /** Waits up to timeoutMs for a link message; true when one or more came (or some were lost: ENOBUFS). */
+        public boolean await(int timeoutMs) {
+            if (epoll.await(timeoutMs, new long[1]) == 0) {
+                return false;
+            }
+            while (true) {
+                try {
+                    if (LibC.recv(sock, buf) <= 0) {
+                        return true;
+                    }
+                } catch (KernelException e) {
+                    return true; // EAGAIN: drained; ENOBUFS: the queue overran, which is a change too
+                }
+            }
+        }
+
+        /** Ends an await in another thread now. */
+        public void wakeup() {
+            epoll.wakeup();
+        }
+
+        /** Only once no thread awaits. */
+        @Override
+        public void close() {
+            epoll.close();
+            sock.close();
+            arena.close();
+        }
+    }
+
     /** IFLA_IFNAME of an RTM_NEWLINK message, or "". */
     private static String linkName(MemorySegment msg) {
         long off = NLMSGHDR_LEN + IFINFOMSG_LEN;

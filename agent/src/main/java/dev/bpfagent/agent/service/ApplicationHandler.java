@@ -27,7 +27,6 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -61,8 +60,6 @@ final class ApplicationHandler implements AutoCloseable {
     static final long RESYNC_MILLIS = 500;
     static final int MAX_EVENTS = 32;
     static final int MAX_APPLICATIONS = 10_000;
-    /** Watch events kept for resuming. */
-    static final int HISTORY = 4096;
     static final long MAX_BACKOFF_MILLIS = 30_000;
 
     private final Registry registry;
@@ -79,9 +76,10 @@ final class ApplicationHandler implements AutoCloseable {
     private long resourceVersion;
     /** Applies and deletes so far: a reconcile pass reads the host again after one. */
     private long changes;
-    private final ArrayDeque<WatchApplicationsResponse> history = new ArrayDeque<>();
-    private final List<Watcher> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private java.util.concurrent.ScheduledExecutorService loop;
+    private final ApplicationWatch watch = new ApplicationWatch();
+    private Thread loop;
+    private dev.bpfagent.agent.bpf.Host.LinkChanges linkChanges;
+    private volatile boolean stopping;
 
     ApplicationHandler(Registry registry, Refs refs, LinkHandler links, Authorizer authorizer, VerifierLogs logs) {
         this.registry = registry;
@@ -158,22 +156,62 @@ final class ApplicationHandler implements AutoCloseable {
         for (App app : apps.values()) {
             reconcile(app, host);
         }
-        loop = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "applications");
-            t.setDaemon(true);
-            return t;
-        });
-        loop.scheduleWithFixedDelay(this::reconcileAll, RESYNC_MILLIS, RESYNC_MILLIS,
-                java.util.concurrent.TimeUnit.MILLISECONDS);
+        try {
+            linkChanges = dev.bpfagent.agent.bpf.Host.linkChanges();
+        } catch (RuntimeException e) {
+            LOG.warning("no rtnetlink link announcements (" + e.getMessage() + "): new interfaces are found by the"
+                    + " resync every " + RESYNC_MILLIS + " ms");
+        }
+        loop = new Thread(this::loop, "applications");
+        loop.setDaemon(true);
+        loop.start();
         return n;
+    }
+
+    /**
+     * The reconcile loop: a pass at once when rtnetlink announces an interface change in the agent's
+     * namespace, else a full resync every RESYNC_MILLIS (interfaces in other namespaces, drift).
+     */
+    private void loop() {
+        while (!stopping) {
+            try {
+                if (linkChanges != null) {
+                    if (linkChanges.await((int) RESYNC_MILLIS)) {
+                        Thread.sleep(20); // a burst (a veth pair is two interfaces and their peers' changes): one pass
+                        linkChanges.await(0);
+                    }
+                } else {
+                    Thread.sleep(RESYNC_MILLIS);
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                LOG.warning("link announcements: " + e);
+            }
+            if (!stopping) {
+                reconcileAll();
+            }
+        }
     }
 
     @Override
     public void close() {
+        stopping = true;
         if (loop != null) {
-            loop.shutdownNow();
+            if (linkChanges != null) {
+                linkChanges.wakeup();
+            }
+            loop.interrupt();
+            try {
+                loop.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (linkChanges != null && !loop.isAlive()) {
+                linkChanges.close();
+            }
         }
-        watchers.forEach(w -> w.end());
+        watch.endAll();
     }
 
     private void requireStarted() {
@@ -1152,7 +1190,7 @@ final class ApplicationHandler implements AutoCloseable {
         } catch (IOException e) {
             LOG.warning("cannot record application " + app.name + " (it will not be rebuilt after a restart): " + e);
         }
-        publish(type, view);
+        watch.publish(type, view);
     }
 
     private Set<String> allBlobs() {
@@ -1248,7 +1286,7 @@ final class ApplicationHandler implements AutoCloseable {
         apps.remove(app.name);
         blobs.collect(allBlobs(), blobsOf(app.spec));
         app.resourceVersion = ++resourceVersion;
-        publish(WatchApplicationsResponse.Type.TYPE_DELETED, view(app, app.spec));
+        watch.publish(WatchApplicationsResponse.Type.TYPE_DELETED, view(app, app.spec));
         return DeleteApplicationResponse.newBuilder().addAllClosed(closed).build();
     }
 
@@ -1260,103 +1298,18 @@ final class ApplicationHandler implements AutoCloseable {
 
     // ---- watch ----
 
-    /** Changes a watcher may fall behind by (sent while its stream is not ready) before it is ended. */
-    static final int MAX_BEHIND = 1024;
-
-    /** One watch: changes of the applications its caller may see (and of one name, when asked). */
-    private static final class Watcher {
-        final ServerCallStreamObserver<WatchApplicationsResponse> out;
-        final String name;
-        final java.util.function.Predicate<Application> visible;
-        private boolean ended;
-        private int behind;
-
-        Watcher(ServerCallStreamObserver<WatchApplicationsResponse> out, String name,
-                java.util.function.Predicate<Application> visible) {
-            this.out = out;
-            this.name = name;
-            this.visible = visible;
-        }
-
-        synchronized void send(WatchApplicationsResponse r) {
-            if (ended || r.hasApplication() && (!name.isEmpty() && !name.equals(r.getApplication().getName())
-                    || !visible.test(r.getApplication()))) {
-                return;
-            }
-            behind = out.isReady() ? 0 : behind + 1;
-            try {
-                if (behind > MAX_BEHIND) {
-                    ended = true;
-                    out.onError(ErrorMapper.toException(RequestException.of(Status.Code.RESOURCE_EXHAUSTED,
-                            "WATCH_TOO_SLOW", "",
-                            "this watch fell " + MAX_BEHIND + " changes behind (it does not read them): watch again"
-                                    + " from resource_version " + r.getResourceVersion())));
-                    return;
-                }
-                out.onNext(r);
-            } catch (RuntimeException e) {
-                ended = true; // cancelled
-            }
-        }
-
-        synchronized void end() {
-            if (!ended) {
-                ended = true;
-                try {
-                    out.onCompleted();
-                } catch (RuntimeException ignored) {
-                    // cancelled already
-                }
-            }
-        }
-    }
-
-    private void publish(WatchApplicationsResponse.Type type, Application app) {
-        WatchApplicationsResponse r = WatchApplicationsResponse.newBuilder().setType(type).setApplication(app)
-                .setResourceVersion(app.getResourceVersion()).build();
-        history.addLast(r);
-        while (history.size() > HISTORY) {
-            history.removeFirst();
-        }
-        watchers.forEach(w -> w.send(r));
-    }
-
     synchronized void watch(WatchApplicationsRequest req, StreamObserver<WatchApplicationsResponse> out) {
         requireStarted();
         if (!req.getName().isEmpty()) {
             ApplicationSpecs.name(req.getName(), "name");
         }
-        long from = req.getResourceVersion();
-        if (from > resourceVersion) {
-            throw RequestException.invalid("resource_version", from + " is newer than the agent's " + resourceVersion);
-        }
-        if (from > 0 && from < resourceVersion && (history.isEmpty() || history.peekFirst().getResourceVersion() > from + 1)) {
-            throw RequestException.of(Status.Code.OUT_OF_RANGE, "RESOURCE_VERSION_TOO_OLD", "resource_version",
-                    "resource_version " + from + " is older than the changes the agent keeps: list again"
-                            + " (ListApplications.resource_version) and watch from there");
-        }
-        var so = (ServerCallStreamObserver<WatchApplicationsResponse>) out;
         Caller caller = Caller.current();
-        Watcher w = new Watcher(so, req.getName(), a -> authorizer.maySee(caller, PinRecords.fromProto(a.getOwner()),
-                false));
-        if (from == 0) {
-            for (App app : apps.values()) {
-                if (authorizer.maySee(caller, app.owner, false)) {
-                    w.send(WatchApplicationsResponse.newBuilder().setType(WatchApplicationsResponse.Type.TYPE_ADDED)
-                            .setApplication(view(app, app.spec)).setResourceVersion(app.resourceVersion).build());
-                }
-            }
-        } else {
-            for (WatchApplicationsResponse r : history) {
-                if (r.getResourceVersion() > from) {
-                    w.send(r);
-                }
-            }
-        }
-        w.send(WatchApplicationsResponse.newBuilder().setType(WatchApplicationsResponse.Type.TYPE_SYNCED)
-                .setResourceVersion(resourceVersion).build());
-        so.setOnCancelHandler(() -> watchers.remove(w));
-        watchers.add(w);
+        watch.open((ServerCallStreamObserver<WatchApplicationsResponse>) out, req.getName(),
+                a -> authorizer.maySee(caller, PinRecords.fromProto(a.getOwner()), false), req.getResourceVersion(),
+                resourceVersion, () -> apps.values().stream().filter(app -> authorizer.maySee(caller, app.owner, false))
+                        .map(app -> WatchApplicationsResponse.newBuilder().setType(WatchApplicationsResponse.Type
+                                .TYPE_ADDED).setApplication(view(app, app.spec)).setResourceVersion(app.resourceVersion)
+                                .build()).toList());
     }
 
     /** Applications held, for GetAgentInfo and tests. */
