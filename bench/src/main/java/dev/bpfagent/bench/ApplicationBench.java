@@ -99,6 +99,8 @@ final class ApplicationBench {
             rows.add(row("application apply, new (load + XDP attach)", "uds", apply));
             rows.add(row("application delete", "uds", delete));
             rows.add(row("XDP load+unload of the same object", "xdp-loader (2 processes)", loader));
+            rows.add(row("new interface matching a glob, to attached", "uds (rtnetlink wakes the loop)",
+                    newInterface(apps, elf, Math.min(n, 20))));
 
             long s = System.nanoTime();
             for (int i = 0; i < many; i++) {
@@ -119,6 +121,35 @@ final class ApplicationBench {
         }
         lines.addAll(startUp(agent, many));
         return lines;
+    }
+
+    /**
+     * From `ip link add` returning to the application's status saying the new veth is attached (GetApplication
+     * polled every millisecond), each round a new interface: how soon a node's new interface is covered.
+     */
+    static long[] newInterface(Applications apps, byte[] elf, int n) throws Exception {
+        String iface = IF + "n";
+        apps.apply("bench-glob", spec(elf, 1, iface));
+        long[] out = new long[n];
+        try {
+            for (int i = 0; i < n; i++) {
+                long s = System.nanoTime();
+                sh("ip", "link", "add", iface, "type", "veth", "peer", "name", IF + "q");
+                while (apps.get("bench-glob").getStatus().getAttachmentsList().stream().noneMatch(a -> a.getTarget()
+                        .contains(iface) && a.getState() == dev.bpfagent.proto.v1.AttachmentStatus.State.STATE_ATTACHED)) {
+                    Thread.sleep(1);
+                }
+                out[i] = System.nanoTime() - s;
+                sh("ip", "link", "del", iface);
+                while (apps.get("bench-glob").getStatus().getAttachmentsList().stream().anyMatch(a -> a.getTarget()
+                        .contains(iface))) {
+                    Thread.sleep(1);
+                }
+            }
+        } finally {
+            apps.delete("bench-glob");
+        }
+        return out;
     }
 
     /**
