@@ -537,6 +537,78 @@ class ApplicationsTest extends OneAgentPerClass {
         }
     }
 
+    /** tcorder.c as one application: its digit, the port it records, its rule's priority, the shared map. */
+    static ApplicationSpec tcOrder(byte[] elf, int digit, int port, int priority) {
+        return ApplicationSpec.newBuilder().addObjects(ApplicationObject.newBuilder().setName("order")
+                .setSource(Applications.elf(elf))
+                .putRodata("digit", ByteString.copyFrom(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN)
+                        .putInt(digit).array()))
+                .putRodata("port", ByteString.copyFrom(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN)
+                        .putInt(port).array()))
+                .putMaps("order", ApplicationMapSettings.newBuilder().setShare("order-" + TAG).build())
+                .addPrograms(ApplicationProgram.newBuilder().setName("record").addAttach(AttachRule.newBuilder()
+                        .setHook(Hook.newBuilder().setTcx(TcxHook.newBuilder().setDirection(
+                                TcDirection.TC_DIRECTION_INGRESS))).addInterfaces(HOST_IF).setPriority(priority))))
+                .build();
+    }
+
+    /** The digits the programs on HOST_IF's ingress recorded for one UDP packet, in the order they ran. */
+    static long orderOfOnePacket(BpfClient c, int orderMap, int port) throws Exception {
+        ObjectRef map = ObjectRef.newBuilder().setId(orderMap).setKind(ObjectKind.OBJECT_KIND_MAP).build();
+        ByteString zero = ByteString.copyFrom(new byte[4]);
+        c.updateMapElem(UpdateMapElemRequest.newBuilder().setMap(map).setKey(zero)
+                .setValue(ByteString.copyFrom(new byte[8])).build());
+        NetworkHooksTest.sh(IP, "netns", "exec", NS, "/bin/bash", "-c", "echo x > /dev/udp/" + HOST_ADDR + "/" + port);
+        long[] v = new long[1];
+        assertTrue(Kernel.eventually(() -> {
+            v[0] = c.lookupMapElem(LookupMapElemRequest.newBuilder().setMap(map).setKey(zero).build()).getValue()
+                    .asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+            return v[0] != 0;
+        }), "the packet reached the programs on " + HOST_IF);
+        return v[0];
+    }
+
+    /**
+     * Three applications on one interface's tcx ingress (a tc filter each before Linux 6.6), by
+     * priority: one UDP packet records which ran in which order. Applied out of order, they run in
+     * priority order; a priority changed moves that program; the middle one deleted leaves the others
+     * running in order.
+     */
+    @Test
+    void applicationsShareAnInterfaceHookInPriorityOrder() throws Exception {
+        byte[] elf = ObjectsOverAgentTest.object("tcorder");
+        Applications apps = c.applications();
+        int port = 41000 + (int) (Math.random() * 1000);
+        try {
+            apps.apply("tco-a", tcOrder(elf, 1, port, 30));
+            apps.apply("tco-b", tcOrder(elf, 2, port, 10));
+            Application last = apps.apply("tco-c", tcOrder(elf, 3, port, 20)).getApplication();
+            assertTrue(condition(last, "Ready").getStatus(), last.getStatus().toString());
+            int order = mapId(last, "order");
+            assertEquals(order, mapId(apps.get("tco-a"), "order"), "one map, shared by name");
+            assertEquals(231, orderOfOnePacket(c, order, port), "b (10), c (20), a (30)");
+
+            ApplyApplicationResponse moved = apps.apply("tco-a", tcOrder(elf, 1, port, 5));
+            assertTrue(moved.getPlanList().stream().anyMatch(s -> s.getKind().equals("attachment")
+                    && s.getReason().contains("priority 30 → 5")), moved.getPlanList().toString());
+            assertEquals(123, orderOfOnePacket(c, order, port), "a (5) first now");
+
+            apps.delete("tco-b");
+            assertEquals(13, orderOfOnePacket(c, order, port), "the middle one gone, the others in order");
+
+            var bad = assertThrows(BpfAgentException.class, () -> apps.apply("tco-bad", tcOrder(elf, 4, port, 1001)));
+            assertTrue(bad.getMessage().contains("spec.objects[0].programs[0].attach[0].priority"), bad.getMessage());
+        } finally {
+            for (String n : List.of("tco-a", "tco-b", "tco-c")) {
+                try {
+                    apps.delete(n);
+                } catch (BpfAgentException gone) {
+                    // deleted by the test, or never made
+                }
+            }
+        }
+    }
+
     @Test
     void badSpecsNameTheirField() throws Exception {
         Applications apps = c.applications();

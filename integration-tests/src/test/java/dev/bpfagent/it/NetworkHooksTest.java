@@ -316,6 +316,15 @@ class NetworkHooksTest extends OneAgentPerClass {
             link.close();
             assertTrue(udpArrives());
             assertFalse(hasClsact(HOST_IF), "the qdisc the agent added went with its last filter");
+            // two filters: the one whose attach added the qdisc goes first; the other keeps the qdisc
+            LinkHandle first = drop.attach(Hooks.tc(HOST_IF, TcDirection.TC_DIRECTION_INGRESS, 7));
+            LinkHandle second = drop.attach(Hooks.tc(HOST_IF, TcDirection.TC_DIRECTION_INGRESS, 8));
+            first.close();
+            assertTrue(hasClsact(HOST_IF), "the other filter keeps the qdisc");
+            assertFalse(udpArrives(), "and still drops UDP");
+            second.close();
+            assertFalse(hasClsact(HOST_IF), "the qdisc went with the last filter");
+            assertTrue(udpArrives());
             // a filter tc itself added (from the program's pin) counts as attached too
             String pin = drop.pin("tc_drop_pin_" + TAG);
             try {

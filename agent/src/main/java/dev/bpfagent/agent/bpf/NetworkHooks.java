@@ -201,6 +201,9 @@ final class NetworkHooks {
      * The legacy way (and the tcx fallback before 6.6): the clsact qdisc (added if missing, and removed
      * with the last filter only if this agent added it) and a direct-action cls_bpf filter, by netlink.
      */
+    /** The clsact qdiscs this agent added ("netns/ifindex"), removed by it once no filter is left on them. */
+    private static final java.util.Set<String> CLSACT_ADDED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     static Link tc(Program p, Hook.Tc h) {
         return inNetns(h.iface(), "hook.tc.interface", () -> tcHere(p, h));
     }
@@ -208,13 +211,18 @@ final class NetworkHooks {
     private static Link tcHere(Program p, Hook.Tc h) {
         Link.expect(p, "program", "tc", ProgramType.SCHED_CLS, ProgramType.SCHED_ACT);
         int ifindex = ifindex(h.iface(), "hook.tc.interface");
+        String qdisc = h.iface().netns() + "/" + ifindex;
         boolean added = Netlink.addClsact(ifindex);
+        if (added) {
+            CLSACT_ADDED.add(qdisc);
+        }
         Netlink.TcFilter filter;
         try {
             filter = Netlink.addBpfFilter(ifindex, h.ingress(), h.priority() == 0 ? 1 : h.priority(),
                     h.handle() == 0 ? 1 : h.handle(), p.fd(), p.name().isEmpty() ? "bpf-agent" : p.name());
         } catch (KernelException e) {
             if (added) {
+                CLSACT_ADDED.remove(qdisc);
                 Netlink.deleteClsact(ifindex);
             }
             if (e.errno() == Errno.EEXIST) {
@@ -230,12 +238,14 @@ final class NetworkHooks {
             } catch (KernelException gone) {
                 // the interface or the qdisc went away, and the filter with it
             }
-            if (added) {
-                try {
+            try {
+                // a qdisc the agent added goes with the last filter on it, whichever link that was
+                if (CLSACT_ADDED.contains(qdisc) && Netlink.filterCount(ifindex) == 0) {
+                    CLSACT_ADDED.remove(qdisc);
                     Netlink.deleteClsact(ifindex);
-                } catch (KernelException gone) {
-                    // someone else removed it
                 }
+            } catch (KernelException gone) {
+                // someone else removed it
             }
         };
         return Link.undone(Link.Mechanism.NETLINK, inNetns(h.iface().netns(), undo), p.id(), h, h.iface()

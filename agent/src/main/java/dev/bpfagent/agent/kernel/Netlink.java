@@ -224,6 +224,22 @@ public final class Netlink {
         return out;
     }
 
+    /** How many filters of any kind (and their chains' heads) the interface's clsact ingress and egress have. */
+    public static int filterCount(int ifindex) {
+        int[] n = {0};
+        for (boolean ingress : new boolean[] {true, false}) {
+            java.nio.ByteBuffer tcmsg = java.nio.ByteBuffer.allocate(TCMSG_LEN).order(java.nio.ByteOrder.nativeOrder());
+            tcmsg.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(ifindex).putInt(0)
+                    .putInt((TC_H_CLSACT & 0xFFFF0000) | (ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS)).putInt(0);
+            try {
+                dump(RTM_GETTFILTER, tcmsg.array(), RTM_NEWTFILTER, "RTM_GETTFILTER", msg -> n[0]++);
+            } catch (KernelException noQdisc) {
+                // no clsact on this interface: no filters there
+            }
+        }
+        return n[0];
+    }
+
     /** TCA_OPTIONS' TCA_BPF_ID of a filter message, or 0 (another kind of filter, or the chain's head). */
     private static int bpfFilterProgram(MemorySegment msg) {
         long off = NLMSGHDR_LEN + TCMSG_LEN;

@@ -635,7 +635,7 @@ final class ApplicationHandler implements AutoCloseable {
                 next.putAll(app.objects); // a reconcile that reloads nothing keeps every object
             }
             for (ApplicationSpecs.Target t : targets) {
-                nextAtts.put(t.key(), attachment(app, spec, t, next, plan, undo, retire, strict, host));
+                nextAtts.put(t.key(), attachment(app, spec, t, next, nextAtts, plan, undo, retire, strict, host));
             }
         } catch (RuntimeException e) {
             for (int i = undo.size() - 1; i >= 0; i--) {
@@ -786,7 +786,7 @@ final class ApplicationHandler implements AutoCloseable {
 
     /** One target: kept, its program replaced on its link, attached anew, or pending. */
     private Att attachment(App app, ApplicationSpec spec, ApplicationSpecs.Target t, Map<String, Obj> next,
-                           List<PlanStep> plan, List<Undo> undo, List<Registry.Key> retire, boolean strict,
+                           Map<String, Att> placedSoFar, List<PlanStep> plan, List<Undo> undo, List<Registry.Key> retire, boolean strict,
                            HostView host) {
         Att old = app.atts.get(t.key());
         Att a = new Att(t);
@@ -807,9 +807,10 @@ final class ApplicationHandler implements AutoCloseable {
                 && System.currentTimeMillis() < old.retryAt && old.program != null && old.program.equals(pm.key())) {
             return old; // backing off
         }
+        boolean moved = old != null && old.target.priority() != t.priority() && (t.hook().hasTcx() || t.hook().hasTc());
         if (old != null && old.link != null && alive(old, host)) {
             Registry.Entry le = registry.find(old.link);
-            if (old.program.equals(pm.key())) {
+            if (old.program.equals(pm.key()) && !moved) {
                 a.link = old.link;
                 a.state = AttachmentStatus.State.STATE_ATTACHED;
                 a.failures = 0;
@@ -817,7 +818,7 @@ final class ApplicationHandler implements AutoCloseable {
                 return a;
             }
             Link link = le.object(Link.class);
-            if (link.mechanism() == Link.Mechanism.BPF_LINK) {
+            if (link.mechanism() == Link.Mechanism.BPF_LINK && !moved) {
                 Registry.Entry was = registry.find(old.program);
                 Program previous = was == null ? null : was.object(Program.class);
                 link.update(prog.object(Program.class), previous);
@@ -835,23 +836,25 @@ final class ApplicationHandler implements AutoCloseable {
                         + pm.key().id()));
                 return a;
             }
-            // not updatable in place: the old goes first (the hook may be exclusive), remade on failure
+            // not updatable in place (or placed elsewhere now): the old goes first (the hook may be
+            // exclusive, and one program runs once per tcx hook), remade where it was on failure
             closeHeld(old.link, new ArrayList<>());
             Registry.Entry oldProg = registry.find(old.program);
             undo.add(() -> {
                 if (oldProg != null && registry.find(oldProg.key()) != null) {
-                    old.link = attachNow(app, app.spec, oldProg, t).key();
+                    old.link = attachNow(app, app.spec, oldProg, old.target, Map.of()).key();
                 }
             });
         } else if (old != null && old.link != null) {
             closeHeld(old.link, new ArrayList<>()); // dead: the interface went, or another tool detached it
         }
         try {
-            Registry.Entry le = attachNow(app, spec, prog, t);
+            Registry.Entry le = attachNow(app, spec, prog, t, placedSoFar);
             undo.add(() -> closeHeld(le.key(), new ArrayList<>()));
             a.link = le.key();
             a.state = AttachmentStatus.State.STATE_ATTACHED;
-            plan.add(step(PlanStep.Action.ACTION_ATTACH, "attachment", t, old == null ? "new"
+            plan.add(step(PlanStep.Action.ACTION_ATTACH, "attachment", t, old == null ? "new" : moved
+                    ? "priority " + old.target.priority() + " → " + t.priority() + ": attached again in its place"
                     : "the previous attachment was gone"));
         } catch (RuntimeException e) {
             if (strict) {
@@ -866,9 +869,66 @@ final class ApplicationHandler implements AutoCloseable {
         return a;
     }
 
-    private Registry.Entry attachNow(App app, ApplicationSpec spec, Registry.Entry prog, ApplicationSpecs.Target t) {
-        return links.attach(prog, HookConvert.fromProto(t.hook()), LinkHandler.mechanism(t.mechanism()),
+    private Registry.Entry attachNow(App app, ApplicationSpec spec, Registry.Entry prog, ApplicationSpecs.Target t,
+                                     Map<String, Att> placedSoFar) {
+        return links.attach(prog, HookConvert.fromProto(placed(app, t, placedSoFar)), LinkHandler.mechanism(t.mechanism()),
                 objectLabels(app, spec), Set.of(prog.key()), app.owner);
+    }
+
+    /**
+     * The hook with the target's place among the applications' programs on it. tcx: before the first
+     * (by priority, application name, rule) that runs after it (BPF_F_BEFORE its program), else after
+     * all that are there. tc, and tcx before 6.6 (a clsact filter then): the priority is the filter's,
+     * with a handle of its own so that equal priorities do not collide (cls_bpf runs them in order).
+     */
+    private Hook placed(App app, ApplicationSpecs.Target t, Map<String, Att> placedSoFar) {
+        Hook h = t.hook();
+        if (t.ifname().isEmpty() || !h.hasTcx() && !h.hasTc()) {
+            return h;
+        }
+        if (h.hasTc() || !dev.bpfagent.agent.bpf.KernelVersion.atLeast(6, 6)) {
+            TcHook.Builder tc = h.hasTc() ? h.getTc().toBuilder() : TcHook.newBuilder()
+                    .setInterface(h.getTcx().getInterface()).setDirection(h.getTcx().getDirection());
+            if (tc.getPriority() == 0) {
+                tc.setPriority(t.priority());
+            }
+            if (tc.getHandle() == 0) {
+                tc.setHandle(1 + Math.floorMod((app.name + "/" + t.key()).hashCode(), 0xfffe));
+            }
+            return Hook.newBuilder().setTc(tc).build();
+        }
+        TcDirection dir = h.getTcx().getDirection();
+        java.util.Comparator<Object[]> order = java.util.Comparator.<Object[]>comparingInt(x -> (Integer) x[0])
+                .thenComparing(x -> (String) x[1]).thenComparing(x -> (String) x[2]);
+        Object[] self = {t.priority(), app.name, t.key()};
+        Object[] next = null;
+        for (App other : apps.values()) {
+            Map<String, Att> atts = other.atts;
+            if (other == app) {
+                atts = new HashMap<>(app.atts);
+                atts.putAll(placedSoFar); // this apply's attachments so far
+            }
+            for (Att a : atts.values()) {
+                ApplicationSpecs.Target o = a.target;
+                if (a.link == null || !o.hook().hasTcx() || o.hook().getTcx().getDirection() != dir
+                        || !o.ifname().equals(t.ifname()) || !o.netns().equals(t.netns())
+                        || other == app && o.key().equals(t.key())) {
+                    continue;
+                }
+                Registry.Entry le = registry.find(a.link);
+                if (le == null || le.object(Link.class).isClosed()) {
+                    continue;
+                }
+                Object[] peer = {o.priority(), other.name, o.key(), le.object(Link.class).programId()};
+                if (order.compare(peer, self) > 0 && (next == null || order.compare(peer, next) < 0)) {
+                    next = peer;
+                }
+            }
+        }
+        if (next == null) {
+            return h; // last of ours: appended
+        }
+        return h.toBuilder().setTcx(h.getTcx().toBuilder().setBeforeProgramId((Integer) next[3])).build();
     }
 
     /** Whether the attachment still does its job in the kernel (drift: detached by another tool, interface gone). */

@@ -32,6 +32,9 @@ final class ApplicationSpecs {
     static final int MAX_PROGRAMS = 256;
     static final int MAX_RULES = 64;
     static final int MAX_GLOBS = 64;
+    /** AttachRule.priority when 0, as libxdp's default run priority. */
+    static final int DEFAULT_PRIORITY = 50;
+    static final int MAX_PRIORITY = 1000;
 
     private ApplicationSpecs() {
     }
@@ -128,6 +131,19 @@ final class ApplicationSpecs {
                     .name().toLowerCase(java.util.Locale.ROOT) + " hook that names no interface: interface name"
                     + " globs, e.g. \"veth*\"");
         }
+        if (rule.getPriority() > MAX_PRIORITY) {
+            throw RequestException.invalid(f + ".priority", rule.getPriority() + " is past " + MAX_PRIORITY
+                    + ": priorities run 1 (first) to " + MAX_PRIORITY + "; 0 means " + DEFAULT_PRIORITY);
+        }
+        if (rule.getPriority() != 0 && !ifaceHook) {
+            throw RequestException.invalid(f + ".priority", "orders programs that share an interface hook (xdp,"
+                    + " tcx, tc); this rule's hook is " + rule.getHook().getHookCase().name()
+                    .toLowerCase(java.util.Locale.ROOT));
+        }
+        if (rule.getPriority() != 0 && rule.getHook().hasTc() && rule.getHook().getTc().getPriority() != 0) {
+            throw RequestException.invalid(f + ".priority", "the tc hook gives its priority already"
+                    + " (hook.tc.priority): give one or the other");
+        }
         if (!rule.getNetns().isEmpty()) {
             if (rule.getInterfacesCount() == 0) {
                 throw RequestException.invalid(f + ".netns", "is the namespace of the interfaces globs select: give"
@@ -209,7 +225,11 @@ final class ApplicationSpecs {
 
     /** One concrete attachment a rule asks for. key: what identifies it across versions. */
     record Target(String key, String object, String program, int rule, Hook hook, String ifname, int ifindex,
-                  String netns, dev.bpfagent.proto.v1.AttachMechanism mechanism, boolean pending) {
+                  String netns, dev.bpfagent.proto.v1.AttachMechanism mechanism, boolean pending, int priority) {
+    }
+
+    static int priority(AttachRule rule) {
+        return rule.getPriority() == 0 ? DEFAULT_PRIORITY : rule.getPriority();
     }
 
     /**
@@ -228,7 +248,7 @@ final class ApplicationSpecs {
                     String base = o.getName() + "/" + prog.getName() + "/" + r;
                     if (rule.getInterfacesCount() == 0) {
                         out.add(new Target(base, o.getName(), prog.getName(), r, rule.getHook(), "", 0, "",
-                                rule.getMechanism(), false));
+                                rule.getMechanism(), false, priority(rule)));
                         continue;
                     }
                     List<PathMatcher> ms = rule.getInterfacesList().stream().map(ApplicationSpecs::matcher).toList();
@@ -239,7 +259,7 @@ final class ApplicationSpecs {
                         if (ms.stream().anyMatch(m -> m.matches(n))) {
                             out.add(new Target(base + "/" + (netns.isEmpty() ? "" : netns + ":") + e.getKey(),
                                     o.getName(), prog.getName(), r, withInterface(rule.getHook(), e.getKey(), netns),
-                                    e.getKey(), e.getValue(), netns, rule.getMechanism(), false));
+                                    e.getKey(), e.getValue(), netns, rule.getMechanism(), false, priority(rule)));
                         }
                     }
                     if (out.size() == before) {
@@ -251,7 +271,7 @@ final class ApplicationSpecs {
                                             ? "" : " in network namespace " + netns) + " and the rule is required");
                         }
                         out.add(new Target(base + "/", o.getName(), prog.getName(), r, rule.getHook(), "", 0, netns,
-                                rule.getMechanism(), true));
+                                rule.getMechanism(), true, priority(rule)));
                     }
                 }
             }
