@@ -609,6 +609,28 @@ class ApplicationsTest extends OneAgentPerClass {
         }
     }
 
+    /**
+     * One XDP hook, two applications: the second is FAILED_PRECONDITION HOOK_TAKEN naming the first, and
+     * saying what the kernel says of freplace (which an XDP dispatcher needs); the first runs on untouched.
+     */
+    @Test
+    void aSecondApplicationOnAnXdpInterfaceIsRefusedNamingTheFirst() throws Exception {
+        Applications apps = c.applications();
+        try {
+            Application first = apps.apply("xdp-first", onHostIf(1)).getApplication();
+            int prog = programId(first, "firewall");
+            var e = assertThrows(BpfAgentException.class, () -> apps.apply("xdp-second", onHostIf(2)));
+            assertEquals(Status.Code.FAILED_PRECONDITION, e.code(), e.getMessage());
+            assertEquals("HOOK_TAKEN", e.reason(), e.getMessage());
+            assertTrue(e.getMessage().contains("'xdp-first'") && e.getMessage().contains("freplace"), e.getMessage());
+            assertThrows(BpfAgentException.class, () -> apps.get("xdp-second"), "nothing made of the refused one");
+            assertTrue(c.programAttached(prog), "the first runs on");
+            assertEquals(prog, programId(apps.get("xdp-first"), "firewall"));
+        } finally {
+            apps.delete("xdp-first");
+        }
+    }
+
     @Test
     void badSpecsNameTheirField() throws Exception {
         Applications apps = c.applications();

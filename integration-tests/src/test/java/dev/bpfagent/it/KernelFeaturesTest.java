@@ -64,6 +64,11 @@ class KernelFeaturesTest extends OneAgentPerClass {
         boolean atLeast515 = Integer.parseInt(v[0]) > 5 || (Integer.parseInt(v[0]) == 5 && Integer.parseInt(v[1]) >= 15);
         assertEquals(atLeast515, attach.get("perf_link").getState() == FeatureState.FEATURE_STATE_SUPPORTED,
                 attach.get("perf_link").toString());
+        // freplace: every kernel the agent runs on (5.10+, BTF) has EXT; this host refuses it (EPERM), the
+        // matrix's load it. MISSING would mean the probe's own BTF or target is wrong.
+        KernelFeature ext = attach.get("freplace");
+        assertNotNull(ext, "the report names freplace");
+        assertNotEquals(FeatureState.FEATURE_STATE_MISSING, ext.getState(), ext.toString());
         Map<String, KernelFeature> other = byName(r.getOtherList());
         assertEquals(Files.isReadable(Path.of("/sys/kernel/btf/vmlinux")),
                 other.get("btf_vmlinux").getState() == FeatureState.FEATURE_STATE_SUPPORTED);

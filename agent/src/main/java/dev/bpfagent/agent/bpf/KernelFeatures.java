@@ -67,6 +67,7 @@ public final class KernelFeatures {
                 kallsyms("register_fprobe_ips") ? "" : "no fprobe in /proc/kallsyms (CONFIG_FPROBE off)"));
         attach.add(uprobeMulti());
         attach.add(btfFunction("netkit", "netkit_link_attach"));
+        attach.add(freplaceCached());
         List<Feature> other = new ArrayList<>();
         other.add(KernelBtf.available() ? new Feature("btf_vmlinux", State.SUPPORTED, "/sys/kernel/btf/vmlinux")
                 : new Feature("btf_vmlinux", State.MISSING, "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF off)"));
@@ -192,6 +193,65 @@ public final class KernelFeatures {
         } catch (RuntimeException e) {
             return outcome("tcx", e);
         }
+    }
+
+    /**
+     * BTF for one global function {@code int probe(struct xdp_md *ctx)}: what freplace needs on both
+     * sides (the target's function and the extension's, matched by prototype). Type ids: 1 int, 2 struct
+     * xdp_md, 3 pointer to it, 4 the prototype, 5 FUNC probe.
+     */
+    static byte[] probeBtf() {
+        byte[] strings = "\0int\0xdp_md\0ctx\0probe\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        java.nio.ByteBuffer t = java.nio.ByteBuffer.allocate(80).order(java.nio.ByteOrder.nativeOrder());
+        t.putInt(1).putInt(1 << 24).putInt(4).putInt((1 << 24) | 32);      // [1] INT int, signed, 32 bits
+        t.putInt(5).putInt(4 << 24).putInt(24);                            // [2] STRUCT xdp_md, no members
+        t.putInt(0).putInt(2 << 24).putInt(2);                             // [3] PTR -> 2
+        t.putInt(0).putInt((13 << 24) | 1).putInt(1).putInt(12).putInt(3); // [4] FUNC_PROTO int (ctx: 3)
+        t.putInt(16).putInt((12 << 24) | 1).putInt(4);                     // [5] FUNC probe, global
+        int typeLen = t.position();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(24 + typeLen + strings.length)
+                .order(java.nio.ByteOrder.nativeOrder());
+        b.putShort((short) 0xeB9F).put((byte) 1).put((byte) 0).putInt(24).putInt(0).putInt(typeLen).putInt(typeLen)
+                .putInt(strings.length);
+        b.put(t.array(), 0, typeLen).put(strings);
+        return b.array();
+    }
+
+    /** func_info for one function at instruction 0: BTF type 5 of {@link #probeBtf()}. */
+    static ProgramSpec.Btf probeFunc() {
+        byte[] fi = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.nativeOrder()).putInt(0).putInt(5).array();
+        return new ProgramSpec.Btf(probeBtf(), fi, 8, new byte[0], 0);
+    }
+
+    /**
+     * freplace (BPF_PROG_TYPE_EXT, 5.6+; re-attached to other targets 5.10+), what an XDP dispatcher
+     * needs to run several programs on one interface: an XDP program with BTF, then an extension
+     * program loaded against its function, as libxdp does. REFUSED where the kernel has EXT but refuses
+     * this agent (lockdown, a policy).
+     */
+    static Feature freplace() {
+        try (Program target = Program.load(ProgramSpec.builder(ProgramType.XDP, returning(2)).name("probe")
+                .license("GPL").btf(probeFunc()).build()).program();
+             Program ext = Program.load(ProgramSpec.builder(ProgramType.EXT, returning(2)).name("probe_ext")
+                     .license("GPL").btf(probeFunc()).attachTarget(new ProgramSpec.AttachTarget(5, 0, target.id()))
+                     .build()).program()) {
+            return new Feature("freplace", State.SUPPORTED, "an EXT program loads against an XDP program's"
+                    + " function (program " + ext.id() + " on " + target.id() + ")");
+        } catch (RuntimeException e) {
+            return outcome("freplace", e);
+        }
+    }
+
+    private static volatile Feature freplaceOnce;
+
+    /** {@link #freplace()}, probed once per agent. */
+    public static Feature freplaceCached() {
+        Feature f = freplaceOnce;
+        if (f == null) {
+            f = freplace();
+            freplaceOnce = f;
+        }
+        return f;
     }
 
     /** A program type with this expected attach type loads (the kernel knows the attach type). */

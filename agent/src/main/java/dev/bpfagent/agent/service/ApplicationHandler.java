@@ -602,11 +602,24 @@ final class ApplicationHandler implements AutoCloseable {
                                 "spec.objects", "xdp on " + t.ifname() + (t.netns().isEmpty() ? "" : " in netns "
                                         + t.netns()) + " is application '" + other.name
                                         + "''s (program " + a.target.program() + "); an interface runs one XDP"
-                                        + " program: delete that application, or select other interfaces");
+                                        + " program here: delete that application, or select other interfaces"
+                                        + " (" + xdpSharing() + ")");
                     }
                 }
             }
         }
+    }
+
+    /** Why one XDP hook runs one application's program, in words: what the kernel says of freplace. */
+    private static String xdpSharing() {
+        var f = dev.bpfagent.agent.bpf.KernelFeatures.freplaceCached();
+        return switch (f.state()) {
+            case REFUSED -> "several programs on one XDP hook need a dispatcher of freplace (EXT) programs, and this"
+                    + " kernel refuses EXT loads to the agent; GetKernelFeatures: freplace " + f.state();
+            case MISSING -> "several programs on one XDP hook need a dispatcher of freplace (EXT) programs, which"
+                    + " this kernel lacks: " + f.detail();
+            case SUPPORTED -> "this kernel takes freplace (EXT) programs, but the agent builds no XDP dispatcher yet";
+        };
     }
 
     // ---- converge ----
