@@ -132,19 +132,33 @@ public final class Netlink {
 
     /** IFLA_IFNAME of an RTM_NEWLINK message, or "". */
     private static String linkName(MemorySegment msg) {
-        long off = NLMSGHDR_LEN + IFINFOMSG_LEN;
-        while (off + 4 <= msg.byteSize()) {
+        String[] name = {""};
+        attributes(msg, NLMSGHDR_LEN + IFINFOMSG_LEN, msg.byteSize(), (type, off, len) -> {
+            if (type == IFLA_IFNAME) {
+                name[0] = msg.asSlice(off + 4, len - 4).getString(0, StandardCharsets.UTF_8);
+                return false;
+            }
+            return true;
+        });
+        return name[0];
+    }
+
+    /** One attribute (struct nlattr at off, len bytes with its header); false ends the walk. */
+    private interface Attribute {
+        boolean visit(int type, long off, int len);
+    }
+
+    /** Walks the attributes between from and to (a message's, or a nested attribute's payload). */
+    private static void attributes(MemorySegment msg, long from, long to, Attribute each) {
+        long off = from;
+        while (off + 4 <= to) {
             int len = msg.get(JAVA_SHORT, off) & 0xffff;
             int type = msg.get(JAVA_SHORT, off + 2) & NLA_TYPE_MASK;
-            if (len < 4 || off + len > msg.byteSize()) {
-                break;
-            }
-            if (type == IFLA_IFNAME) {
-                return msg.asSlice(off + 4, len - 4).getString(0, StandardCharsets.UTF_8);
+            if (len < 4 || off + len > to || !each.visit(type, off, len)) {
+                return;
             }
             off += align4(len);
         }
-        return "";
     }
 
     /**
@@ -207,19 +221,12 @@ public final class Netlink {
     public static List<TcProgram> tcPrograms(int ifindex) {
         List<TcProgram> out = new ArrayList<>();
         for (boolean ingress : new boolean[] {true, false}) {
-            java.nio.ByteBuffer tcmsg = java.nio.ByteBuffer.allocate(TCMSG_LEN).order(java.nio.ByteOrder.nativeOrder());
-            tcmsg.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(ifindex).putInt(0)
-                    .putInt((TC_H_CLSACT & 0xFFFF0000) | (ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS)).putInt(0);
-            try {
-                dump(RTM_GETTFILTER, tcmsg.array(), RTM_NEWTFILTER, "RTM_GETTFILTER", msg -> {
-                    int id = bpfFilterProgram(msg);
-                    if (id != 0) {
-                        out.add(new TcProgram(ifindex, ingress, id));
-                    }
-                });
-            } catch (KernelException noQdisc) {
-                // no clsact on this interface (EINVAL/ENOENT): no filters there
-            }
+            filters(ifindex, ingress, msg -> {
+                int id = bpfFilterProgram(msg);
+                if (id != 0) {
+                    out.add(new TcProgram(ifindex, ingress, id));
+                }
+            });
         }
         return out;
     }
@@ -228,84 +235,66 @@ public final class Netlink {
     public static int filterCount(int ifindex) {
         int[] n = {0};
         for (boolean ingress : new boolean[] {true, false}) {
-            java.nio.ByteBuffer tcmsg = java.nio.ByteBuffer.allocate(TCMSG_LEN).order(java.nio.ByteOrder.nativeOrder());
-            tcmsg.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(ifindex).putInt(0)
-                    .putInt((TC_H_CLSACT & 0xFFFF0000) | (ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS)).putInt(0);
-            try {
-                dump(RTM_GETTFILTER, tcmsg.array(), RTM_NEWTFILTER, "RTM_GETTFILTER", msg -> n[0]++);
-            } catch (KernelException noQdisc) {
-                // no clsact on this interface: no filters there
-            }
+            filters(ifindex, ingress, msg -> n[0]++);
         }
         return n[0];
     }
 
+    /** Every filter message of the interface's clsact ingress or egress; none without a clsact qdisc. */
+    private static void filters(int ifindex, boolean ingress, java.util.function.Consumer<MemorySegment> each) {
+        java.nio.ByteBuffer tcmsg = java.nio.ByteBuffer.allocate(TCMSG_LEN).order(java.nio.ByteOrder.nativeOrder());
+        tcmsg.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(ifindex).putInt(0)
+                .putInt((TC_H_CLSACT & 0xFFFF0000) | (ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS)).putInt(0);
+        try {
+            dump(RTM_GETTFILTER, tcmsg.array(), RTM_NEWTFILTER, "RTM_GETTFILTER", each);
+        } catch (KernelException noQdisc) {
+            // no clsact on this interface (EINVAL/ENOENT): no filters there
+        }
+    }
+
     /** TCA_OPTIONS' TCA_BPF_ID of a filter message, or 0 (another kind of filter, or the chain's head). */
     private static int bpfFilterProgram(MemorySegment msg) {
-        long off = NLMSGHDR_LEN + TCMSG_LEN;
-        while (off + 4 <= msg.byteSize()) {
-            int len = msg.get(JAVA_SHORT, off) & 0xffff;
-            int type = msg.get(JAVA_SHORT, off + 2) & NLA_TYPE_MASK;
-            if (len < 4 || off + len > msg.byteSize()) {
-                return 0;
-            }
+        int[] id = {0};
+        attributes(msg, NLMSGHDR_LEN + TCMSG_LEN, msg.byteSize(), (type, off, len) -> {
             if (type == TCA_OPTIONS) {
-                long x = off + 4;
-                while (x + 4 <= off + len) {
-                    int xl = msg.get(JAVA_SHORT, x) & 0xffff;
-                    int xt = msg.get(JAVA_SHORT, x + 2) & NLA_TYPE_MASK;
-                    if (xl < 4 || x + xl > off + len) {
-                        return 0;
+                attributes(msg, off + 4, off + len, (t, x, l) -> {
+                    if (t == TCA_BPF_ID && l >= 8) {
+                        id[0] = msg.get(JAVA_INT, x + 4);
+                        return false;
                     }
-                    if (xt == TCA_BPF_ID && xl >= 8) {
-                        return msg.get(JAVA_INT, x + 4);
-                    }
-                    x += align4(xl);
-                }
+                    return true;
+                });
             }
-            off += align4(len);
-        }
-        return 0;
+            return id[0] == 0;
+        });
+        return id[0];
     }
 
     private static void parseLink(MemorySegment msg, List<XdpProgram> out) {
         int ifindex = msg.get(JAVA_INT, NLMSGHDR_LEN + 4);
         String name = linkName(msg);
-        int progId = 0;
-        int mode = 0;
-        long off = NLMSGHDR_LEN + IFINFOMSG_LEN;
-        while (off + 4 <= msg.byteSize()) {
-            int len = msg.get(JAVA_SHORT, off) & 0xffff;
-            int type = msg.get(JAVA_SHORT, off + 2) & NLA_TYPE_MASK;
-            if (len < 4 || off + len > msg.byteSize()) {
-                break;
-            }
+        int[] found = {0, 0}; // program id, mode
+        attributes(msg, NLMSGHDR_LEN + IFINFOMSG_LEN, msg.byteSize(), (type, off, len) -> {
             if (type == IFLA_XDP) {
-                long x = off + 4;
-                while (x + 4 <= off + len) {
-                    int xl = msg.get(JAVA_SHORT, x) & 0xffff;
-                    int xt = msg.get(JAVA_SHORT, x + 2) & NLA_TYPE_MASK;
-                    if (xl < 4 || x + xl > off + len) {
-                        break;
-                    }
+                attributes(msg, off + 4, off + len, (xt, x, xl) -> {
                     if (xt == IFLA_XDP_ATTACHED && xl >= 5) {
-                        mode = msg.get(JAVA_BYTE, x + 4);
+                        found[1] = msg.get(JAVA_BYTE, x + 4);
                     } else if ((xt == IFLA_XDP_PROG_ID || xt == IFLA_XDP_DRV_PROG_ID || xt == IFLA_XDP_SKB_PROG_ID
                             || xt == IFLA_XDP_HW_PROG_ID) && xl >= 8) {
                         int id = msg.get(JAVA_INT, x + 4);
-                        if (id != 0 && progId == 0) {
-                            progId = id;
-                        } else if (id != 0 && id != progId) {
-                            out.add(new XdpProgram(ifindex, name, id, mode)); // multi: one per mode
+                        if (id != 0 && found[0] == 0) {
+                            found[0] = id;
+                        } else if (id != 0 && id != found[0]) {
+                            out.add(new XdpProgram(ifindex, name, id, found[1])); // multi: one per mode
                         }
                     }
-                    x += align4(xl);
-                }
+                    return true;
+                });
             }
-            off += align4(len);
-        }
-        if (progId != 0) {
-            out.add(new XdpProgram(ifindex, name, progId, mode));
+            return true;
+        });
+        if (found[0] != 0) {
+            out.add(new XdpProgram(ifindex, name, found[0], found[1]));
         }
     }
 
