@@ -609,6 +609,157 @@ class ApplicationsTest extends OneAgentPerClass {
         }
     }
 
+    static final Path DISPATCHER_OBJECT = Path.of("/usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o");
+    static final Path XDP_LOADER = Path.of("/usr/sbin/xdp-loader");
+
+    static boolean freplaceSupported(BpfClient c) {
+        return c.kernelFeatures(false).getAttachList().stream().anyMatch(f -> f.getName().equals("freplace")
+                && f.getState() == FeatureState.FEATURE_STATE_SUPPORTED);
+    }
+
+    static ByteString u32(int v) {
+        return ByteString.copyFrom(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array());
+    }
+
+    /** xdporder.c on HOST_IF's XDP dispatcher: digit, the verdict it returns, priority, what lets the next run. */
+    static ApplicationSpec xdpOrder(byte[] elf, int digit, int port, int priority, int verdict, XdpAction... proceedOn) {
+        return ApplicationSpec.newBuilder().addObjects(ApplicationObject.newBuilder().setName("order")
+                .setSource(Applications.elf(elf)).putRodata("digit", u32(digit)).putRodata("port", u32(port))
+                .putRodata("verdict", u32(verdict))
+                .putMaps("order", ApplicationMapSettings.newBuilder().setShare("xorder-" + TAG).build())
+                .addPrograms(ApplicationProgram.newBuilder().setName("record").addAttach(AttachRule.newBuilder()
+                        .setHook(Hook.newBuilder().setXdp(XdpHook.getDefaultInstance())).addInterfaces(HOST_IF)
+                        .setMechanism(AttachMechanism.ATTACH_MECHANISM_XDP_DISPATCHER).setPriority(priority)
+                        .addAllProceedOn(List.of(proceedOn))))).build();
+    }
+
+    static String run(String... cmd) throws Exception {
+        var r = Processes.run(60, List.of(cmd));
+        assertEquals(0, r.exit(), String.join(" ", cmd) + ": " + r.output());
+        return r.output();
+    }
+
+    static int ifindex(String ifname) throws Exception {
+        return Integer.parseInt(Files.readString(Path.of("/sys/class/net", ifname, "ifindex")).strip());
+    }
+
+    /** libxdp's pin directories of HOST_IF's dispatchers (xdp/dispatch-IFINDEX-ID). */
+    static List<Path> dispatchDirs() throws Exception {
+        Path xdp = Path.of("/sys/fs/bpf/xdp");
+        if (!Files.isDirectory(xdp)) {
+            return List.of();
+        }
+        String prefix = "dispatch-" + ifindex(HOST_IF) + "-";
+        try (var l = Files.list(xdp)) {
+            return l.filter(p -> p.getFileName().toString().startsWith(prefix)).toList();
+        }
+    }
+
+    /**
+     * Three applications on one interface's XDP hook through its dispatcher (libxdp's protocol): they
+     * run in priority order, a DROP stops the rest unless proceed_on lets the next run, a priority
+     * change and a deletion are each one dispatcher swap. Then xdp-loader (Debian's xdp-tools) joins
+     * the same dispatcher: its status lists all of them, its program runs between ours by priority, an
+     * application applied after it keeps it, and its unload leaves ours running. Deleting them all
+     * leaves no XDP program on the interface and no pin directory.
+     */
+    @Test
+    void applicationsShareAnXdpDispatcherInPriorityOrder() throws Exception {
+        Assumptions.assumeTrue(freplaceSupported(c), "the kernel refuses freplace (EXT) loads here: the dispatcher"
+                + " runs in the kernel matrix (anXdpDispatcherNeedsFreplace covers this host)");
+        Assumptions.assumeTrue(Files.isRegularFile(DISPATCHER_OBJECT), "needs libxdp's " + DISPATCHER_OBJECT
+                + " (Debian: libxdp1, with xdp-tools)");
+        byte[] elf = ObjectsOverAgentTest.object("xdporder");
+        Applications apps = c.applications();
+        int port = 42000 + (int) (Math.random() * 1000);
+        int pass = 2, drop = 1;
+        List<String> names = List.of("xo-a", "xo-b", "xo-c", "xo-d");
+        try {
+            apps.apply("xo-a", xdpOrder(elf, 1, port, 30, pass));
+            apps.apply("xo-b", xdpOrder(elf, 2, port, 10, pass));
+            Application last = apps.apply("xo-c", xdpOrder(elf, 3, port, 20, pass)).getApplication();
+            assertTrue(condition(last, "Ready").getStatus(), last.getStatus().toString());
+            int order = mapId(last, "order");
+            assertEquals(231, orderOfOnePacket(c, order, port), "b (10), c (20), a (30)");
+            assertEquals(1, dispatchDirs().size(), "one dispatcher's pins: " + dispatchDirs());
+            String status = run(XDP_LOADER.toString(), "status", HOST_IF);
+            assertTrue(status.contains("xdp_dispatcher") && status.split("ba_record", -1).length == 4, status);
+
+            ApplyApplicationResponse moved = apps.apply("xo-a", xdpOrder(elf, 1, port, 5, pass));
+            assertTrue(moved.getPlanList().stream().anyMatch(s -> s.getKind().equals("attachment")
+                    && s.getReason().contains("netlink replace")), moved.getPlanList().toString());
+            assertEquals(123, orderOfOnePacket(c, order, port), "a (5) first now");
+
+            apps.apply("xo-b", xdpOrder(elf, 2, port, 10, drop));
+            assertEquals(12, orderOfOnePacket(c, order, port), "b drops: c does not run");
+            apps.apply("xo-b", xdpOrder(elf, 2, port, 10, drop, XdpAction.XDP_ACTION_PASS, XdpAction.XDP_ACTION_DROP));
+            assertEquals(123, orderOfOnePacket(c, order, port), "b's DROP lets the next run");
+
+            apps.delete("xo-b");
+            assertEquals(13, orderOfOnePacket(c, order, port), "the middle one gone, the others in order");
+            assertEquals(1, dispatchDirs().size(), "the old dispatchers' pins are gone: " + dispatchDirs());
+
+            if (Files.isExecutable(XDP_LOADER) && Files.isExecutable(Path.of("/usr/sbin/bpftool"))) {
+                Path obj = Path.of(System.getProperty("bpfagent.objects", "target/bpf"), "xdporder.o");
+                run(XDP_LOADER.toString(), "load", HOST_IF, obj.toString());
+                String withTheirs = run(XDP_LOADER.toString(), "status", HOST_IF);
+                assertTrue(withTheirs.split(" record ", -1).length >= 2 && withTheirs.split("ba_record", -1).length == 3,
+                        withTheirs);
+                assertEquals(13, orderOfOnePacket(c, order, port), "xdp-loader's program (priority 50) passes");
+                apps.apply("xo-d", xdpOrder(elf, 4, port, 60, pass));
+                assertEquals(134, orderOfOnePacket(c, order, port), "ours at 60 after xdp-loader's at 50");
+                String all = run(XDP_LOADER.toString(), "status", HOST_IF);
+                assertTrue(all.split("ba_record", -1).length == 4, "xdp-loader's program was kept: " + all);
+                int theirs = 0;
+                for (String line : all.split("\n")) {
+                    String[] f = line.trim().split("\s+");
+                    if (f.length > 3 && f[1].equals("record")) {
+                        theirs = Integer.parseInt(f[2]);
+                    }
+                }
+                assertTrue(theirs > 0, "xdp-loader's program id in: " + all);
+                run(XDP_LOADER.toString(), "unload", HOST_IF, "--id", String.valueOf(theirs));
+                assertEquals(134, orderOfOnePacket(c, order, port), "xdp-loader's unload leaves ours running");
+                Application d = apps.get("xo-d");
+                assertTrue(on(d, HOST_IF).getState() == AttachmentStatus.State.STATE_ATTACHED, d.getStatus().toString());
+            }
+        } finally {
+            for (String n : names) {
+                try {
+                    apps.delete(n);
+                } catch (BpfAgentException gone) {
+                    // deleted by the test, or never made
+                }
+            }
+        }
+        assertFalse(run(IP, "link", "show", HOST_IF).contains("xdp"), "no XDP program left on " + HOST_IF);
+        assertEquals(List.of(), dispatchDirs(), "no dispatcher pins left");
+    }
+
+    /**
+     * Where the kernel refuses freplace (this host: EPERM), a rule with mechanism XDP_DISPATCHER is
+     * FAILED_PRECONDITION saying so, and nothing of the application is left.
+     */
+    @Test
+    void anXdpDispatcherNeedsFreplace() throws Exception {
+        Assumptions.assumeFalse(freplaceSupported(c), "this kernel takes freplace: the dispatcher test runs instead");
+        byte[] elf = ObjectsOverAgentTest.object("xdporder");
+        Applications apps = c.applications();
+        var e = assertThrows(BpfAgentException.class, () -> apps.apply("xo-refused", xdpOrder(elf, 1, 0, 10, 2)));
+        assertEquals(Status.Code.FAILED_PRECONDITION, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("freplace") && e.getMessage().contains("mechanism"), e.getMessage());
+        assertThrows(BpfAgentException.class, () -> apps.get("xo-refused"), "nothing made of the refused one");
+        assertFalse(run(IP, "link", "show", HOST_IF).contains("xdp"), "no XDP program left on " + HOST_IF);
+        var bad = assertThrows(BpfAgentException.class, () -> apps.apply("xo-bad", ApplicationSpec.newBuilder(
+                xdpOrder(elf, 1, 0, 10, 2)).setObjects(0, xdpOrder(elf, 1, 0, 10, 2).getObjects(0).toBuilder()
+                .setPrograms(0, xdpOrder(elf, 1, 0, 10, 2).getObjects(0).getPrograms(0).toBuilder().setAttach(0,
+                        AttachRule.newBuilder().setHook(Hook.newBuilder().setTcx(TcxHook.newBuilder()
+                                .setDirection(TcDirection.TC_DIRECTION_INGRESS))).addInterfaces(HOST_IF)
+                                .setMechanism(AttachMechanism.ATTACH_MECHANISM_XDP_DISPATCHER)))).build()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, bad.code(), bad.getMessage());
+        assertTrue(bad.getMessage().contains("attach[0].mechanism"), bad.getMessage());
+    }
+
     /**
      * One XDP hook, two applications: the second is FAILED_PRECONDITION HOOK_TAKEN naming the first, and
      * saying what the kernel says of freplace (which an XDP dispatcher needs); the first runs on untouched.

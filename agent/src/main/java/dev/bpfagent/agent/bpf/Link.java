@@ -22,9 +22,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * anything is made, and leaves nothing behind when the kernel refuses. (They live in this package so
  * that programs' and maps' fds stay package-private: nothing above this layer touches a raw fd.)
  */
-public abstract sealed class Link implements BpfObject permits Link.Kernel, Link.PerfIoctl, Link.Undone {
+public abstract sealed class Link implements BpfObject permits Link.Kernel, Link.PerfIoctl, Link.Undone, Link.Dispatched {
     /** How the kernel holds the attachment. */
-    public enum Mechanism { BPF_LINK, PERF_EVENT_IOCTL, NETLINK, PROG_ATTACH }
+    public enum Mechanism { BPF_LINK, PERF_EVENT_IOCTL, NETLINK, PROG_ATTACH, XDP_DISPATCHER }
 
     /** enum bpf_link_type, for listings. */
     static final String[] LINK_TYPES = {"unspec", "raw_tracepoint", "tracing", "cgroup", "iter", "netns", "xdp",
@@ -187,6 +187,74 @@ public abstract sealed class Link implements BpfObject permits Link.Kernel, Link
         }
     }
 
+    /**
+     * A program in a slot of an interface's XDP dispatcher ({@link XdpDispatcher}): the program id is
+     * the extension's, which changes when {@link #update(ProgramSpec, int, int)} runs another. Closing
+     * takes it off the dispatcher.
+     */
+    public static final class Dispatched extends Link {
+        private final XdpDispatcher.Member member;
+
+        Dispatched(XdpDispatcher.Member member, Hook hook, String target) {
+            this(member, 0, hook, target);
+        }
+
+        private Dispatched(XdpDispatcher.Member member, int id, Hook hook, String target) {
+            super(id, member.ext == null ? 0 : member.ext.id(), hook, target);
+            this.member = member;
+        }
+
+        @Override
+        public Mechanism mechanism() {
+            return Mechanism.XDP_DISPATCHER;
+        }
+
+        @Override
+        public Link withId(int agentId) {
+            return new Dispatched(member, agentId, hook(), target());
+        }
+
+        @Override
+        public Info info() {
+            return new Info("xdp (dispatcher " + member.iface.dispatcherId + ")", programId, member.iface.ifindex);
+        }
+
+        /** Runs spec's program here instead (loaded again as an extension), at priority: one dispatcher swap. */
+        public void update(ProgramSpec spec, int priority, int chainCallActions) {
+            XdpDispatcher.update(member, spec, priority, chainCallActions);
+            programId = member.ext.id();
+        }
+
+        /** Whether the interface still runs the dispatcher this program was last placed on. */
+        public boolean running() {
+            return XdpDispatcher.running(member);
+        }
+
+        /** The dispatcher program the interface runs this one from. */
+        public int dispatcherId() {
+            return member.iface.dispatcherId;
+        }
+
+        @Override
+        public boolean isClosed() {
+            return member.removed;
+        }
+
+        @Override
+        public void close() {
+            XdpDispatcher.remove(member);
+        }
+    }
+
+    /**
+     * Places the XDP program spec loads on the interface's dispatcher (libxdp's protocol, shared with
+     * xdp-loader): lower priority runs first; the next program runs when this one returns an action in
+     * chainCallActions (bit per XDP action; 0: XDP_PASS). See {@link XdpDispatcher}.
+     */
+    public static Dispatched dispatch(ProgramSpec spec, Hook.Xdp hook, int priority, int chainCallActions) {
+        return (Dispatched) XdpDispatcher.attach(spec, hook, priority, chainCallActions);
+    }
+
     static Link perfIoctl(Fd event, int programId, Hook hook, String target) {
         return new PerfIoctl(event, 0, programId, hook, target);
     }
@@ -263,6 +331,9 @@ public abstract sealed class Link implements BpfObject permits Link.Kernel, Link
                 default -> null;
             };
             case PROG_ATTACH -> hook instanceof Hook.Cgroup h ? CgroupHooks.cgroupProgAttach(p, h) : null;
+            case XDP_DISPATCHER -> throw new InvalidSpecException("mechanism", "XDP_DISPATCHER loads the program"
+                    + " again as an extension of a dispatcher's slot, from its object: it is for applications'"
+                    + " attach rules (ApplyApplication), not for a program already loaded");
             case BPF_LINK -> {
                 Link l = attach(p, hook, null);
                 if (l.mechanism() != Mechanism.BPF_LINK) {
@@ -396,6 +467,7 @@ public abstract sealed class Link implements BpfObject permits Link.Kernel, Link
             case PERF_EVENT_IOCTL -> "the perf ioctl";
             case PROG_ATTACH -> "BPF_PROG_ATTACH";
             case BPF_LINK -> "a BPF link";
+            case XDP_DISPATCHER -> "an XDP dispatcher's slot";
         };
     }
 

@@ -52,6 +52,18 @@ public final class Dirs {
         LibC.flock(dir, LibC.LOCK_EX | LibC.LOCK_NB);
     }
 
+    /** Opens a directory and takes an exclusive flock on it, waiting for it (libxdp's lock); closing releases it. */
+    public static Fd lockExclusiveWaiting(String path) {
+        Fd fd = open(path);
+        try {
+            LibC.flock(fd, LibC.LOCK_EX);
+            return fd;
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
     /**
      * Opens a directory without following a symlink at its last component and takes an exclusive,
      * non-blocking flock on it; closing the fd releases the lock.

@@ -77,6 +77,12 @@ final class ApplicationHandler implements AutoCloseable {
     /** Applies and deletes so far: a reconcile pass reads the host again after one. */
     private long changes;
     private final ApplicationWatch watch = new ApplicationWatch();
+    /**
+     * The specs the programs the applications loaded were loaded from (not after a restart): what a rule
+     * with mechanism XDP_DISPATCHER loads again as an extension of a dispatcher slot.
+     */
+    private final Map<Registry.Key, dev.bpfagent.agent.bpf.ProgramSpec> programSpecs =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private Thread loop;
     private dev.bpfagent.agent.bpf.Host.LinkChanges linkChanges;
     private volatile boolean stopping;
@@ -597,13 +603,14 @@ final class ApplicationHandler implements AutoCloseable {
                 }
                 for (Att a : other.atts.values()) {
                     if (a.target.hook().hasXdp() && t.ifname().equals(a.target.ifname())
-                            && t.netns().equals(a.target.netns())) {
+                            && t.netns().equals(a.target.netns()) && !(t.dispatched() && a.target.dispatched())) {
                         throw RequestException.of(Status.Code.FAILED_PRECONDITION, "HOOK_TAKEN",
                                 "spec.objects", "xdp on " + t.ifname() + (t.netns().isEmpty() ? "" : " in netns "
                                         + t.netns()) + " is application '" + other.name
                                         + "''s (program " + a.target.program() + "); an interface runs one XDP"
-                                        + " program here: delete that application, or select other interfaces"
-                                        + " (" + xdpSharing() + ")");
+                                        + " program here unless every application there has mechanism"
+                                        + " ATTACH_MECHANISM_XDP_DISPATCHER: delete that application, or select other"
+                                        + " interfaces (" + xdpSharing() + ")");
                     }
                 }
             }
@@ -618,7 +625,8 @@ final class ApplicationHandler implements AutoCloseable {
                     + " kernel refuses EXT loads to the agent; GetKernelFeatures: freplace " + f.state();
             case MISSING -> "several programs on one XDP hook need a dispatcher of freplace (EXT) programs, which"
                     + " this kernel lacks: " + f.detail();
-            case SUPPORTED -> "this kernel takes freplace (EXT) programs, but the agent builds no XDP dispatcher yet";
+            case SUPPORTED -> "this kernel takes freplace (EXT) programs: rules with mechanism"
+                    + " ATTACH_MECHANISM_XDP_DISPATCHER share an interface";
         };
     }
 
@@ -642,7 +650,8 @@ final class ApplicationHandler implements AutoCloseable {
         List<Registry.Key> retire = new ArrayList<>();
         try {
             for (Desired d : desired) {
-                next.put(d.name(), object(app, spec, d, plan, undo));
+                boolean dispatched = targets.stream().anyMatch(t -> t.object().equals(d.name()) && t.dispatched());
+                next.put(d.name(), object(app, spec, d, plan, undo, dispatched));
             }
             if (desired.isEmpty()) {
                 next.putAll(app.objects); // a reconcile that reloads nothing keeps every object
@@ -701,15 +710,19 @@ final class ApplicationHandler implements AutoCloseable {
     }
 
     /** The object as desired: kept whole when loaded from the same bytes and settings, else loaded anew. */
-    private Obj object(App app, ApplicationSpec spec, Desired d, List<PlanStep> plan, List<Undo> undo) {
+    private Obj object(App app, ApplicationSpec spec, Desired d, List<PlanStep> plan, List<Undo> undo,
+                       boolean dispatched) {
         Obj old = app.objects.get(d.name());
-        if (old != null && old.loadKey().equals(d.loadKey()) && held(old)) {
+        if (old != null && old.loadKey().equals(d.loadKey()) && held(old) && (!dispatched
+                || old.programs().values().stream().allMatch(p -> programSpecs.containsKey(p.key())))) {
             plan.add(PlanStep.newBuilder().setAction(PlanStep.Action.ACTION_KEEP).setKind("object")
                     .setObject(d.name()).setReason("the same bytes and settings").build());
             return old;
         }
         plan.add(PlanStep.newBuilder().setAction(PlanStep.Action.ACTION_LOAD).setKind("object").setObject(d.name())
-                .setReason(old == null ? "new" : held(old) ? "its bytes or settings changed"
+                .setReason(old == null ? "new" : held(old) && old.loadKey().equals(d.loadKey())
+                        ? "an XDP dispatcher loads its programs again, from their specs (held since the agent started)"
+                        : held(old) ? "its bytes or settings changed"
                         : "some of its programs or maps were closed").build());
         ObjectLoader.Loaded loaded;
         try {
@@ -772,6 +785,7 @@ final class ApplicationHandler implements AutoCloseable {
                 }
                 Registry.Entry entry = registry.add(Registry.Kind.PROGRAM, p, app.owner, labels, deps);
                 made.add(entry);
+                programSpecs.put(entry.key(), loaded.programSpecs().get(e.getKey()));
                 progs.put(e.getKey(), new ProgMember(entry.key(), p.tag(), digest, deps));
                 plan.add(PlanStep.newBuilder().setAction(was == null ? PlanStep.Action.ACTION_LOAD
                         : PlanStep.Action.ACTION_REPLACE).setKind("program").setObject(d.name()).setName(e.getKey())
@@ -820,10 +834,12 @@ final class ApplicationHandler implements AutoCloseable {
                 && System.currentTimeMillis() < old.retryAt && old.program != null && old.program.equals(pm.key())) {
             return old; // backing off
         }
-        boolean moved = old != null && old.target.priority() != t.priority() && (t.hook().hasTcx() || t.hook().hasTc());
+        boolean moved = old != null && (old.target.priority() != t.priority() && (t.hook().hasTcx() || t.hook().hasTc()
+                || t.dispatched()) || old.target.proceedOn() != t.proceedOn());
+        boolean sameWay = old != null && old.target.dispatched() == t.dispatched();
         if (old != null && old.link != null && alive(old, host)) {
             Registry.Entry le = registry.find(old.link);
-            if (old.program.equals(pm.key()) && !moved) {
+            if (old.program.equals(pm.key()) && !moved && sameWay) {
                 a.link = old.link;
                 a.state = AttachmentStatus.State.STATE_ATTACHED;
                 a.failures = 0;
@@ -831,7 +847,27 @@ final class ApplicationHandler implements AutoCloseable {
                 return a;
             }
             Link link = le.object(Link.class);
-            if (link.mechanism() == Link.Mechanism.BPF_LINK && !moved) {
+            if (link instanceof Link.Dispatched dl && t.dispatched()) {
+                var nextSpec = dispatchSpec(prog, t);
+                Registry.Entry was = registry.find(old.program);
+                var previous = was == null ? null : programSpecs.get(was.key());
+                dl.update(nextSpec, t.priority(), t.proceedOn());
+                Set<Registry.Key> before = le.dependsOn();
+                registry.setDependsOn(le, Set.of(pm.key()));
+                undo.add(() -> {
+                    if (previous != null && registry.find(was.key()) != null) {
+                        dl.update(remapped(previous), old.target.priority(), old.target.proceedOn());
+                    }
+                    registry.setDependsOn(le, before);
+                });
+                a.link = old.link;
+                a.state = AttachmentStatus.State.STATE_ATTACHED;
+                plan.add(step(PlanStep.Action.ACTION_REPLACE, "attachment", t, "a new dispatcher "
+                        + dl.dispatcherId() + " with program " + pm.key().id() + " at priority " + t.priority()
+                        + ", swapped in by one netlink replace"));
+                return a;
+            }
+            if (link.mechanism() == Link.Mechanism.BPF_LINK && !moved && !t.dispatched()) {
                 Registry.Entry was = registry.find(old.program);
                 Program previous = was == null ? null : was.object(Program.class);
                 link.update(prog.object(Program.class), previous);
@@ -884,6 +920,10 @@ final class ApplicationHandler implements AutoCloseable {
 
     private Registry.Entry attachNow(App app, ApplicationSpec spec, Registry.Entry prog, ApplicationSpecs.Target t,
                                      Map<String, Att> placedSoFar) {
+        if (t.dispatched()) {
+            return links.dispatch(dispatchSpec(prog, t), (dev.bpfagent.agent.bpf.Hook.Xdp) HookConvert.fromProto(t.hook()),
+                    t.priority(), t.proceedOn(), objectLabels(app, spec), Set.of(prog.key()), app.owner);
+        }
         return links.attach(prog, HookConvert.fromProto(placed(app, t, placedSoFar)), LinkHandler.mechanism(t.mechanism()),
                 objectLabels(app, spec), Set.of(prog.key()), app.owner);
     }
@@ -944,6 +984,37 @@ final class ApplicationHandler implements AutoCloseable {
         return h.toBuilder().setTcx(h.getTcx().toBuilder().setBeforeProgramId((Integer) next[3])).build();
     }
 
+    /**
+     * The spec a program was loaded from, for a dispatcher to load it again as an extension: its maps
+     * the ones the registry holds (the load's own objects may have been closed as duplicates).
+     */
+    private dev.bpfagent.agent.bpf.ProgramSpec dispatchSpec(Registry.Entry prog, ApplicationSpecs.Target t) {
+        var f = dev.bpfagent.agent.bpf.KernelFeatures.freplaceCached();
+        if (f.state() != dev.bpfagent.agent.bpf.KernelFeatures.State.SUPPORTED) {
+            throw RequestException.of(Status.Code.FAILED_PRECONDITION, "FREPLACE_UNAVAILABLE", "mechanism",
+                    "mechanism ATTACH_MECHANISM_XDP_DISPATCHER runs programs as freplace (EXT) extensions of a"
+                    + " dispatcher, and this kernel answers: " + f.detail() + " (GetKernelFeatures: freplace "
+                    + f.state() + "); leave mechanism unset to run one program on the interface");
+        }
+        var s = programSpecs.get(prog.key());
+        if (s == null) {
+            throw RequestException.of(Status.Code.FAILED_PRECONDITION, "PROGRAM_SPEC_GONE", "mechanism",
+                    "program " + prog.key().id() + " (" + t.object() + "/" + t.program() + ") was loaded before the"
+                    + " agent started: apply the application again to load it anew");
+        }
+        return remapped(s);
+    }
+
+    private dev.bpfagent.agent.bpf.ProgramSpec remapped(dev.bpfagent.agent.bpf.ProgramSpec s) {
+        List<BpfMap> maps = new ArrayList<>();
+        for (BpfMap m : s.maps()) {
+            Registry.Entry e = registry.find(new Registry.Key(Registry.Kind.MAP, m.id()));
+            maps.add(e != null ? e.object(BpfMap.class) : m);
+        }
+        return new dev.bpfagent.agent.bpf.ProgramSpec(s.type(), s.instructions(), s.license(), s.name(), s.log(),
+                s.kernVersion(), s.progFlags(), s.expectedAttachType(), s.attachTarget(), s.btf(), s.progIfindex(), maps);
+    }
+
     /** Whether the attachment still does its job in the kernel (drift: detached by another tool, interface gone). */
     private boolean alive(Att a, HostView host) {
         Registry.Entry e = registry.find(a.link);
@@ -962,6 +1033,9 @@ final class ApplicationHandler implements AutoCloseable {
             }
         }
         try {
+            if (link instanceof Link.Dispatched dl) {
+                return dl.running(); // read afresh: an earlier attachment of this pass may have swapped the dispatcher
+            }
             if (t.hook().hasXdp()) {
                 return host.xdpProgramId(t.netns(), t.ifindex()) == a.program.id();
             }
@@ -1044,6 +1118,7 @@ final class ApplicationHandler implements AutoCloseable {
             for (Registry.Entry gone : registry.beginClose(key, true)) {
                 appPins.unpin(gone);
                 registry.remove(gone);
+                programSpecs.remove(gone.key());
                 gone.object().close();
                 closed.add(ProtoConvert.ref(gone.key()));
             }

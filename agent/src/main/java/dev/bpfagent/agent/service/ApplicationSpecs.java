@@ -175,6 +175,22 @@ final class ApplicationSpecs {
                 rule.getMechanismValue()) == null) {
             throw RequestException.invalid(f + ".mechanism", "is not an AttachMechanism this agent knows");
         }
+        boolean dispatched = rule.getMechanism() == dev.bpfagent.proto.v1.AttachMechanism.ATTACH_MECHANISM_XDP_DISPATCHER;
+        if (dispatched && !rule.getHook().hasXdp()) {
+            throw RequestException.invalid(f + ".mechanism", "ATTACH_MECHANISM_XDP_DISPATCHER is for xdp hooks; this"
+                    + " rule's hook is " + rule.getHook().getHookCase().name().toLowerCase(java.util.Locale.ROOT));
+        }
+        if (rule.getProceedOnCount() > 0 && !dispatched) {
+            throw RequestException.invalid(f + ".proceed_on", "is for rules with mechanism"
+                    + " ATTACH_MECHANISM_XDP_DISPATCHER (the dispatcher runs the next program after these actions)");
+        }
+        for (int a = 0; a < rule.getProceedOnCount(); a++) {
+            int v = rule.getProceedOnValue(a);
+            if (v <= 0 || v > dev.bpfagent.proto.v1.XdpAction.XDP_ACTION_REDIRECT_VALUE) {
+                throw RequestException.invalid(f + ".proceed_on[" + a + "]", v + " is not an XdpAction (ABORTED, DROP,"
+                        + " PASS, TX, REDIRECT)");
+            }
+        }
         if (rule.getRequired() && !ifaceHook) {
             throw RequestException.invalid(f + ".required", "only rules that select interfaces can be pending");
         }
@@ -225,7 +241,21 @@ final class ApplicationSpecs {
 
     /** One concrete attachment a rule asks for. key: what identifies it across versions. */
     record Target(String key, String object, String program, int rule, Hook hook, String ifname, int ifindex,
-                  String netns, dev.bpfagent.proto.v1.AttachMechanism mechanism, boolean pending, int priority) {
+                  String netns, dev.bpfagent.proto.v1.AttachMechanism mechanism, boolean pending, int priority,
+                  int proceedOn) {
+        /** Whether the interface's XDP dispatcher runs it (mechanism XDP_DISPATCHER). */
+        boolean dispatched() {
+            return mechanism == dev.bpfagent.proto.v1.AttachMechanism.ATTACH_MECHANISM_XDP_DISPATCHER;
+        }
+    }
+
+    /** The rule's proceed_on as libxdp's chain call actions: a bit per XDP return code (0: none given). */
+    static int proceedOn(AttachRule rule) {
+        int bits = 0;
+        for (int a = 0; a < rule.getProceedOnCount(); a++) {
+            bits |= 1 << (rule.getProceedOnValue(a) - 1);
+        }
+        return bits;
     }
 
     static int priority(AttachRule rule) {
@@ -248,7 +278,7 @@ final class ApplicationSpecs {
                     String base = o.getName() + "/" + prog.getName() + "/" + r;
                     if (rule.getInterfacesCount() == 0) {
                         out.add(new Target(base, o.getName(), prog.getName(), r, rule.getHook(), "", 0, "",
-                                rule.getMechanism(), false, priority(rule)));
+                                rule.getMechanism(), false, priority(rule), proceedOn(rule)));
                         continue;
                     }
                     List<PathMatcher> ms = rule.getInterfacesList().stream().map(ApplicationSpecs::matcher).toList();
@@ -259,7 +289,7 @@ final class ApplicationSpecs {
                         if (ms.stream().anyMatch(m -> m.matches(n))) {
                             out.add(new Target(base + "/" + (netns.isEmpty() ? "" : netns + ":") + e.getKey(),
                                     o.getName(), prog.getName(), r, withInterface(rule.getHook(), e.getKey(), netns),
-                                    e.getKey(), e.getValue(), netns, rule.getMechanism(), false, priority(rule)));
+                                    e.getKey(), e.getValue(), netns, rule.getMechanism(), false, priority(rule), proceedOn(rule)));
                         }
                     }
                     if (out.size() == before) {
@@ -271,7 +301,7 @@ final class ApplicationSpecs {
                                             ? "" : " in network namespace " + netns) + " and the rule is required");
                         }
                         out.add(new Target(base + "/", o.getName(), prog.getName(), r, rule.getHook(), "", 0, netns,
-                                rule.getMechanism(), true, priority(rule)));
+                                rule.getMechanism(), true, priority(rule), proceedOn(rule)));
                     }
                 }
             }

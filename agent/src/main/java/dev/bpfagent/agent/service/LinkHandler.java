@@ -4,6 +4,7 @@ import dev.bpfagent.agent.bpf.Hook;
 import dev.bpfagent.agent.bpf.KernelObjects;
 import dev.bpfagent.agent.bpf.Link;
 import dev.bpfagent.agent.bpf.Program;
+import dev.bpfagent.agent.bpf.ProgramSpec;
 import dev.bpfagent.agent.errno.KernelException;
 import dev.bpfagent.agent.service.auth.Caller;
 import dev.bpfagent.agent.service.errors.RequestException;
@@ -67,6 +68,13 @@ final class LinkHandler {
         return registry.add(KIND, link, owner, labels, dependsOn); // closes the link if refused
     }
 
+    /** An application's program on the interface's XDP dispatcher, loaded again from spec as an extension. */
+    Registry.Entry dispatch(ProgramSpec spec, dev.bpfagent.agent.bpf.Hook.Xdp hook, int priority, int proceedOn,
+                            Map<String, String> labels, Set<Registry.Key> dependsOn, Caller owner) {
+        Link link = Link.dispatch(spec, hook, priority, proceedOn).withId(registry.nextAgentId() | Integer.MIN_VALUE);
+        return registry.add(KIND, link, owner, labels, dependsOn);
+    }
+
     static Link.Mechanism mechanism(AttachMechanism m) {
         return switch (m) {
             case ATTACH_MECHANISM_UNSPECIFIED -> null;
@@ -74,6 +82,7 @@ final class LinkHandler {
             case ATTACH_MECHANISM_PERF_EVENT_IOCTL -> Link.Mechanism.PERF_EVENT_IOCTL;
             case ATTACH_MECHANISM_NETLINK -> Link.Mechanism.NETLINK;
             case ATTACH_MECHANISM_PROG_ATTACH -> Link.Mechanism.PROG_ATTACH;
+            case ATTACH_MECHANISM_XDP_DISPATCHER -> Link.Mechanism.XDP_DISPATCHER;
             case UNRECOGNIZED -> throw RequestException.invalid("mechanism", "is not an AttachMechanism this agent"
                     + " knows");
         };
@@ -147,6 +156,7 @@ final class LinkHandler {
                     case PERF_EVENT_IOCTL -> AttachMechanism.ATTACH_MECHANISM_PERF_EVENT_IOCTL;
                     case NETLINK -> AttachMechanism.ATTACH_MECHANISM_NETLINK;
                     case PROG_ATTACH -> AttachMechanism.ATTACH_MECHANISM_PROG_ATTACH;
+                    case XDP_DISPATCHER -> AttachMechanism.ATTACH_MECHANISM_XDP_DISPATCHER;
                 })
                 .setTarget(l.target()).setType(info.type()).setIfindex(info.ifindex())
                 .setAgent(ProtoConvert.agentView(e, registry.dependents(e.key())));

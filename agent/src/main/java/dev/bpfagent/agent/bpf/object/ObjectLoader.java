@@ -121,7 +121,8 @@ public final class ObjectLoader {
     /** The loaded object: maps and programs by name, in the object's order. Closing closes them all. */
     public record Loaded(ObjectSpec spec, Map<String, BpfMap> maps, Map<String, Program> programs,
                          Map<String, String> verifierLogs, boolean btfLoaded, String btfError,
-                         List<String> pinnedByLoad, PinnedMaps pins)
+                         List<String> pinnedByLoad, PinnedMaps pins,
+                         Map<String, dev.bpfagent.agent.bpf.ProgramSpec> programSpecs)
             implements AutoCloseable {
         @Override
         public void close() {
@@ -257,6 +258,7 @@ public final class ObjectLoader {
         Map<String, BpfMap> maps = new LinkedHashMap<>();
         Map<String, Program> programs = new LinkedHashMap<>();
         Map<String, String> logs = new LinkedHashMap<>();
+        Map<String, dev.bpfagent.agent.bpf.ProgramSpec> specs = new LinkedHashMap<>();
         List<String> pinned = new java.util.ArrayList<>();
         Fd btfFd = null;
         byte[] btf = null;
@@ -284,8 +286,10 @@ public final class ObjectLoader {
             }
             for (PlannedProgram p : plan.programs()) {
                 try {
-                    Program.Loaded l = Program.load(programSpec(spec, p, maps, btf, options.logLevel()));
+                    var ps = programSpec(spec, p, maps, btf, options.logLevel());
+                    Program.Loaded l = Program.load(ps);
                     programs.put(p.name(), l.program());
+                    specs.put(p.name(), ps);
                     if (!l.verifierLog().isEmpty()) {
                         logs.put(p.name(), l.verifierLog());
                     }
@@ -301,7 +305,7 @@ public final class ObjectLoader {
                 }
             }
             return new Loaded(spec, maps, programs, logs, btf != null, btfError, List.copyOf(pinned),
-                    options.pinned());
+                    options.pinned(), specs);
         } catch (RuntimeException e) {
             unpin(options.pinned(), pinned);
             programs.values().forEach(Program::close);
