@@ -684,6 +684,12 @@ class ApplicationsTest extends OneAgentPerClass {
             assertEquals(1, dispatchDirs().size(), "one dispatcher's pins: " + dispatchDirs());
             String status = run(XDP_LOADER.toString(), "status", HOST_IF);
             assertTrue(status.contains("xdp_dispatcher") && status.split("ba_record", -1).length == 4, status);
+            AttachmentStatus cs = on(last, HOST_IF);
+            assertTrue(cs.getDispatcherProgramId() != 0 && cs.getExtensionProgramId() != 0, cs.toString());
+            assertTrue(status.contains(" " + cs.getExtensionProgramId() + " "), "xdp-loader lists extension "
+                    + cs.getExtensionProgramId() + ": " + status);
+            assertEquals(cs.getDispatcherProgramId(), on(apps.get("xo-a"), HOST_IF).getDispatcherProgramId(),
+                    "one dispatcher for all: " + apps.get("xo-a").getStatus());
 
             ApplyApplicationResponse moved = apps.apply("xo-a", xdpOrder(elf, 1, port, 5, pass));
             assertTrue(moved.getPlanList().stream().anyMatch(s -> s.getKind().equals("attachment")
@@ -713,8 +719,8 @@ class ApplicationsTest extends OneAgentPerClass {
                 int theirs = 0;
                 for (String line : all.split("\n")) {
                     String[] f = line.trim().split("\s+");
-                    if (f.length > 3 && f[1].equals("record")) {
-                        theirs = Integer.parseInt(f[2]);
+                    if (f.length > 3 && f[0].equals("=>") && f[2].equals("record")) { // => PRIO NAME ID TAG ACTIONS
+                        theirs = Integer.parseInt(f[3]);
                     }
                 }
                 assertTrue(theirs > 0, "xdp-loader's program id in: " + all);

@@ -1314,6 +1314,10 @@ final class ApplicationHandler implements AutoCloseable {
             if (a.error != null) {
                 b.setError(a.error);
             }
+            Registry.Entry le = a.link == null ? null : registry.find(a.link);
+            if (le != null && le.object() instanceof Link.Dispatched dl && !dl.isClosed()) {
+                b.setDispatcherProgramId(dl.dispatcherId()).setExtensionProgramId(dl.programId());
+            }
             st.addAttachments(b);
         });
         return Application.newBuilder().setName(app.name).setGeneration(app.generation)
