@@ -3,6 +3,7 @@
 // order[0] (order[0] * 10 + digit) and returns `verdict` (XDP_PASS unless set): the digits read back
 // are the order the dispatcher ran the programs in, and stop at the first that did not let the next run.
 // A copy with digit 0 (xdp-loader's, which sets no .rodata) counts the packets it saw instead.
+// Its XDP_RUN_CONFIG says priority 45.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -21,6 +22,14 @@ struct {
     __type(value, __u64);
     __uint(max_entries, 1);
 } order SEC(".maps");
+
+// libxdp's XDP_RUN_CONFIG (xdp/xdp_helpers.h): the run priority xdp-loader, and the agent for a rule
+// that gives none, place this program at; the next program runs after XDP_PASS (libxdp's default).
+#define XDP_RUN_CONFIG(f) _##f SEC(".xdp_run_config")
+struct {
+    __uint(priority, 45);
+    __uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(record);
 
 SEC("xdp")
 int record(struct xdp_md *ctx) {

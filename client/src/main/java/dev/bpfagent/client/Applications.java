@@ -58,6 +58,20 @@ public final class Applications {
         return client.call(s -> s.listApplications(request));
     }
 
+    /**
+     * Per interface and hook (xdp, tcx, tc) of the agent's network namespace, the programs the kernel
+     * runs there in run order, each with the application that placed it (other tools' too, with none).
+     * No globs: every interface.
+     */
+    public List<InterfaceHook> hooks(String... interfaceGlobs) {
+        return hooks(ListInterfaceHooksRequest.newBuilder().addAllInterfaces(List.of(interfaceGlobs)).build())
+                .getHooksList();
+    }
+
+    public ListInterfaceHooksResponse hooks(ListInterfaceHooksRequest request) {
+        return client.call(s -> s.listInterfaceHooks(request));
+    }
+
     public DeleteApplicationResponse delete(String name) {
         return client.call(s -> s.deleteApplication(DeleteApplicationRequest.newBuilder().setName(name).build()));
     }

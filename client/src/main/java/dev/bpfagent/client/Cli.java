@@ -13,6 +13,7 @@ import java.util.List;
  *   java -cp CLIENT_CLASSPATH dev.bpfagent.client.Cli [--target unix:/run/bpf-agent/agent.sock] COMMAND
  *     health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH
  *     features | attach ID HOOK... | detach LINK_ID | links [ID] | events MAP_ID [--count N]
+ *     hooks [IFACE_GLOB...] [netns=NAME]   (what runs on interfaces' xdp/tcx/tc hooks, in run order)
  *     apply -f FILE [--dry-run] | get applications | describe application NAME | delete application NAME
  *     watch applications   (see {@link ApplicationCommands})
  *   HOOK: one of {@link #HOOK_FORMS} (printed by --help), e.g. tracepoint syscalls/sys_enter_openat
@@ -51,10 +52,35 @@ public final class Cli {
     static final String USAGE = "usage: Cli [--target unix:PATH|HOST:PORT] "
             + "health | info | list [--all] | show ID | close ID | pin ID PATH | unpin PATH"
             + " | features | attach ID HOOK... [--mechanism perf_event_ioctl|netlink|prog_attach|bpf_link]"
-            + " | detach LINK_ID | links [ID] | read-iter LINK_ID | events MAP_ID [--count N]"
+            + " | detach LINK_ID | links [ID] | hooks [IFACE_GLOB...] [netns=NAME] | read-iter LINK_ID | events MAP_ID [--count N]"
             + " | object inspect FILE | object load FILE [--only PROGRAM] [--keep]\n  | "
             + ApplicationCommands.USAGE + "\n"
             + "  HOOK: " + String.join("\n      | ", HOOK_FORMS.stream().map(HookForm::usage).toList());
+
+    /** hooks: per interface hook, its programs in run order (as xdp-loader status shows a dispatcher's). */
+    static void hooks(BpfClient c, List<String> args, PrintStream out) {
+        var req = dev.bpfagent.proto.v1.ListInterfaceHooksRequest.newBuilder();
+        for (String a : args.subList(1, args.size())) {
+            if (a.startsWith("netns=")) {
+                req.setNetns(a.substring("netns=".length()));
+            } else {
+                req.addInterfaces(a);
+            }
+        }
+        for (var h : c.applications().hooks(req.build()).getHooksList()) {
+            out.println(h.getInterface() + " " + h.getHook() + (h.getDispatcherProgramId() != 0 ? " dispatcher "
+                    + h.getDispatcherProgramId() : "") + (h.getXdpMode().isEmpty() ? "" : " (" + h.getXdpMode() + ")"));
+            int pos = 0;
+            for (var p : h.getProgramsList()) {
+                out.println(String.format("  %2d  prio %-4d id %-6d %-16s %s%s", ++pos, p.getPriority(), p.getProgramId(),
+                        p.getName(), p.getApplication().isEmpty() ? (p.getLinkId() != 0 ? "link " + p.getLinkId()
+                        : "(another tool's)") : "application " + p.getApplication() + " " + p.getObject() + "/"
+                        + p.getProgram() + " rule " + p.getRule(), p.getProceedOnCount() == 0 ? "" : "  proceed on "
+                        + String.join(",", p.getProceedOnList().stream().map(x -> x.name()
+                        .substring("XDP_ACTION_".length())).toList())));
+            }
+        }
+    }
 
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
@@ -159,6 +185,7 @@ public final class Cli {
                     out.println("detached" + (r.getUnpinnedPathsCount() > 0 ? ", unpinned " + r.getUnpinnedPathsList()
                             : ""));
                 }
+                case "hooks" -> hooks(c, args, out);
                 case "links" -> {
                     var req = dev.bpfagent.proto.v1.ListLinksRequest.newBuilder().setPageSize(1000);
                     if (args.size() > 1) {

@@ -8,6 +8,7 @@ import dev.bpfagent.client.BpfAgentException;
 import dev.bpfagent.client.BpfClient;
 import dev.bpfagent.proto.v1.*;
 import io.grpc.Status;
+import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -587,6 +588,8 @@ class ApplicationsTest extends OneAgentPerClass {
             int order = mapId(last, "order");
             assertEquals(order, mapId(apps.get("tco-a"), "order"), "one map, shared by name");
             assertEquals(231, orderOfOnePacket(c, order, port), "b (10), c (20), a (30)");
+            assertEquals(List.of("tco-b", "tco-c", "tco-a"), runOrder(apps, HOST_IF, "tcx/ingress", "tc/ingress"),
+                    "ListInterfaceHooks gives the run order: " + apps.hooks(HOST_IF));
 
             ApplyApplicationResponse moved = apps.apply("tco-a", tcOrder(elf, 1, port, 5));
             assertTrue(moved.getPlanList().stream().anyMatch(s -> s.getKind().equals("attachment")
@@ -595,6 +598,7 @@ class ApplicationsTest extends OneAgentPerClass {
 
             apps.delete("tco-b");
             assertEquals(13, orderOfOnePacket(c, order, port), "the middle one gone, the others in order");
+            assertEquals(List.of("tco-a", "tco-c"), runOrder(apps, HOST_IF, "tcx/ingress", "tc/ingress"));
 
             var bad = assertThrows(BpfAgentException.class, () -> apps.apply("tco-bad", tcOrder(elf, 4, port, 1001)));
             assertTrue(bad.getMessage().contains("spec.objects[0].programs[0].attach[0].priority"), bad.getMessage());
@@ -607,6 +611,69 @@ class ApplicationsTest extends OneAgentPerClass {
                 }
             }
         }
+    }
+
+    /**
+     * The applications of the programs on the interface's hook (the first of these kinds it has), in the
+     * order ListInterfaceHooks gives (the kernel's run order); other tools' programs are "-".
+     */
+    static List<String> runOrder(Applications apps, String ifname, String... hookKinds) {
+        for (String kind : hookKinds) {
+            for (InterfaceHook h : apps.hooks(ifname)) {
+                if (h.getHook().equals(kind) && h.getInterface().equals(ifname)) {
+                    return h.getProgramsList().stream().map(p -> p.getApplication().isEmpty() ? "-" : p.getApplication())
+                            .toList();
+                }
+            }
+        }
+        return List.of();
+    }
+
+    /**
+     * ListInterfaceHooks and InspectObject on any kernel: an object's XDP_RUN_CONFIG read as libxdp reads
+     * it; one XDP program run directly listed with its application; globs and namespaces that are wrong
+     * are INVALID_ARGUMENT or NOT_FOUND naming their field.
+     */
+    @Test
+    void interfaceHooksListWhatRunsAndObjectsShowTheirXdpRunConfig() throws Exception {
+        var inspected = c.inspectObject(ObjectsOverAgentTest.object("xdporder"), "xdporder");
+        ObjectProgram record = inspected.getPrograms(0);
+        assertTrue(record.hasXdpRunConfig(), record.toString());
+        assertEquals(45, record.getXdpRunConfig().getPriority());
+        assertEquals(List.of(XdpAction.XDP_ACTION_PASS), record.getXdpRunConfig().getProceedOnList());
+        assertFalse(c.inspectObject(ObjectsOverAgentTest.object("firewall"), "firewall").getPrograms(0).hasXdpRunConfig());
+
+        Applications apps = c.applications();
+        try {
+            Application a = apps.apply("hooks-one", onHostIf(1)).getApplication();
+            int prog = programId(a, "firewall");
+            List<InterfaceHook> hooks = apps.hooks(HOST_IF);
+            InterfaceHook xdp = hooks.stream().filter(h -> h.getHook().equals("xdp")).findFirst().orElseThrow(
+                    () -> new AssertionError("no xdp hook listed on " + HOST_IF + ": " + hooks));
+            assertEquals(0, xdp.getDispatcherProgramId(), xdp.toString());
+            assertEquals(1, xdp.getProgramsCount(), xdp.toString());
+            HookedProgram p = xdp.getPrograms(0);
+            assertEquals(prog, p.getProgramId());
+            assertEquals("hooks-one", p.getApplication());
+            assertEquals("firewall", p.getProgram());
+            assertEquals(on(a, HOST_IF).getLinkId(), p.getLinkId());
+            assertTrue(apps.hooks("nosuchif" + TAG + "*").isEmpty(), "a glob matching nothing lists nothing");
+        } finally {
+            apps.delete("hooks-one");
+        }
+        assertTrue(runOrder(apps, HOST_IF, "xdp").isEmpty(), "nothing on xdp after the delete: " + apps.hooks(HOST_IF));
+        var bad = assertThrows(BpfAgentException.class, () -> apps.hooks("eth[0"));
+        assertEquals(Status.Code.INVALID_ARGUMENT, bad.code(), bad.getMessage());
+        assertTrue(bad.getMessage().contains("interfaces[0]"), bad.getMessage());
+        bad = assertThrows(BpfAgentException.class, () -> apps.hooks(ListInterfaceHooksRequest.newBuilder()
+                .setNetns("../etc").build()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, bad.code(), bad.getMessage());
+        assertTrue(bad.getMessage().contains("netns"), bad.getMessage());
+        bad = assertThrows(BpfAgentException.class, () -> apps.hooks(ListInterfaceHooksRequest.newBuilder()
+                .setNetns("nosuchns" + TAG).build()));
+        assertEquals(Status.Code.NOT_FOUND, bad.code(), bad.getMessage());
+        var inNs = apps.hooks(ListInterfaceHooksRequest.newBuilder().setNetns(NS).build());
+        assertTrue(inNs.getHooksList().stream().allMatch(h -> !h.getInterface().equals(HOST_IF)), inNs.toString());
     }
 
     static final Path DISPATCHER_OBJECT = Path.of("/usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o");
@@ -675,12 +742,18 @@ class ApplicationsTest extends OneAgentPerClass {
         int pass = 2, drop = 1;
         List<String> names = List.of("xo-a", "xo-b", "xo-c", "xo-d");
         try {
-            apps.apply("xo-a", xdpOrder(elf, 1, port, 30, pass));
+            apps.apply("xo-a", xdpOrder(elf, 1, port, 0, pass)); // no priority: the object's XDP_RUN_CONFIG, 45
             apps.apply("xo-b", xdpOrder(elf, 2, port, 10, pass));
             Application last = apps.apply("xo-c", xdpOrder(elf, 3, port, 20, pass)).getApplication();
             assertTrue(condition(last, "Ready").getStatus(), last.getStatus().toString());
             int order = mapId(last, "order");
-            assertEquals(231, orderOfOnePacket(c, order, port), "b (10), c (20), a (30)");
+            assertEquals(231, orderOfOnePacket(c, order, port), "b (10), c (20), a (45, its object's)");
+            InterfaceHook listed = apps.hooks(HOST_IF).stream().filter(h -> h.getHook().equals("xdp")).findFirst()
+                    .orElseThrow();
+            assertEquals(List.of("xo-b", "xo-c", "xo-a"), runOrder(apps, HOST_IF, "xdp"), listed.toString());
+            assertEquals(List.of(10, 20, 45), listed.getProgramsList().stream().map(p -> p.getPriority()).toList(),
+                    listed.toString());
+            assertEquals(on(last, HOST_IF).getDispatcherProgramId(), listed.getDispatcherProgramId());
             assertEquals(1, dispatchDirs().size(), "one dispatcher's pins: " + dispatchDirs());
             String status = run(XDP_LOADER.toString(), "status", HOST_IF);
             assertTrue(status.contains("xdp_dispatcher") && status.split("ba_record", -1).length == 4, status);
@@ -711,9 +784,11 @@ class ApplicationsTest extends OneAgentPerClass {
                 String withTheirs = run(XDP_LOADER.toString(), "status", HOST_IF);
                 assertTrue(withTheirs.split(" record ", -1).length >= 2 && withTheirs.split("ba_record", -1).length == 3,
                         withTheirs);
-                assertEquals(13, orderOfOnePacket(c, order, port), "xdp-loader's program (priority 50) passes");
+                assertEquals(13, orderOfOnePacket(c, order, port), "xdp-loader's program (priority 45) passes");
+                assertEquals(List.of("xo-a", "xo-c", "-"), runOrder(apps, HOST_IF, "xdp"), "theirs listed last");
+                assertEquals(45, loaderPriority(withTheirs), "xdp-loader reads the XDP_RUN_CONFIG too: " + withTheirs);
                 apps.apply("xo-d", xdpOrder(elf, 4, port, 60, pass));
-                assertEquals(134, orderOfOnePacket(c, order, port), "ours at 60 after xdp-loader's at 50");
+                assertEquals(134, orderOfOnePacket(c, order, port), "ours at 60 after xdp-loader's at 45");
                 String all = run(XDP_LOADER.toString(), "status", HOST_IF);
                 assertTrue(all.split("ba_record", -1).length == 4, "xdp-loader's program was kept: " + all);
                 int theirs = 0;
@@ -739,6 +814,145 @@ class ApplicationsTest extends OneAgentPerClass {
             }
         }
         assertFalse(run(IP, "link", "show", HOST_IF).contains("xdp"), "no XDP program left on " + HOST_IF);
+        assertEquals(List.of(), dispatchDirs(), "no dispatcher pins left");
+    }
+
+    /** The run priority `xdp-loader status` gives its own program "record" (lines "=> PRIO NAME ID TAG ACTIONS"). */
+    static int loaderPriority(String status) {
+        for (String line : status.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length > 3 && f[0].equals("=>") && f[2].equals("record")) {
+                return Integer.parseInt(f[1]);
+            }
+        }
+        return -1;
+    }
+
+    /** The id of xdp-loader's own program "record" in its status, or 0. */
+    static int loaderProgramId(String status) {
+        for (String line : status.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length > 3 && f[0].equals("=>") && f[2].equals("record")) {
+                return Integer.parseInt(f[3]);
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * The reverse of the interoperation above: xdp-loader puts its program on the interface first (its
+     * dispatcher, priority 45 from the object), then two applications go before and after it. xdp-loader
+     * status lists the three in order, the packets pass all (each of ours appends its digit), and
+     * xdp-loader's unload of its own leaves ours running in order.
+     */
+    @Test
+    void xdpLoaderFirstThenApplicationsAroundIt() throws Exception {
+        Assumptions.assumeTrue(freplaceSupported(c), "the kernel refuses freplace (EXT) loads here: the dispatcher"
+                + " runs in the kernel matrix");
+        Assumptions.assumeTrue(Files.isRegularFile(DISPATCHER_OBJECT) && Files.isExecutable(XDP_LOADER),
+                "needs Debian's xdp-tools (xdp-loader) and libxdp's " + DISPATCHER_OBJECT);
+        byte[] elf = ObjectsOverAgentTest.object("xdporder");
+        Path obj = Path.of(System.getProperty("bpfagent.objects", "target/bpf"), "xdporder.o");
+        Applications apps = c.applications();
+        int port = 43000 + (int) (Math.random() * 1000);
+        run(XDP_LOADER.toString(), "load", HOST_IF, obj.toString());
+        boolean theirsLoaded = true;
+        try {
+            String alone = run(XDP_LOADER.toString(), "status", HOST_IF);
+            assertTrue(alone.contains("xdp_dispatcher") && loaderPriority(alone) == 45, alone);
+            apps.apply("xr-a", xdpOrder(elf, 1, port, 10, 2));
+            Application b = apps.apply("xr-b", xdpOrder(elf, 2, port, 60, 2)).getApplication();
+            assertTrue(condition(b, "Ready").getStatus(), b.getStatus().toString());
+            String three = run(XDP_LOADER.toString(), "status", HOST_IF);
+            int a = three.indexOf("ba_record"), theirs = three.indexOf(" record "), last = three.lastIndexOf("ba_record");
+            assertTrue(a >= 0 && theirs > a && last > theirs, "ours (10), xdp-loader's (45), ours (60): " + three);
+            assertEquals(List.of("xr-a", "-", "xr-b"), runOrder(apps, HOST_IF, "xdp"));
+            assertEquals(12, orderOfOnePacket(c, mapId(b, "order"), port), "both of ours ran, xdp-loader's passed between");
+            run(XDP_LOADER.toString(), "unload", HOST_IF, "--id", String.valueOf(loaderProgramId(three)));
+            theirsLoaded = false;
+            assertEquals(12, orderOfOnePacket(c, mapId(b, "order"), port), "xdp-loader's unload leaves ours running");
+            assertEquals(List.of("xr-a", "xr-b"), runOrder(apps, HOST_IF, "xdp"));
+        } finally {
+            if (theirsLoaded) {
+                Processes.run(60, List.of(XDP_LOADER.toString(), "unload", HOST_IF, "--all"));
+            }
+            for (String n : List.of("xr-a", "xr-b")) {
+                try {
+                    apps.delete(n);
+                } catch (BpfAgentException gone) {
+                    // never made
+                }
+            }
+        }
+        assertFalse(run(IP, "link", "show", HOST_IF).contains("xdp"), "no XDP program left on " + HOST_IF);
+        assertEquals(List.of(), dispatchDirs(), "no dispatcher pins left");
+    }
+
+    /**
+     * Removing the middle one of three applications on a dispatcher while a steady UDP stream runs: the
+     * last program (a counter at priority 90) counts every packet sent, and a socket behind it receives
+     * every one: the dispatcher swap left no packet without its programs.
+     */
+    @Test
+    void removingTheMiddleDispatchedApplicationLosesNoPacket() throws Exception {
+        Assumptions.assumeTrue(freplaceSupported(c), "the kernel refuses freplace (EXT) loads here: the dispatcher"
+                + " runs in the kernel matrix");
+        Assumptions.assumeTrue(Files.isRegularFile(DISPATCHER_OBJECT), "needs libxdp's " + DISPATCHER_OBJECT);
+        byte[] elf = ObjectsOverAgentTest.object("xdporder");
+        Applications apps = c.applications();
+        int port = 44000 + (int) (Math.random() * 1000);
+        int sent = 3000;
+        ApplicationSpec counter = xdpOrder(elf, 0, port, 90, 2);
+        counter = counter.toBuilder().setObjects(0, counter.getObjects(0).toBuilder().putMaps("order",
+                ApplicationMapSettings.newBuilder().setShare("xcount-" + TAG).build())).build();
+        try (DatagramSocket sink = new DatagramSocket(new InetSocketAddress(HOST_ADDR, port))) {
+            sink.setReceiveBufferSize(8 << 20);
+            sink.setSoTimeout(200);
+            apps.apply("xs-a", xdpOrder(elf, 1, port, 10, 2));
+            apps.apply("xs-b", xdpOrder(elf, 2, port, 20, 2));
+            Application count = apps.apply("xs-count", counter).getApplication();
+            assertEquals(List.of("xs-a", "xs-b", "xs-count"), runOrder(apps, HOST_IF, "xdp"));
+            int countMap = mapId(count, "order");
+            ObjectRef map = ObjectRef.newBuilder().setId(countMap).setKind(ObjectKind.OBJECT_KIND_MAP).build();
+            ByteString zero = ByteString.copyFrom(new byte[4]);
+            java.util.function.LongSupplier counted = () -> c.lookupMapElem(LookupMapElemRequest.newBuilder()
+                    .setMap(map).setKey(zero).build()).getValue().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN)
+                    .getLong(0);
+            int[] received = {0};
+            Thread reader = new Thread(() -> {
+                DatagramPacket p = new DatagramPacket(new byte[64], 64);
+                long quietSince = System.nanoTime();
+                while (System.nanoTime() - quietSince < (received[0] == 0 ? 60_000_000_000L : 5_000_000_000L)) {
+                    try {
+                        sink.receive(p);
+                        received[0]++;
+                        quietSince = System.nanoTime();
+                    } catch (IOException timeout) {
+                        // quiet: the stream ended, or has not begun
+                    }
+                }
+            });
+            reader.start();
+            Process stream = new ProcessBuilder(IP, "netns", "exec", NS, "/bin/bash", "-c", "for i in $(seq 1 " + sent
+                    + "); do echo x > /dev/udp/" + HOST_ADDR + "/" + port + "; done").redirectErrorStream(true).start();
+            assertTrue(Kernel.eventually(() -> counted.getAsLong() >= sent / 10), "the stream began");
+            apps.delete("xs-b");
+            long atDelete = counted.getAsLong();
+            assertEquals(0, stream.waitFor(), new String(stream.getInputStream().readAllBytes()));
+            reader.join();
+            assertTrue(atDelete < sent, "the delete came mid-stream (" + atDelete + " of " + sent + " counted by then)");
+            assertEquals(sent, counted.getAsLong(), "the counter after the dispatcher ran for every packet sent");
+            assertEquals(sent, received[0], "every packet reached the socket");
+            assertEquals(List.of("xs-a", "xs-count"), runOrder(apps, HOST_IF, "xdp"));
+        } finally {
+            for (String n : List.of("xs-a", "xs-b", "xs-count")) {
+                try {
+                    apps.delete(n);
+                } catch (BpfAgentException gone) {
+                    // deleted by the test, or never made
+                }
+            }
+        }
         assertEquals(List.of(), dispatchDirs(), "no dispatcher pins left");
     }
 

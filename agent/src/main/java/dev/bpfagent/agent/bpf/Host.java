@@ -82,6 +82,11 @@ public final class Host {
         }
     }
 
+    /** Whether the named network namespace is there (/run/netns/NAME). */
+    public static boolean netnsExists(String netns) {
+        return dev.bpfagent.agent.kernel.NetNs.exists(netns);
+    }
+
     /** Whether a name could name a network namespace (`ip netns` names). */
     public static boolean validNetnsName(String netns) {
         return dev.bpfagent.agent.kernel.NetNs.validName(netns);

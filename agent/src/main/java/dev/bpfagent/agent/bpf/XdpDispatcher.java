@@ -355,22 +355,31 @@ public final class XdpDispatcher {
             if (x.isEmpty()) {
                 return Optional.empty();
             }
-            Optional<Config> c = configOf(x.get().progId());
-            if (c.isEmpty()) {
-                return Optional.empty();
-            }
-            List<Slot> slots = new ArrayList<>();
-            Path dir = pinDir(ifindex, x.get().progId());
-            for (int i = 0; i < c.get().programs(); i++) {
-                try (Program p = Program.fromPinned(dir.resolve("prog" + i + "-prog").toString())) {
-                    slots.add(new Slot(i, p.id(), p.name(), c.get().runPriorities()[i], c.get().chainCallActions()[i]
-                            & ~(1 << DISPATCHER_RETVAL), p.name().startsWith(OWN_PREFIX)));
-                } catch (RuntimeException e) {
-                    slots.add(new Slot(i, 0, "?", c.get().runPriorities()[i], c.get().chainCallActions()[i], false));
-                }
-            }
-            return Optional.of(new Running(x.get().progId(), x.get().mode(), slots));
+            return running(ifindex, x.get().progId(), x.get().mode());
         });
+    }
+
+    /**
+     * What the XDP program with this id on the interface runs, when it is a dispatcher: its slots'
+     * programs (from libxdp's pins) in run order; empty when it is no dispatcher.
+     */
+    static Optional<Running> running(int ifindex, int programId, int mode) {
+        Optional<Config> c = configOf(programId);
+        if (c.isEmpty()) {
+            return Optional.empty();
+        }
+        List<Slot> slots = new ArrayList<>();
+        Path dir = pinDir(ifindex, programId);
+        for (int i = 0; i < c.get().programs(); i++) {
+            int actions = c.get().chainCallActions()[i] & ~(1 << DISPATCHER_RETVAL);
+            try (Program p = Program.fromPinned(dir.resolve("prog" + i + "-prog").toString())) {
+                slots.add(new Slot(i, p.id(), p.name(), c.get().runPriorities()[i], actions,
+                        p.name().startsWith(OWN_PREFIX)));
+            } catch (RuntimeException e) {
+                slots.add(new Slot(i, 0, "?", c.get().runPriorities()[i], actions, false));
+            }
+        }
+        return Optional.of(new Running(programId, mode, slots));
     }
 
     static Path pinDir(int ifindex, int dispatcherId) {

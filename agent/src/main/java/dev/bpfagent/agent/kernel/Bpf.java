@@ -704,6 +704,24 @@ public final class Bpf {
         }
     }
 
+    /**
+     * BPF_PROG_QUERY of an interface's hook (tcx: query.target_ifindex): the ids of its programs in the
+     * order they run (at most max).
+     */
+    public static int[] progQueryIfindex(int ifindex, int attachType, int max) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = attr(arena, BpfAttr.Query.LAYOUT);
+            MemorySegment ids = arena.allocate(JAVA_INT, Math.max(1, max));
+            s.set(JAVA_INT, BpfAttr.Query.target_fd, ifindex); // the union's target_ifindex
+            s.set(JAVA_INT, BpfAttr.Query.attach_type, attachType);
+            s.set(JAVA_LONG, BpfAttr.Query.prog_ids, ids.address());
+            s.set(JAVA_INT, BpfAttr.Query.prog_cnt, max);
+            call(arena, BpfCmd.BPF_PROG_QUERY, s);
+            int n = Math.min(max, s.get(JAVA_INT, BpfAttr.Query.prog_cnt));
+            return ids.asSlice(0, 4L * n).toArray(JAVA_INT);
+        }
+    }
+
     /** What an iterator printed: its bytes, and whether reading stopped at the limit before its end. */
     public record IterOutput(byte[] data, boolean truncated) {
     }

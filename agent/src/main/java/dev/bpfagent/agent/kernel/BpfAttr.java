@@ -442,7 +442,13 @@ public final class BpfAttr {
                 JAVA_INT.withName("attach_flags"),
                 JAVA_LONG.withName("prog_ids"),
                 JAVA_INT.withName("prog_cnt"),
-                paddingLayout(4));
+                paddingLayout(4),
+                // 6.6+ (tcx, bpf_mprog): the kernel writes revision back whatever size it is given, so
+                // the attr must reach it
+                JAVA_LONG.withName("prog_attach_flags"),
+                JAVA_LONG.withName("link_ids"),
+                JAVA_LONG.withName("link_attach_flags"),
+                JAVA_LONG.withName("revision"));
 
         public static final long target_fd = offset(LAYOUT, "target_fd");
         public static final long attach_type = offset(LAYOUT, "attach_type");

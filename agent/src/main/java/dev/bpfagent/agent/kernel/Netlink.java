@@ -210,13 +210,16 @@ public final class Netlink {
     static final short RTM_GETTFILTER = 46;
     static final int TCMSG_LEN = 20, TCA_BPF_ID = 11;
 
-    /** One cls_bpf filter's program on an interface's clsact hook (however it got there: tc or this agent). */
-    public record TcProgram(int ifindex, boolean ingress, int progId) {
+    /**
+     * One cls_bpf filter's program on an interface's clsact hook (however it got there: tc or this
+     * agent), with the filter's priority (tcm_info's upper half).
+     */
+    public record TcProgram(int ifindex, boolean ingress, int progId, int priority) {
     }
 
     /**
      * The programs of the cls_bpf filters on an interface's clsact ingress and egress (RTM_GETTFILTER
-     * dumps); none when the interface has no clsact qdisc.
+     * dumps) in the order the kernel runs them (by priority); none when the interface has no clsact qdisc.
      */
     public static List<TcProgram> tcPrograms(int ifindex) {
         List<TcProgram> out = new ArrayList<>();
@@ -224,7 +227,7 @@ public final class Netlink {
             filters(ifindex, ingress, msg -> {
                 int id = bpfFilterProgram(msg);
                 if (id != 0) {
-                    out.add(new TcProgram(ifindex, ingress, id));
+                    out.add(new TcProgram(ifindex, ingress, id, msg.get(JAVA_INT, NLMSGHDR_LEN + 16) >>> 16));
                 }
             });
         }

@@ -83,6 +83,9 @@ final class ApplicationHandler implements AutoCloseable {
      */
     private final Map<Registry.Key, dev.bpfagent.agent.bpf.ProgramSpec> programSpecs =
             new java.util.concurrent.ConcurrentHashMap<>();
+    /** The XDP_RUN_CONFIG (libxdp's priority and chain call actions) of those programs that carry one. */
+    private final Map<Registry.Key, dev.bpfagent.agent.bpf.object.XdpRunConfig> runConfigs =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private Thread loop;
     private dev.bpfagent.agent.bpf.Host.LinkChanges linkChanges;
     private volatile boolean stopping;
@@ -786,6 +789,7 @@ final class ApplicationHandler implements AutoCloseable {
                 Registry.Entry entry = registry.add(Registry.Kind.PROGRAM, p, app.owner, labels, deps);
                 made.add(entry);
                 programSpecs.put(entry.key(), loaded.programSpecs().get(e.getKey()));
+                d.spec().xdpRunConfig(e.getKey()).ifPresent(rc -> runConfigs.put(entry.key(), rc));
                 progs.put(e.getKey(), new ProgMember(entry.key(), p.tag(), digest, deps));
                 plan.add(PlanStep.newBuilder().setAction(was == null ? PlanStep.Action.ACTION_LOAD
                         : PlanStep.Action.ACTION_REPLACE).setKind("program").setObject(d.name()).setName(e.getKey())
@@ -851,19 +855,20 @@ final class ApplicationHandler implements AutoCloseable {
                 var nextSpec = dispatchSpec(prog, t);
                 Registry.Entry was = registry.find(old.program);
                 var previous = was == null ? null : programSpecs.get(was.key());
-                dl.update(nextSpec, t.priority(), t.proceedOn());
+                dl.update(nextSpec, runPriority(pm.key(), t), chainCallActions(pm.key(), t));
                 Set<Registry.Key> before = le.dependsOn();
                 registry.setDependsOn(le, Set.of(pm.key()));
                 undo.add(() -> {
                     if (previous != null && registry.find(was.key()) != null) {
-                        dl.update(remapped(previous), old.target.priority(), old.target.proceedOn());
+                        dl.update(remapped(previous), runPriority(was.key(), old.target),
+                                chainCallActions(was.key(), old.target));
                     }
                     registry.setDependsOn(le, before);
                 });
                 a.link = old.link;
                 a.state = AttachmentStatus.State.STATE_ATTACHED;
                 plan.add(step(PlanStep.Action.ACTION_REPLACE, "attachment", t, "a new dispatcher "
-                        + dl.dispatcherId() + " with program " + pm.key().id() + " at priority " + t.priority()
+                        + dl.dispatcherId() + " with program " + pm.key().id() + " at priority " + runPriority(pm.key(), t)
                         + ", swapped in by one netlink replace"));
                 return a;
             }
@@ -922,7 +927,8 @@ final class ApplicationHandler implements AutoCloseable {
                                      Map<String, Att> placedSoFar) {
         if (t.dispatched()) {
             return links.dispatch(dispatchSpec(prog, t), (dev.bpfagent.agent.bpf.Hook.Xdp) HookConvert.fromProto(t.hook()),
-                    t.priority(), t.proceedOn(), objectLabels(app, spec), Set.of(prog.key()), app.owner);
+                    runPriority(prog.key(), t), chainCallActions(prog.key(), t), objectLabels(app, spec),
+                    Set.of(prog.key()), app.owner);
         }
         return links.attach(prog, HookConvert.fromProto(placed(app, t, placedSoFar)), LinkHandler.mechanism(t.mechanism()),
                 objectLabels(app, spec), Set.of(prog.key()), app.owner);
@@ -1003,6 +1009,18 @@ final class ApplicationHandler implements AutoCloseable {
                     + " agent started: apply the application again to load it anew");
         }
         return remapped(s);
+    }
+
+    /** A dispatched rule's run priority: the rule's, else the object's XDP_RUN_CONFIG, else libxdp's 50. */
+    private int runPriority(Registry.Key prog, ApplicationSpecs.Target t) {
+        return t.priority() != 0 ? t.priority() : runConfigs.getOrDefault(prog,
+                dev.bpfagent.agent.bpf.object.XdpRunConfig.DEFAULT).priority();
+    }
+
+    /** A dispatched rule's chain call actions: its proceed_on, else the object's XDP_RUN_CONFIG, else PASS. */
+    private int chainCallActions(Registry.Key prog, ApplicationSpecs.Target t) {
+        return t.proceedOn() != 0 ? t.proceedOn() : runConfigs.getOrDefault(prog,
+                dev.bpfagent.agent.bpf.object.XdpRunConfig.DEFAULT).chainCallActions();
     }
 
     private dev.bpfagent.agent.bpf.ProgramSpec remapped(dev.bpfagent.agent.bpf.ProgramSpec s) {
@@ -1119,6 +1137,7 @@ final class ApplicationHandler implements AutoCloseable {
                 appPins.unpin(gone);
                 registry.remove(gone);
                 programSpecs.remove(gone.key());
+                runConfigs.remove(gone.key());
                 gone.object().close();
                 closed.add(ProtoConvert.ref(gone.key()));
             }
@@ -1378,6 +1397,29 @@ final class ApplicationHandler implements AutoCloseable {
                     + name + "' (ListApplications lists them)");
         }
         return app;
+    }
+
+    /** Which application's rule put a program on a hook: by the program id the hook runs (a slot's extension). */
+    record Placement(String application, String object, String program, int rule, int linkId) {
+    }
+
+    /** The attachments of the applications the caller may see, by the program id their hook runs. */
+    synchronized Map<Integer, Placement> placements() {
+        Map<Integer, Placement> out = new HashMap<>();
+        Caller caller = Caller.current();
+        for (App app : apps.values()) {
+            if (!authorizer.maySee(caller, app.owner, false)) {
+                continue;
+            }
+            for (Att a : app.atts.values()) {
+                Registry.Entry le = a.link == null ? null : registry.find(a.link);
+                if (le != null && le.object() instanceof Link l && !l.isClosed()) {
+                    out.put(l.programId(), new Placement(app.name, a.target.object(), a.target.program(),
+                            a.target.rule(), a.link.id()));
+                }
+            }
+        }
+        return out;
     }
 
     synchronized ListApplicationsResponse list(ListApplicationsRequest req) {

@@ -258,8 +258,13 @@ final class ApplicationSpecs {
         return bits;
     }
 
+    /**
+     * The rule's priority, DEFAULT_PRIORITY when 0; but 0 stays 0 for a dispatched rule: the object's
+     * XDP_RUN_CONFIG gives it then, when it carries one.
+     */
     static int priority(AttachRule rule) {
-        return rule.getPriority() == 0 ? DEFAULT_PRIORITY : rule.getPriority();
+        boolean dispatched = rule.getMechanism() == dev.bpfagent.proto.v1.AttachMechanism.ATTACH_MECHANISM_XDP_DISPATCHER;
+        return rule.getPriority() != 0 || dispatched ? rule.getPriority() : DEFAULT_PRIORITY;
     }
 
     /**

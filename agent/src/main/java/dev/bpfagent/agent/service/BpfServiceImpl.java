@@ -25,6 +25,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     private final dev.bpfagent.agent.service.events.EventHub hub = new dev.bpfagent.agent.service.events.EventHub();
     private final Offload offload;
     private final ApplicationHandler applications;
+    private final HookListing hooks;
 
     public BpfServiceImpl(Registry registry, PinPaths pins, String version) {
         this(registry, pins, version, Offload.INLINE);
@@ -51,6 +52,7 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
         this.links = new LinkHandler(registry, refs);
         this.objects = new ObjectHandler(registry, refs, authorizer, links);
         this.applications = new ApplicationHandler(registry, refs, links, authorizer, logs);
+        this.hooks = new HookListing(registry, refs, applications);
         if (authorizer instanceof dev.bpfagent.agent.service.auth.PolicyAuthorizer pa) {
             pa.owners(new RegistryOwners(registry, pins));
         }
@@ -348,6 +350,11 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     @Override
     public void listApplications(ListApplicationsRequest req, StreamObserver<ListApplicationsResponse> out) {
         reply(out, applications.list(req));
+    }
+
+    @Override
+    public void listInterfaceHooks(ListInterfaceHooksRequest req, StreamObserver<ListInterfaceHooksResponse> out) {
+        reply(out, hooks.list(req));
     }
 
     @Override

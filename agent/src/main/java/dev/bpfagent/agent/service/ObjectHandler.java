@@ -134,11 +134,14 @@ final class ObjectHandler {
         }
         for (ObjectSpec.ProgramDef p : spec.programs()) {
             Optional<SectionDefs.Def> d = p.def();
-            b.addPrograms(ObjectProgram.newBuilder().setName(p.name()).setSection(p.section())
+            var op = ObjectProgram.newBuilder().setName(p.name()).setSection(p.section())
                     .setProgType(d.map(x -> lower(x.type())).orElse(""))
                     .setExpectedAttachType(d.map(x -> lower(x.attachType())).orElse(""))
                     .setInsnCnt(p.ownInsnCount()).addAllMaps(p.maps()).addAllSubprograms(p.subprograms())
-                    .setAttachTo(p.attachTo()));
+                    .setAttachTo(p.attachTo());
+            spec.xdpRunConfig(p.name()).ifPresent(rc -> op.setXdpRunConfig(dev.bpfagent.proto.v1.XdpRunConfig
+                    .newBuilder().setPriority(rc.priority()).addAllProceedOn(ProtoConvert.xdpActions(rc.chainCallActions()))));
+            b.addPrograms(op);
         }
         return b.build();
     }

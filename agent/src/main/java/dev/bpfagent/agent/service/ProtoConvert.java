@@ -176,4 +176,15 @@ final class ProtoConvert {
         }
         return b.build();
     }
+
+    /** libxdp's chain call action bits (1 << XDP_ABORTED .. 1 << XDP_REDIRECT) as XdpActions, in value order. */
+    static java.util.List<dev.bpfagent.proto.v1.XdpAction> xdpActions(int bits) {
+        java.util.List<dev.bpfagent.proto.v1.XdpAction> out = new java.util.ArrayList<>();
+        for (int a = 0; a < 5; a++) {
+            if ((bits & 1 << a) != 0) {
+                out.add(dev.bpfagent.proto.v1.XdpAction.forNumber(a + 1));
+            }
+        }
+        return out;
+    }
 }

@@ -91,6 +91,53 @@ public record ObjectSpec(String name, String license, int kernVersion, List<MapD
         return programs.stream().filter(p -> p.name().equals(name)).findFirst();
     }
 
+    /**
+     * The XDP program's libxdp run metadata (XDP_RUN_CONFIG), or empty when the object carries none for
+     * it. A member that is neither priority nor an XDP return code, or is not __uint(), is an
+     * ElfException naming it (libxdp refuses those too).
+     */
+    public Optional<XdpRunConfig> xdpRunConfig(String program) {
+        if (btf == null) {
+            return Optional.empty();
+        }
+        Optional<Btf.Type> sec = btf.find(Btf.KIND_DATASEC, ".xdp_run_config");
+        if (sec.isEmpty()) {
+            return Optional.empty();
+        }
+        for (Btf.Member v : sec.get().members()) {
+            Btf.Type var = btf.type(v.type());
+            if (var.kind() != Btf.KIND_VAR || !var.name().equals("_" + program)) {
+                continue;
+            }
+            Btf.Type struct = btf.resolve(var.sizeOrType());
+            String what = name + ": .xdp_run_config of program '" + program + "'";
+            if (struct.kind() != Btf.KIND_STRUCT) {
+                throw new ElfException(what + " is not a struct (XDP_RUN_CONFIG declares one)");
+            }
+            int priority = XdpRunConfig.DEFAULT.priority(), actions = XdpRunConfig.DEFAULT.chainCallActions();
+            for (Btf.Member m : struct.members()) {
+                Btf.Type ptr = btf.resolve(m.type());
+                Btf.Type arr = ptr.kind() == Btf.KIND_PTR ? btf.resolve(ptr.sizeOrType()) : null;
+                if (arr == null || arr.kind() != Btf.KIND_ARRAY) {
+                    throw new ElfException(what + ": member " + m.name() + " is not __uint(): a pointer to an"
+                            + " array whose length is the value");
+                }
+                int value = arr.arrayNelems();
+                int action = XdpRunConfig.ACTIONS.indexOf(m.name());
+                if (m.name().equals("priority")) {
+                    priority = value;
+                } else if (action >= 0) {
+                    actions = value != 0 ? actions | 1 << action : actions & ~(1 << action);
+                } else {
+                    throw new ElfException(what + ": member " + m.name() + " is neither priority nor one of "
+                            + XdpRunConfig.ACTIONS);
+                }
+            }
+            return Optional.of(new XdpRunConfig(priority, actions));
+        }
+        return Optional.empty();
+    }
+
     /** One function in an executable section (a program or a subprogram). */
     private record Func(String name, int section, int start, int length, boolean global) {
     }
