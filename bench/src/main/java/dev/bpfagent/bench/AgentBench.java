@@ -52,6 +52,7 @@ public final class AgentBench {
         int iterations = 2000;
         boolean eventsOnly = false;
         boolean applicationsOnly = false;
+        boolean sharedHooksOnly = false;
         Path agentJar = Path.of("agent/target/bpf-agent.jar");
         Path objects = Path.of("integration-tests/target/bpf");
         for (int i = 0; i < args.length; i++) {
@@ -61,9 +62,10 @@ public final class AgentBench {
                 case "--objects" -> objects = Path.of(args[++i]);
                 case "--events-only" -> eventsOnly = true;
                 case "--applications-only" -> applicationsOnly = true;
+                case "--shared-hooks-only" -> sharedHooksOnly = true;
                 default -> {
                     System.err.println("usage: AgentBench [--iterations N] [--agent-jar PATH] [--objects DIR] [--events-only]"
-                            + " [--applications-only]");
+                            + " [--applications-only] [--shared-hooks-only]");
                     System.exit(2);
                 }
             }
@@ -75,6 +77,21 @@ public final class AgentBench {
         System.setProperty("bpfagent.jar", agentJar.toString());
         System.setProperty("bpfagent.java", Path.of(System.getProperty("java.home"), "bin", "java").toString());
         try (AgentProcess agent = AgentProcess.start()) {
+            if (sharedHooksOnly) {
+                List<Row> rows = new ArrayList<>();
+                List<String> lines = new ArrayList<>();
+                String iface = ApplicationBench.IF;
+                ApplicationBench.sh("ip", "link", "add", iface, "type", "veth", "peer", "name", iface + "p");
+                try (dev.bpfagent.client.BpfClient c = dev.bpfagent.client.BpfClient.connect(agent.unixTarget())) {
+                    ApplicationBench.sh("ip", "link", "set", iface, "up");
+                    SharedHookBench.run(c, objects, iface, Math.max(20, iterations / 20), rows, lines);
+                } finally {
+                    ApplicationBench.sh("ip", "link", "del", iface);
+                }
+                print(rows, iterations);
+                lines.forEach(System.out::println);
+                return;
+            }
             if (applicationsOnly) {
                 List<Row> rows = new ArrayList<>();
                 List<String> lines = ApplicationBench.run(agent, objects, Math.max(20, iterations / 20), rows);
@@ -493,7 +510,7 @@ public final class AgentBench {
     static String ratio(Row r, List<Row> rows) {
         if (!r.path().equals("uds") && !r.path().equals("tcp") || r.operation().startsWith("empty")
                 || r.operation().startsWith("map dump") || r.operation().contains("/call")
-                || r.operation().startsWith("application")) {
+                || r.operation().startsWith("application") || r.operation().startsWith("shared")) {
             return "";
         }
         double empty = rows.stream().filter(x -> x.operation().startsWith("empty") && x.path().equals(r.path()))

@@ -101,6 +101,7 @@ final class ApplicationBench {
             rows.add(row("XDP load+unload of the same object", "xdp-loader (2 processes)", loader));
             rows.add(row("new interface matching a glob, to attached", "uds (rtnetlink wakes the loop)",
                     newInterface(apps, elf, Math.min(n, 20))));
+            SharedHookBench.run(c, objects, IF, n, rows, lines);
 
             long s = System.nanoTime();
             for (int i = 0; i < many; i++) {
