@@ -134,6 +134,8 @@ class ProtocolFuzzTest {
                                                 XdpHook.getDefaultInstance())).addInterfaces("fuzz*"))))).build()}),
                 Map.entry("GetApplication", new Message[] {GetApplicationRequest.newBuilder().setName("fuzz").build()}),
                 Map.entry("ListApplications", new Message[] {ListApplicationsRequest.newBuilder().setPageSize(2).build()}),
+                Map.entry("ListInterfaceHooks", new Message[] {ListInterfaceHooksRequest.newBuilder().addInterfaces("lo")
+                        .addInterfaces("fuzz[*").build(), ListInterfaceHooksRequest.newBuilder().setNetns("fuzz").build()}),
                 Map.entry("DeleteApplication", new Message[] {DeleteApplicationRequest.newBuilder().setName("fuzz")
                         .build()}),
                 Map.entry("WatchApplications", new Message[] {WatchApplicationsRequest.newBuilder().setName("fuzz")
