@@ -67,6 +67,9 @@ public final class Crds {
         Map<String, JSONSchemaProps> spec = new LinkedHashMap<>();
         spec.put("nodeSelector", stringMap());
         spec.putAll(ProtoSchema.properties(ApplicationSpec.getDescriptor()));
+        // the one addition to the proto's ObjectSource: an OCI image the node controller pulls (node/Bytecode)
+        spec.get("objects").getItems().getSchema().getProperties().get("source").getProperties()
+                .put("image", object(strings("reference")));
         Map<String, JSONSchemaProps> status = new LinkedHashMap<>();
         status.put("observedGeneration", integer());
         status.put("conditions", conditions());
@@ -94,6 +97,7 @@ public final class Crds {
         status.put("programs", arrayOf(ProtoSchema.of(ProgramStatus.getDescriptor())));
         status.put("maps", arrayOf(ProtoSchema.of(MapStatus.getDescriptor())));
         status.put("attachments", arrayOf(ProtoSchema.of(AttachmentStatus.getDescriptor())));
+        status.put("images", arrayOf(object(strings("object", "reference", "digest", "blobSha256"))));
         return crd("BpfApplicationNode", "bpfapplicationnodes", "Namespaced", List.of("bpfappnode"),
                 new JSONSchemaPropsBuilder().withType("object").withProperties(spec)
                         .withRequired("applicationKind", "applicationName", "node").build(),

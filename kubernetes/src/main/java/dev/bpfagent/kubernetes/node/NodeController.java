@@ -5,6 +5,7 @@ import dev.bpfagent.client.BpfClient;
 import dev.bpfagent.kubernetes.control.ApplicationKey;
 import dev.bpfagent.kubernetes.control.Handlers;
 import dev.bpfagent.kubernetes.control.WorkQueue;
+import dev.bpfagent.kubernetes.image.ImagePuller;
 import dev.bpfagent.kubernetes.resource.BpfApplication;
 import dev.bpfagent.kubernetes.resource.BpfApplicationNode;
 import dev.bpfagent.kubernetes.resource.BpfApplicationSpec;
@@ -59,8 +60,9 @@ public final class NodeController implements AutoCloseable {
     private final Consumer<String> log;
     private final WorkQueue<ApplicationKey> queue;
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
-    /** Agent application name -> the resource generation applied there (skip no-op applies). */
-    private final Map<String, Long> applied = new HashMap<>();
+    /** Agent application name -> the generation and spec applied there (skip no-op applies). */
+    private final Map<String, String> applied = new HashMap<>();
+    private final Bytecode bytecode;
     private SharedIndexInformer<BpfApplication> apps;
     private SharedIndexInformer<ClusterBpfApplication> clusterApps;
     private SharedIndexInformer<Node> nodes;
@@ -78,6 +80,7 @@ public final class NodeController implements AutoCloseable {
         this.node = Objects.requireNonNull(node);
         this.statusNamespace = Objects.requireNonNull(statusNamespace);
         this.log = log;
+        this.bytecode = new Bytecode(new ImagePuller(), agent);
         this.queue = new WorkQueue<>("node-controller-" + node, this::reconcile, m -> log.accept(node + ": " + m));
     }
 
@@ -152,31 +155,52 @@ public final class NodeController implements AutoCloseable {
         }
         long generation = res.getMetadata().getGeneration() == null ? 0 : res.getMetadata().getGeneration();
         ApplicationSpec spec;
+        Bytecode.Resolved resolved;
         try {
-            spec = Specs.toAgent(res.getSpec(), key.kind(), key.namespace(), key.name());
+            BpfApplicationNode before = nodeResource(key).get();
+            if (before != null && before.getStatus() != null) {
+                bytecode.remember(before.getStatus().getImages());
+            }
+            resolved = bytecode.resolve(res.getSpec().getObjects());
+            spec = Specs.toAgent(res.getSpec(), resolved.objects(), key.kind(), key.namespace(), key.name());
         } catch (IllegalArgumentException e) {
-            writeNodeStatus(res, key, null, new Failure(true, "InvalidSpec", e.getMessage()), generation);
+            writeNodeStatus(res, key, null, new Failure(true, "InvalidSpec", e.getMessage()), generation, List.of());
+            return;
+        } catch (ImagePuller.PullException e) {
+            boolean registryDown = e.reason().equals("RegistryUnavailable");
+            writeNodeStatus(res, key, existing(agentName), new Failure(!registryDown, e.reason(), e.getMessage()),
+                    generation, List.of());
+            if (registryDown) {
+                throw new IllegalStateException(e.getMessage(), e);
+            }
+            queue.addAfter(key, 30_000); // an image may be pushed later: look again
             return;
         }
         Application app;
         Failure failure = null;
         try {
-            if (Objects.equals(applied.get(agentName), generation)) {
+            String version = generation + ":" + spec.hashCode();
+            if (version.equals(applied.get(agentName))) {
                 app = agent.applications().get(agentName);
             } else {
                 app = agent.applications().apply(agentName, spec).getApplication();
-                applied.put(agentName, generation);
+                applied.put(agentName, version);
             }
         } catch (BpfAgentException e) {
             if (transientCode(e.code())) {
-                writeNodeStatus(res, key, null, new Failure(false, "AgentUnavailable", e.getMessage()), generation);
+                writeNodeStatus(res, key, null, new Failure(false, "AgentUnavailable", e.getMessage()), generation,
+                        resolved.images());
                 throw e;
             }
             applied.remove(agentName);
+            if ("BLOB_NOT_FOUND".equals(e.reason())) {
+                bytecode.forget(); // the agent dropped the blob: pull the image again
+                throw e;
+            }
             failure = new Failure(true, reason(e), e.getMessage());
             app = existing(agentName);
         }
-        writeNodeStatus(res, key, app, failure, generation);
+        writeNodeStatus(res, key, app, failure, generation, resolved.images());
     }
 
     /** Why an apply failed, for machines. */
@@ -219,7 +243,7 @@ public final class NodeController implements AutoCloseable {
     }
 
     private void writeNodeStatus(CustomResource<BpfApplicationSpec, BpfApplicationStatus> res, ApplicationKey key,
-                                 Application app, Failure failure, long generation) {
+                                 Application app, Failure failure, long generation, List<Map<String, Object>> images) {
         String ns = key.cluster() ? statusNamespace : key.namespace();
         String name = Names.nodeResource(key.namespace(), key.name(), node);
         var op = kube.resources(BpfApplicationNode.class).inNamespace(ns);
@@ -244,11 +268,13 @@ public final class NodeController implements AutoCloseable {
         }
         BpfApplicationNode.Status old = current.getStatus() == null ? new BpfApplicationNode.Status() : current.getStatus();
         BpfApplicationNode.Status s = status(old, app, failure, generation);
+        s.setImages(images.isEmpty() ? old.getImages() : images);
         if (Objects.equals(old.getObservedGeneration(), s.getObservedGeneration())
                 && Objects.equals(old.getAgentGeneration(), s.getAgentGeneration())
                 && Conditions.sameFacts(old.getConditions(), s.getConditions())
                 && Objects.equals(old.getPrograms(), s.getPrograms()) && Objects.equals(old.getMaps(), s.getMaps())
-                && Objects.equals(old.getAttachments(), s.getAttachments())) {
+                && Objects.equals(old.getAttachments(), s.getAttachments())
+                && Objects.equals(old.getImages(), s.getImages())) {
             return;
         }
         current.setStatus(s);
@@ -344,9 +370,13 @@ public final class NodeController implements AutoCloseable {
     }
 
     private void deleteNodeResource(ApplicationKey key) {
+        nodeResource(key).delete();
+    }
+
+    private io.fabric8.kubernetes.client.dsl.Resource<BpfApplicationNode> nodeResource(ApplicationKey key) {
         String ns = key.cluster() ? statusNamespace : key.namespace();
-        kube.resources(BpfApplicationNode.class).inNamespace(ns)
-                .withName(Names.nodeResource(key.namespace(), key.name(), node)).delete();
+        return kube.resources(BpfApplicationNode.class).inNamespace(ns)
+                .withName(Names.nodeResource(key.namespace(), key.name(), node));
     }
 
     /** Deletes the agent applications this layer made whose resource is gone or selects other nodes. */

@@ -24,9 +24,10 @@ final class Specs {
      *
      * @throws IllegalArgumentException naming the field, when the proto's parser refuses the spec
      */
-    static ApplicationSpec toAgent(BpfApplicationSpec spec, String kind, String namespace, String name) {
+    static ApplicationSpec toAgent(BpfApplicationSpec spec, List<Map<String, Object>> objects, String kind,
+                                   String namespace, String name) {
         Map<String, Object> tree = new LinkedHashMap<>();
-        tree.put("objects", spec.getObjects());
+        tree.put("objects", objects);
         Map<String, String> labels = new LinkedHashMap<>(spec.getLabels());
         labels.put(Resources.LABEL_MANAGED_BY, Resources.MANAGED_BY);
         labels.put(Resources.LABEL_KIND, kind);

@@ -76,7 +76,8 @@ public class BpfApplicationNode extends CustomResource<BpfApplicationNode.Spec, 
     /**
      * The node's conditions for the application's {@code observedGeneration}, the agent's own generation
      * of it, and what the agent made: programs, maps and attachments in the proto3 JSON mapping of the
-     * agent's {@code ProgramStatus}, {@code MapStatus} and {@code AttachmentStatus}.
+     * agent's {@code ProgramStatus}, {@code MapStatus} and {@code AttachmentStatus}; the images
+     * objects came from, each with the digest it resolved to.
      */
     public static class Status {
         private Long observedGeneration;
@@ -85,6 +86,7 @@ public class BpfApplicationNode extends CustomResource<BpfApplicationNode.Spec, 
         private List<Map<String, Object>> programs = new ArrayList<>();
         private List<Map<String, Object>> maps = new ArrayList<>();
         private List<Map<String, Object>> attachments = new ArrayList<>();
+        private List<Map<String, Object>> images = new ArrayList<>();
 
         public Long getObservedGeneration() {
             return observedGeneration;
@@ -132,6 +134,15 @@ public class BpfApplicationNode extends CustomResource<BpfApplicationNode.Spec, 
 
         public void setAttachments(List<Map<String, Object>> attachments) {
             this.attachments = attachments == null ? new ArrayList<>() : attachments;
+        }
+
+        /** Objects from OCI images: object, reference, the manifest digest it resolved to, and the blob's sha256. */
+        public List<Map<String, Object>> getImages() {
+            return images;
+        }
+
+        public void setImages(List<Map<String, Object>> images) {
+            this.images = images == null ? new ArrayList<>() : images;
         }
     }
 }
