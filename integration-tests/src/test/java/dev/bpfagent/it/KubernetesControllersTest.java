@@ -64,7 +64,9 @@ class KubernetesControllersTest {
     static final Map<String, AgentProcess> agents = new LinkedHashMap<>();
     static final Map<String, BpfClient> clients = new LinkedHashMap<>();
     static final List<AutoCloseable> controllers = new ArrayList<>();
+    static final Map<String, NodeController> nodeControllers = new LinkedHashMap<>();
     static byte[] firewall;
+    static OciRegistry registry;
     static byte[] sections;
 
     @BeforeAll
@@ -98,14 +100,23 @@ class KubernetesControllersTest {
                 .addObjects(ApplicationObject.newBuilder().setName("fw").setSource(ObjectSource.newBuilder()
                         .setElf(com.google.protobuf.ByteString.copyFrom(firewall)))).build());
         for (String n : NODES) {
-            controllers.add(new NodeController(server.createClient(), clients.get(n), n, "bpf-agent",
-                    m -> LOG.add(m)).start());
+            nodeControllers.put(n, nodeController(n));
         }
         controllers.add(new StatusAggregator(server.createClient(), "bpf-agent", m -> LOG.add("cluster: " + m)).start());
     }
 
+    static NodeController nodeController(String n) {
+        return new NodeController(server.createClient(), clients.get(n), n, "bpf-agent", m -> LOG.add(m)).start();
+    }
+
     @AfterAll
     static void stop() throws Exception {
+        if (registry != null) {
+            registry.close();
+        }
+        for (NodeController c : nodeControllers.values()) {
+            c.close();
+        }
         for (AutoCloseable c : controllers) {
             c.close();
         }
@@ -152,17 +163,29 @@ class KubernetesControllersTest {
     }
 
     static BpfApplication app() {
-        return kube.resources(BpfApplication.class).inNamespace(NS).withName(APP).get();
+        return app(APP);
+    }
+
+    static BpfApplication app(String name) {
+        return kube.resources(BpfApplication.class).inNamespace(NS).withName(name).get();
     }
 
     static void await(String what, BooleanSupplier cond) throws InterruptedException {
+        await(APP, what, cond);
+    }
+
+    static void await(String name, String what, BooleanSupplier cond) throws InterruptedException {
         assertTrue(Kernel.eventually(cond, 60), what + "; app status: "
-                + (app() == null ? "gone" : new KubernetesSerialization().asYaml(app().getStatus()))
+                + (app(name) == null ? "gone" : new KubernetesSerialization().asYaml(app(name).getStatus()))
                 + "\ncontroller log: " + String.join("\n", LOG));
     }
 
     static boolean status(long generation, int ready, int selected, String readyStatus) {
-        BpfApplication a = app();
+        return status(APP, generation, ready, selected, readyStatus);
+    }
+
+    static boolean status(String name, long generation, int ready, int selected, String readyStatus) {
+        BpfApplication a = app(name);
         if (a == null || a.getStatus() == null) {
             return false;
         }
@@ -173,7 +196,11 @@ class KubernetesControllersTest {
     }
 
     static Application agentApp(String node) {
-        return clients.get(node).applications().list().stream().filter(a -> a.getName().equals("k8s." + NS + "." + APP))
+        return agentApp(node, APP);
+    }
+
+    static Application agentApp(String node, String name) {
+        return clients.get(node).applications().list().stream().filter(a -> a.getName().equals("k8s." + NS + "." + name))
                 .findFirst().orElse(null);
     }
 
@@ -310,5 +337,71 @@ class KubernetesControllersTest {
             }
         }
         assertTrue(kube.resources(BpfApplicationNode.class).inNamespace(NS).list().getItems().isEmpty());
+    }
+
+    @Test
+    @Order(7)
+    void anObjectFromAnOciImageIsPulledOncePerDigestAndItsDigestRecorded() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(OciRegistry.BINARY), "needs Debian's docker-registry");
+        registry = OciRegistry.start();
+        String repo = "bytecode/firewall";
+        String digest = registry.push(repo, "v1", "firewall.o", firewall, Map.of("firewall", "xdp", "udp_verdict", "xdp"),
+                Map.of("blocked", "hash"));
+        String layer = registry.layerOf(repo, digest);
+        String name = "fw-image";
+        BpfApplication a = new BpfApplication();
+        a.getMetadata().setName(name);
+        a.getMetadata().setNamespace(NS);
+        a.setSpec(imageSpec(registry.host() + "/" + repo + "@" + digest, "1"));
+        kube.resources(BpfApplication.class).inNamespace(NS).resource(a).create();
+        await(name, "Ready 3/3 from the image", () -> status(name, 1, 3, 3, "True"));
+        String sha = OciRegistry.sha256(firewall);
+        for (String n : NODES) {
+            BpfApplicationNode st = kube.resources(BpfApplicationNode.class).inNamespace(NS).withName(name + "." + n).get();
+            Map<String, Object> image = st.getStatus().getImages().get(0);
+            assertEquals(digest, image.get("digest"), n);
+            assertEquals(sha, image.get("blobSha256"), n);
+            assertEquals(sha, agentApp(n, name).getSpec().getObjects(0).getSource().getBlobSha256(), n);
+            assertEquals(2, agentApp(n, name).getStatus().getProgramsCount(), n);
+        }
+        assertEquals(3, registry.blobGets(repo, layer), "one pull per node");
+        // a restarted controller, and a new generation naming the same digest: no node pulls again
+        nodeControllers.remove("node-a").close();
+        nodeControllers.put("node-a", nodeController("node-a"));
+        kube.resources(BpfApplication.class).inNamespace(NS).withName(name).edit(x -> {
+            x.setSpec(imageSpec(registry.host() + "/" + repo + "@" + digest, "2"));
+            return x;
+        });
+        await(name, "Ready 3/3 at generation 2", () -> status(name, 2, 3, 3, "True"));
+        assertEquals(3, registry.blobGets(repo, layer), "the digest's object is in every agent's blob store already");
+        // an image the registry does not have: Stalled, the reason and the node named
+        String absent = registry.host() + "/" + repo + "@sha256:" + "1".repeat(64);
+        kube.resources(BpfApplication.class).inNamespace(NS).withName(name).edit(x -> {
+            x.setSpec(imageSpec(absent, "3"));
+            return x;
+        });
+        await(name, "Stalled with ImageNotFound", () -> status(name, 3, 0, 3, "False")
+                && Conditions.isTrue(app(name).getStatus().getConditions(), "Stalled"));
+        Condition stalled = Conditions.find(app(name).getStatus().getConditions(), "Stalled");
+        assertEquals("ImageNotFound", stalled.getReason());
+        assertTrue(stalled.getMessage().contains("node-a: ImageNotFound"), stalled.getMessage());
+        assertEquals(2, agentApp("node-a", name).getStatus().getProgramsCount(), "the previous version runs on");
+        kube.resources(BpfApplication.class).inNamespace(NS).withName(name).delete();
+        await(name, "the resource is gone", () -> app(name) == null);
+        for (String n : NODES) {
+            assertNull(agentApp(n, name), n);
+        }
+    }
+
+    static BpfApplicationSpec imageSpec(String reference, String team) {
+        BpfApplicationSpec s = new BpfApplicationSpec();
+        s.setNodeSelector(new LinkedHashMap<>(Map.of("role", "edge")));
+        s.setLabels(new LinkedHashMap<>(Map.of("team", team)));
+        Map<String, Object> fw = new LinkedHashMap<>();
+        fw.put("name", "fw");
+        fw.put("source", Map.of("image", Map.of("reference", reference)));
+        fw.put("programs", List.of(Map.of("name", "firewall"), Map.of("name", "udp_verdict")));
+        s.setObjects(new ArrayList<>(List.of(fw)));
+        return s;
     }
 }
