@@ -57,7 +57,19 @@ public final class AgentProcess implements AutoCloseable {
     public static AgentProcess start(String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("bpf-agent-it");
         Path bpffs = Path.of("/sys/fs/bpf/bpf-agent-it-" + UUID.randomUUID().toString().substring(0, 8));
-        List<String> cmd = new ArrayList<>(List.of(System.getProperty("bpfagent.java", "java"), "@" + jvmOptions()));
+        return startIn(List.of(), dir, bpffs, extraArgs);
+    }
+
+    /**
+     * An agent run under a command prefix (e.g. {@code ip netns exec NS}: the agent in a network
+     * namespace, as on a node of its own), with its socket and state in dir and its pins in bpffs. The
+     * same dir and bpffs again is the same agent restarted: it holds again what it recorded.
+     */
+    public static AgentProcess startIn(List<String> prefix, Path dir, Path bpffs, String... extraArgs)
+            throws IOException, InterruptedException {
+        Files.createDirectories(dir);
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(System.getProperty("bpfagent.java", "java"), "@" + jvmOptions()));
         // more JVM flags for the agent (the kernel matrix's guests run it with C1 only: TCG is slow)
         for (String a : System.getProperty("bpfagent.agentJvmArgs", "").split(" ")) {
             if (!a.isBlank()) {
@@ -69,7 +81,8 @@ public final class AgentProcess implements AutoCloseable {
                 "--state-dir", dir.resolve("state").toString(),
                 "--bpffs-dir", bpffs.toString()));
         cmd.addAll(List.of(extraArgs));
-        Process p = new ProcessBuilder(cmd).redirectError(dir.resolve("agent.err").toFile()).start();
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("agent.err").toFile()))
+                .start();
         // Lines are read on their own thread, so the deadline holds even when the agent prints nothing.
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         java.util.concurrent.BlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
@@ -118,6 +131,12 @@ public final class AgentProcess implements AutoCloseable {
         } catch (IOException e) {
             return "(no stderr: " + e + ")";
         }
+    }
+
+    /** SIGKILL and wait, leaving state, socket directory and pins where they are (a crash). */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
     }
 
     /** SIGTERM and wait: the graceful stop. */

@@ -293,6 +293,11 @@ class KubernetesControllersTest {
                 stalled.getMessage());
         assertEquals(3L, stalled.getObservedGeneration());
         assertEquals(2, s.getFailingNodes().size());
+        // a refused spec is not applied again and again (each failed apply changes the agent's status,
+        // which the watch reports): the agent's resource version stands still while nothing changes
+        long rv = agentApp("node-a").getResourceVersion();
+        Thread.sleep(2000);
+        assertEquals(rv, agentApp("node-a").getResourceVersion(), "no apply loop");
         for (int id : running) {
             assertTrue(clients.get("node-a").programExists(id), "the previous version's program " + id + " runs on");
         }

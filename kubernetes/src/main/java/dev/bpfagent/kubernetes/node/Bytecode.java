@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -23,6 +24,8 @@ final class Bytecode {
     private final BpfClient agent;
     /** Manifest digest -> the sha256 of the object uploaded for it. */
     private final Map<String, String> uploaded = new ConcurrentHashMap<>();
+    /** Blobs the agent said it lacks, until uploaded again. */
+    private final Set<String> missing = ConcurrentHashMap.newKeySet();
     private volatile int pulls;
 
     Bytecode(ImagePuller puller, BpfClient agent) {
@@ -34,19 +37,23 @@ final class Bytecode {
     record Resolved(List<Map<String, Object>> objects, List<Map<String, Object>> images) {
     }
 
-    /** Learns digest-to-blob pairs from a node status written earlier. */
+    /** Learns digest-to-blob pairs from a node status written earlier (not those the agent said it lacks). */
     void remember(List<Map<String, Object>> images) {
         for (Map<String, Object> i : images) {
             Object d = i.get("digest");
             Object s = i.get("blobSha256");
-            if (d instanceof String ds && s instanceof String ss) {
+            if (d instanceof String ds && s instanceof String ss && !missing.contains(ss)) {
                 uploaded.putIfAbsent(ds, ss);
             }
         }
     }
 
-    /** Forgets a blob the agent no longer has (BLOB_NOT_FOUND): the next resolve pulls again. */
+    /**
+     * Forgets the blobs the agent no longer has (BLOB_NOT_FOUND: the agent drops a blob no application
+     * uses any more): the next resolve pulls again, and a node status naming them is not believed.
+     */
     void forget() {
+        missing.addAll(uploaded.values());
         uploaded.clear();
     }
 
@@ -90,6 +97,7 @@ final class Bytecode {
                 pulls++;
                 sha = agent.applications().uploadBlob(img.elf());
                 uploaded.put(img.digest(), sha);
+                missing.remove(sha);
                 digest = img.digest();
             }
             Map<String, Object> copy = new LinkedHashMap<>(o);

@@ -62,6 +62,9 @@ public final class NodeController implements AutoCloseable {
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
     /** Agent application name -> the generation and spec applied there (skip no-op applies). */
     private final Map<String, String> applied = new HashMap<>();
+    private final Map<String, Failed> failed = new HashMap<>();
+    /** A refused spec is applied again after this long (another application may have freed a hook). */
+    static final long RETRY_FAILED_MS = 30_000;
     private final Bytecode bytecode;
     private SharedIndexInformer<BpfApplication> apps;
     private SharedIndexInformer<ClusterBpfApplication> clusterApps;
@@ -131,7 +134,10 @@ public final class NodeController implements AutoCloseable {
         String agentName = key.agentApplication();
         String finalizer = Resources.finalizer(node);
         if (res == null || res.getMetadata().getDeletionTimestamp() != null || !selected(res)) {
-            deleteAgentApplication(agentName);
+            if (deleteAgentApplication(agentName)) {
+                failed.clear();
+                enqueueAll(); // what it held (an XDP hook, a shared map) may be what another one waits for
+            }
             deleteNodeResource(key);
             if (res != null && res.getMetadata().getFinalizers().contains(finalizer)) {
                 editResource(key, r -> {
@@ -180,11 +186,17 @@ public final class NodeController implements AutoCloseable {
         Failure failure = null;
         try {
             String version = generation + ":" + spec.hashCode();
+            Failed f = failed.get(agentName);
             if (version.equals(applied.get(agentName))) {
                 app = agent.applications().get(agentName);
+            } else if (f != null && f.version.equals(version) && System.currentTimeMillis() - f.atMs < RETRY_FAILED_MS) {
+                // this spec failed a moment ago: its status stands; it is tried again after RETRY_FAILED_MS
+                writeNodeStatus(res, key, existing(agentName), f.failure, generation, resolved.images());
+                return;
             } else {
                 app = agent.applications().apply(agentName, spec).getApplication();
                 applied.put(agentName, version);
+                failed.remove(agentName);
             }
         } catch (BpfAgentException e) {
             if (transientCode(e.code())) {
@@ -198,9 +210,16 @@ public final class NodeController implements AutoCloseable {
                 throw e;
             }
             failure = new Failure(true, reason(e), e.getMessage());
+            failed.put(agentName, new Failed(generation + ":" + spec.hashCode(), System.currentTimeMillis(), failure));
             app = existing(agentName);
+            // the same spec may succeed once another application frees what this one needs (a hook)
+            queue.addAfter(key, RETRY_FAILED_MS + 100);
         }
         writeNodeStatus(res, key, app, failure, generation, resolved.images());
+    }
+
+    /** A spec the agent refused, when, and why: not applied again within RETRY_FAILED_MS. */
+    private record Failed(String version, long atMs, Failure failure) {
     }
 
     /** Why an apply failed, for machines. */
@@ -356,16 +375,18 @@ public final class NodeController implements AutoCloseable {
         }
     }
 
-    private void deleteAgentApplication(String agentName) {
+    /** True when the agent had it. */
+    private boolean deleteAgentApplication(String agentName) {
         applied.remove(agentName);
+        failed.remove(agentName);
         try {
             agent.applications().delete(agentName);
-        } catch (BpfAgentException.NotFound e) {
-            // not here: nothing to remove
+            return true;
         } catch (BpfAgentException e) {
             if (e.code() != Status.Code.NOT_FOUND) {
                 throw e;
             }
+            return false; // not here: nothing to remove
         }
     }
 
