@@ -409,4 +409,40 @@ class KubernetesControllersTest {
         s.setObjects(new ArrayList<>(List.of(fw)));
         return s;
     }
+
+    @Test
+    @Order(8)
+    void aClusterApplicationRunsWithoutANamespaceAndReportsFromTheControllersNamespace() throws Exception {
+        var op = kube.resources(dev.bpfagent.kubernetes.resource.ClusterBpfApplication.class);
+        var a = new dev.bpfagent.kubernetes.resource.ClusterBpfApplication();
+        a.getMetadata().setName("fw-everywhere");
+        BpfApplicationSpec spec = spec(7, false);
+        spec.setNodeSelector(new LinkedHashMap<>()); // every node
+        a.setSpec(spec);
+        op.resource(a).create();
+        BooleanSupplier ready = () -> {
+            var got = op.withName("fw-everywhere").get();
+            return got != null && got.getStatus() != null && Integer.valueOf(3).equals(got.getStatus().getReadyNodes())
+                    && Conditions.isTrue(got.getStatus().getConditions(), "Ready");
+        };
+        assertTrue(Kernel.eventually(ready, 60), "Ready 3/3: " + (op.withName("fw-everywhere").get() == null ? "gone"
+                : new KubernetesSerialization().asYaml(op.withName("fw-everywhere").get().getStatus()))
+                + "\n" + String.join("\n", LOG));
+        for (String n : NODES) {
+            Application on = clients.get(n).applications().list().stream()
+                    .filter(x -> x.getName().equals("k8s-cluster.fw-everywhere")).findFirst().orElse(null);
+            assertNotNull(on, n);
+            BpfApplicationNode st = kube.resources(BpfApplicationNode.class).inNamespace("bpf-agent")
+                    .withName("cluster.fw-everywhere." + n).get();
+            assertNotNull(st, "the node resource of a cluster application is in the controllers' namespace");
+            assertEquals("ClusterBpfApplication", st.getSpec().getApplicationKind());
+            assertEquals("ClusterBpfApplication", st.getMetadata().getOwnerReferences().get(0).getKind());
+        }
+        op.withName("fw-everywhere").delete();
+        assertTrue(Kernel.eventually(() -> op.withName("fw-everywhere").get() == null, 60), String.join("\n", LOG));
+        for (String n : NODES) {
+            assertTrue(clients.get(n).applications().list().isEmpty(), n);
+        }
+        assertTrue(kube.resources(BpfApplicationNode.class).inNamespace("bpf-agent").list().getItems().isEmpty());
+    }
 }
