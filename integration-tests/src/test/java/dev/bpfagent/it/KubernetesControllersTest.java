@@ -16,13 +16,8 @@ import dev.bpfagent.proto.v1.ApplicationSpec;
 import dev.bpfagent.proto.v1.ObjectSource;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.NamespacedKubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -59,7 +54,7 @@ class KubernetesControllersTest {
     static final String APP = "fw";
     static final List<String> NODES = List.of("node-a", "node-b", "node-c");
     static final ConcurrentLinkedQueue<String> LOG = new ConcurrentLinkedQueue<>();
-    static KubernetesMockServer server;
+    static MockCluster cluster;
     static NamespacedKubernetesClient kube;
     static final Map<String, AgentProcess> agents = new LinkedHashMap<>();
     static final Map<String, BpfClient> clients = new LinkedHashMap<>();
@@ -75,17 +70,8 @@ class KubernetesControllersTest {
         Path objects = Path.of(System.getProperty("bpfagent.objects", "target/bpf"));
         firewall = Files.readAllBytes(objects.resolve("firewall.o"));
         sections = Files.readAllBytes(objects.resolve("sections.o"));
-        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new KubernetesCrudDispatcher(), false);
-        server.init();
-        kube = server.createClient();
-        KubernetesSerialization yaml = new KubernetesSerialization();
-        try (Stream<Path> files = Files.list(Path.of("..", "deploy", "kubernetes", "crds"))) {
-            for (Path f : files.sorted().toList()) {
-                kube.apiextensions().v1().customResourceDefinitions()
-                        .resource(yaml.unmarshal(Files.readString(f), CustomResourceDefinition.class)).create();
-            }
-        }
+        cluster = MockCluster.start();
+        kube = cluster.kube;
         for (String n : NODES) {
             kube.nodes().resource(new NodeBuilder().withNewMetadata().withName(n)
                     .withLabels(Map.of("role", n.equals("node-c") ? "core" : "edge")).endMetadata().build()).create();
@@ -102,11 +88,11 @@ class KubernetesControllersTest {
         for (String n : NODES) {
             nodeControllers.put(n, nodeController(n));
         }
-        controllers.add(new StatusAggregator(server.createClient(), "bpf-agent", m -> LOG.add("cluster: " + m)).start());
+        controllers.add(new StatusAggregator(cluster.client(), "bpf-agent", m -> LOG.add("cluster: " + m)).start());
     }
 
     static NodeController nodeController(String n) {
-        return new NodeController(server.createClient(), clients.get(n), n, "bpf-agent", m -> LOG.add(m)).start();
+        return new NodeController(cluster.client(), clients.get(n), n, "bpf-agent", m -> LOG.add(m)).start();
     }
 
     @AfterAll
@@ -126,11 +112,8 @@ class KubernetesControllersTest {
         for (AgentProcess a : agents.values()) {
             a.close();
         }
-        if (kube != null) {
-            kube.close();
-        }
-        if (server != null) {
-            server.destroy();
+        if (cluster != null) {
+            cluster.close();
         }
     }
 

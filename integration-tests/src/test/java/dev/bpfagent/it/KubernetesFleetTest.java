@@ -16,13 +16,8 @@ import dev.bpfagent.proto.v1.ObjectKind;
 import dev.bpfagent.proto.v1.ObjectRef;
 import dev.bpfagent.proto.v1.UpdateMapElemRequest;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.NamespacedKubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
-import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
-import io.fabric8.mockwebserver.Context;
-import io.fabric8.mockwebserver.MockWebServer;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -63,7 +58,7 @@ class KubernetesFleetTest {
     static final int NET = 100 + (int) (Math.random() * 100);
     static final String NS = "fleet";
     static final ConcurrentLinkedQueue<String> LOG = new ConcurrentLinkedQueue<>();
-    static KubernetesMockServer server;
+    static MockCluster cluster;
     static NamespacedKubernetesClient kube;
     static OciRegistry registry;
     static Path bpffs;
@@ -100,17 +95,8 @@ class KubernetesFleetTest {
         bpffs = Files.createTempDirectory(Path.of("/run"), "bpf-agent-fleet");
         NetworkHooksTest.sh("mount", "-t", "bpf", "bpf", bpffs.toString());
         bpffsMounted = true;
-        server = new KubernetesMockServer(new Context(), new MockWebServer(), new java.util.HashMap<>(),
-                new KubernetesCrudDispatcher(), false);
-        server.init();
-        kube = server.createClient();
-        KubernetesSerialization yaml = new KubernetesSerialization();
-        try (Stream<Path> files = Files.list(Path.of("..", "deploy", "kubernetes", "crds"))) {
-            for (Path f : files.sorted().toList()) {
-                kube.apiextensions().v1().customResourceDefinitions()
-                        .resource(yaml.unmarshal(Files.readString(f), CustomResourceDefinition.class)).create();
-            }
-        }
+        cluster = MockCluster.start();
+        kube = cluster.kube;
         registry = OciRegistry.start();
         byte[] firewall = Files.readAllBytes(Path.of(System.getProperty("bpfagent.objects", "target/bpf"), "firewall.o"));
         // one image per version: the version is a .rodata variable set in the spec, so both carry the same
@@ -138,9 +124,9 @@ class KubernetesFleetTest {
             startAgent(i);
         }
         for (int i = 0; i < N; i++) {
-            controllers.put(i, new NodeController(server.createClient(), clients.get(i), node(i), "bpf-agent", LOG::add).start());
+            controllers.put(i, new NodeController(cluster.client(), clients.get(i), node(i), "bpf-agent", LOG::add).start());
         }
-        aggregator = new StatusAggregator(server.createClient(), "bpf-agent", m -> LOG.add("cluster: " + m)).start();
+        aggregator = new StatusAggregator(cluster.client(), "bpf-agent", m -> LOG.add("cluster: " + m)).start();
     }
 
     static void startAgent(int i) throws Exception {
@@ -170,11 +156,8 @@ class KubernetesFleetTest {
         if (registry != null) {
             registry.close();
         }
-        if (kube != null) {
-            kube.close();
-        }
-        if (server != null) {
-            server.destroy();
+        if (cluster != null) {
+            cluster.close();
         }
         for (String ns : netns) {
             Processes.run(30, List.of(NetworkHooksTest.IP, "netns", "del", ns));
@@ -345,7 +328,7 @@ class KubernetesFleetTest {
         Thread.sleep(500);
         startAgent(3);
         controllers.remove(3).close();
-        controllers.put(3, new NodeController(server.createClient(), clients.get(3), node(3), "bpf-agent", LOG::add).start());
+        controllers.put(3, new NodeController(cluster.client(), clients.get(3), node(3), "bpf-agent", LOG::add).start());
         awaitReady("fw", N - 1);
         timings.add("v2 to the rest (" + (N - 1) + " nodes, node-3's agent SIGKILLed and restarted): "
                 + (System.nanoTime() - t0) / 1_000_000 + " ms");

@@ -23,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutionException;
 import java.util.function.Consumer;
 
 /**
@@ -68,17 +67,7 @@ public final class StatusAggregator implements AutoCloseable {
         }));
         nodes.addEventHandler(Handlers.each(n -> enqueueAll()));
         informers.addAll(List.of(apps, clusterApps, nodeStatuses, nodes));
-        for (SharedIndexInformer<?> i : informers) {
-            try {
-                i.start().toCompletableFuture().get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while the caches fill", e);
-            } catch (ExecutionException e) {
-                throw new IllegalStateException("cannot list and watch " + i.getApiTypeClass().getSimpleName()
-                        + " resources: " + e.getCause().getMessage(), e.getCause());
-            }
-        }
+        Handlers.startAll(informers);
         started = true;
         enqueueAll();
         return this;

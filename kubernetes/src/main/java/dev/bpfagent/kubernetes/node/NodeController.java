@@ -34,7 +34,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
@@ -96,17 +95,7 @@ public final class NodeController implements AutoCloseable {
         apps.addEventHandler(Handlers.each(a -> queue.add(ApplicationKey.of(a))));
         clusterApps.addEventHandler(Handlers.each(a -> queue.add(ApplicationKey.of(a))));
         informers.addAll(List.of(nodes, apps, clusterApps));
-        for (SharedIndexInformer<?> i : informers) {
-            try {
-                i.start().toCompletableFuture().get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while the caches fill", e);
-            } catch (ExecutionException e) {
-                throw new IllegalStateException("cannot list and watch " + i.getApiTypeClass().getSimpleName()
-                        + " resources: " + e.getCause().getMessage(), e.getCause());
-            }
-        }
+        Handlers.startAll(informers);
         started = true;
         watchAgent(0);
         enqueueAll();
