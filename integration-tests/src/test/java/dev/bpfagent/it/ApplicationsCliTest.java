@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.bpfagent.agent.bpf.Host;
 import dev.bpfagent.agent.bpf.Program;
-import dev.bpfagent.client.Cli;
+import dev.bpfagent.cli.Main;
 import dev.bpfagent.proto.v1.Application;
 import dev.bpfagent.proto.v1.WatchApplicationsResponse;
 import java.io.ByteArrayOutputStream;
@@ -58,7 +58,7 @@ class ApplicationsCliTest extends OneAgentPerClass {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         List<String> all = new ArrayList<>(List.of("--target", agent.unixTarget()));
         all.addAll(List.of(args));
-        int exit = Cli.run(all.toArray(String[]::new), new PrintStream(out, true, StandardCharsets.UTF_8),
+        int exit = Main.run(all.toArray(String[]::new), new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
@@ -141,7 +141,7 @@ class ApplicationsCliTest extends OneAgentPerClass {
                 missing.err());
         Run badFile = cli("apply", "-f", dir.resolve("nope.yaml").toString());
         assertEquals(2, badFile.exit());
-        assertTrue(badFile.err().startsWith("cannot read " + dir.resolve("nope.yaml")), badFile.err());
+        assertTrue(badFile.err().startsWith("error: cannot read " + dir.resolve("nope.yaml") + ": no such file"), badFile.err());
         Files.writeString(spec, yaml(1).replace("programs:", "programz:"));
         Run badField = cli("apply", "-f", spec.toString());
         assertEquals(2, badField.exit());

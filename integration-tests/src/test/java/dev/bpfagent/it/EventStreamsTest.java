@@ -359,8 +359,8 @@ class EventStreamsTest extends OneAgentPerClass {
             h.program("bench16").orElseThrow().testRun(TestRunOptions.ofData(TestPackets.udp().build()).withRepeat(3));
             var out = new java.io.ByteArrayOutputStream();
             int mapId = h.map("bench_ring").orElseThrow().id();
-            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", agent.unixTarget(), "events",
-                    Integer.toString(mapId), "--count", "3"}, new java.io.PrintStream(out), System.err));
+            assertEquals(0, dev.bpfagent.cli.Main.run(new String[] {"--target", agent.unixTarget(), "events",
+                    Integer.toString(mapId), "--count", "3", "-o", "json"}, new java.io.PrintStream(out), System.err));
             String[] lines = out.toString().strip().split("\n");
             assertEquals(3, lines.length, out.toString());
             // bench16 writes {seq, 16} as two u64s: seq counts from 0

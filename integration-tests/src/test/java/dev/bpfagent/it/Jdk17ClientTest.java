@@ -31,14 +31,14 @@ class Jdk17ClientTest {
         try (AgentProcess agent = AgentProcess.start(); BpfClient c = BpfClient.connect(agent.unixTarget());
              ProgramHandle p = c.load(LoadOptions.builder(ProgramType.PROGRAM_TYPE_XDP, Asm.returnImm(2))
                      .name("seen_by_17").build())) {
-            var proc = Processes.run(120, java.util.List.of(JAVA17.toString(), "-cp", cp, "dev.bpfagent.client.Cli",
-                    "--target", agent.unixTarget(), "list"));
+            var proc = Processes.run(120, java.util.List.of(JAVA17.toString(), "-cp", cp, "dev.bpfagent.cli.Main",
+                    "--target", agent.unixTarget(), "program", "list"));
             String out = proc.output();
             assertEquals(0, proc.exit(), out);
             assertTrue(out.contains(" seen_by_17 ") && out.contains(Integer.toString(p.id())), out);
 
-            var bad = Processes.run(120, java.util.List.of(JAVA17.toString(), "-cp", cp, "dev.bpfagent.client.Cli",
-                    "--target", agent.unixTarget(), "close", "999999999"));
+            var bad = Processes.run(120, java.util.List.of(JAVA17.toString(), "-cp", cp, "dev.bpfagent.cli.Main",
+                    "--target", agent.unixTarget(), "program", "close", "999999999"));
             String badOut = bad.output();
             assertEquals(1, bad.exit(), badOut);
             assertTrue(badOut.contains("NOT_FOUND"), badOut);

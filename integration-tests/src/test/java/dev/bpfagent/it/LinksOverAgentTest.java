@@ -127,24 +127,24 @@ class LinksOverAgentTest extends OneAgentPerClass {
             var out = new java.io.ByteArrayOutputStream();
             var err = new java.io.ByteArrayOutputStream();
             String target = agent.unixTarget();
-            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", target, "attach",
+            assertEquals(0, dev.bpfagent.cli.Main.run(new String[] {"--target", target, "attach",
                     String.valueOf(p.id()), "tracepoint", "syscalls/sys_enter_clock_nanosleep"},
                     new java.io.PrintStream(out), new java.io.PrintStream(err)), err.toString());
             List<Link> links = c.links(p.id());
             assertEquals(1, links.size());
-            assertTrue(out.toString().contains("link " + String.format("%6s", Integer.toUnsignedString(
-                    links.get(0).getId()))), out.toString());
+            assertTrue(out.toString().lines().skip(1).anyMatch(l -> l.startsWith(Integer.toUnsignedString(
+                    links.get(0).getId()) + " ")), out.toString());
             risesFrom(m, 0, sleeper());
             out.reset();
-            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", target, "links",
+            assertEquals(0, dev.bpfagent.cli.Main.run(new String[] {"--target", target, "link", "list", "--program",
                     String.valueOf(p.id())}, new java.io.PrintStream(out), new java.io.PrintStream(err)));
             assertTrue(out.toString().contains("perf_event"), out.toString()); // a perf link, or the ioctl before 5.15
-            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", target, "detach",
+            assertEquals(0, dev.bpfagent.cli.Main.run(new String[] {"--target", target, "link", "detach",
                     Integer.toUnsignedString(links.get(0).getId())}, new java.io.PrintStream(out),
                     new java.io.PrintStream(err)), err.toString());
             assertEquals(List.of(), c.links(p.id()));
             err.reset();
-            assertEquals(1, dev.bpfagent.client.Cli.run(new String[] {"--target", target, "attach",
+            assertEquals(1, dev.bpfagent.cli.Main.run(new String[] {"--target", target, "attach",
                     String.valueOf(p.id()), "tracepoint", "syscalls/no_such_call"}, new java.io.PrintStream(out),
                     new java.io.PrintStream(err)));
             assertTrue(err.toString().contains("TRACEPOINT_NOT_FOUND") || err.toString().contains("no tracepoint"),
@@ -458,7 +458,7 @@ class LinksOverAgentTest extends OneAgentPerClass {
             }
             // the CLI prints the same bytes
             var out = new java.io.ByteArrayOutputStream();
-            assertEquals(0, dev.bpfagent.client.Cli.run(new String[] {"--target", agent.unixTarget(), "read-iter",
+            assertEquals(0, dev.bpfagent.cli.Main.run(new String[] {"--target", agent.unixTarget(), "read-iter",
                     String.valueOf(link.id())}, new java.io.PrintStream(out), System.err));
             assertEquals(0, out.size() % 4);
             assertTrue(out.size() > 0);

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.bpfagent.agent.bpf.KernelObjects;
 import dev.bpfagent.client.BpfAgentException;
-import dev.bpfagent.client.Cli;
+import dev.bpfagent.cli.Main;
 import dev.bpfagent.client.CollectionHandle;
 import dev.bpfagent.client.Hooks;
 import dev.bpfagent.client.LinkHandle;
@@ -56,10 +56,10 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
         assertTrue(r.getMapsList().stream().anyMatch(m -> m.getSection().startsWith(".rodata")
                         && m.getName().equals("sections.rodata") && m.getValueSize() == 9),
                 "bpf_printk's format string is a data map: " + r.getMapsList());
-        // the CLI prints the same as JSON
+        // the CLI's loader report prints the same as JSON
         var out = new ByteArrayOutputStream();
         Path file = Path.of(System.getProperty("bpfagent.objects", "target/bpf"), "sections.o");
-        assertEquals(0, Cli.run(new String[] {"--target", agent.unixTarget(), "object", "inspect", file.toString()},
+        assertEquals(0, Main.run(new String[] {"--target", agent.unixTarget(), "object", "inspect", file.toString(), "--report"},
                 new PrintStream(out), System.err));
         String json = out.toString();
         assertTrue(json.startsWith("{\"open\":{\"result\":\"ok\""), json);
@@ -360,7 +360,7 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
         Path file = Path.of(System.getProperty("bpfagent.objects", "target/bpf"), "globals.o");
         object("globals");
         var out = new ByteArrayOutputStream();
-        assertEquals(0, Cli.run(new String[] {"--target", agent.unixTarget(), "object", "load", file.toString()},
+        assertEquals(0, Main.run(new String[] {"--target", agent.unixTarget(), "object", "load", file.toString(), "--report"},
                 new PrintStream(out), System.err));
         String json = out.toString();
         assertTrue(json.startsWith("{\"result\":\"ok\",\"stage\":\"done\""), json);
@@ -369,8 +369,8 @@ class ObjectsOverAgentTest extends OneAgentPerClass {
         assertEquals(0, c.listCollections(ListCollectionsRequest.getDefaultInstance()).getCollectionsCount(),
                 "closed without --keep");
         out.reset();
-        assertEquals(0, Cli.run(new String[] {"--target", agent.unixTarget(), "object", "load", file.toString(),
-                "--only", "nope"}, new PrintStream(out), System.err));
+        assertEquals(1, Main.run(new String[] {"--target", agent.unixTarget(), "object", "load", file.toString(),
+                "--only", "nope", "--report"}, new PrintStream(out), System.err), "a failed load exits 1");
         assertTrue(out.toString().startsWith("{\"result\":\"EINVAL\""), out.toString());
     }
 }

@@ -35,7 +35,7 @@ class PortableClientTest {
         if (!natives) {
             cmd.add("-Dio.netty.transport.noNative=true");
         }
-        cmd.addAll(List.of("-cp", clientClasspath(), "dev.bpfagent.client.Cli", "--target", target));
+        cmd.addAll(List.of("-cp", clientClasspath(), "dev.bpfagent.cli.Main", "--target", target));
         cmd.addAll(List.of(args));
         return Processes.run(120, cmd);
     }
@@ -47,13 +47,13 @@ class PortableClientTest {
             for (String target : List.of(agent.unixTarget(), agent.tcpTarget)) {
                 Processes.Result nio = cli(false, target, "info");
                 assertEquals(0, nio.exit(), target + ": " + nio);
-                assertTrue(nio.output().contains("client transport nio"), nio.output());
-                Processes.Result list = cli(false, target, "list", "--all");
+                assertTrue(nio.output().matches("(?s).*client_transport +nio.*"), nio.output());
+                Processes.Result list = cli(false, target, "program", "list", "--all");
                 assertEquals(0, list.exit(), target + ": " + list);
 
                 Processes.Result epoll = cli(true, target, "info");
                 assertEquals(0, epoll.exit(), target + ": " + epoll);
-                assertTrue(epoll.output().contains("client transport epoll"), epoll.output());
+                assertTrue(epoll.output().matches("(?s).*client_transport +epoll.*"), epoll.output());
             }
         }
     }

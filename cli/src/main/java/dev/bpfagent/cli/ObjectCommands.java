@@ -1,4 +1,11 @@
-package dev.bpfagent.client;
+package dev.bpfagent.cli;
+
+import dev.bpfagent.client.BpfAgentException;
+import dev.bpfagent.client.BpfClient;
+import dev.bpfagent.client.CollectionHandle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 import dev.bpfagent.proto.v1.InspectObjectResponse;
 import dev.bpfagent.proto.v1.LoadObjectRequest;
@@ -7,49 +14,104 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 
 /**
- * The CLI's "object inspect FILE" and "object load FILE [--only PROGRAM] [--keep]": one JSON document
- * on stdout, exit 0 whenever the agent answered (its verdict is in "result").
+ * object inspect FILE | object load FILE [--only PROGRAM] [--keep]: an ELF object through the agent. With
+ * --report the answer is the loader's report, one JSON document in the shape the corpus check compares
+ * with libbpf's (result, stage, reason, programs, maps); the exit status is still 1 when the load failed.
  */
+@Command(name = "object", aliases = "obj", description = "ELF objects compiled by clang: inspect or load them.",
+        mixinStandardHelpOptions = true, subcommands = {ObjectCommands.Inspect.class, ObjectCommands.Load.class})
 final class ObjectCommands {
     private ObjectCommands() {
     }
 
-    static int run(BpfClient c, List<String> args, PrintStream out) {
-        if (args.size() < 3 || !(args.get(1).equals("inspect") || args.get(1).equals("load"))) {
-            throw new IllegalArgumentException("object inspect FILE | object load FILE [--only PROGRAM] [--keep]");
-        }
-        Path file = Path.of(args.get(2));
-        byte[] elf;
+    static byte[] read(Path file) {
         try {
-            elf = Files.readAllBytes(file);
+            return Files.readAllBytes(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IllegalArgumentException("cannot read " + file + ": no such file");
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read " + file + ": " + e.getMessage());
         }
-        String name = file.getFileName().toString();
-        if (args.get(1).equals("inspect")) {
-            out.println(inspect(c, elf, name));
+    }
+
+    @Command(name = "inspect", mixinStandardHelpOptions = true, description = "What the object holds: its maps and"
+            + " programs, as the agent parses them (nothing is loaded).",
+            footer = {"", "Example:", "  bpf-agent-cli object inspect xdp_prog.o -o json"})
+    static final class Inspect extends AgentCommand {
+        @Parameters(paramLabel = "FILE")
+        Path file;
+
+        @Option(names = "--report", description = "Print the loader report (JSON) instead.")
+        boolean report;
+
+        @Override
+        int run(BpfClient c, Output o) {
+            byte[] elf = read(file);
+            String name = file.getFileName().toString();
+            if (report) {
+                String r = inspect(c, elf, name);
+                o.out().println(r);
+                return r.contains("\"result\":\"ok\"") ? 0 : ExitCodes.REFUSED;
+            }
+            InspectObjectResponse r = c.inspectObject(elf, name);
+            if (!o.structured(r)) {
+                Table p = new Table("PROGRAM", "SECTION", "TYPE", "ATTACH_TYPE", "INSNS");
+                r.getProgramsList().forEach(x -> p.row(x.getName(), x.getSection(), x.getProgType(),
+                        x.getExpectedAttachType(), x.getInsnCnt()));
+                o.print(p);
+                Table m = new Table("MAP", "TYPE", "KEY", "VALUE", "MAX_ENTRIES", "FLAGS");
+                r.getMapsList().forEach(x -> m.row(x.getName(), x.getType(), x.getKeySize() + "B", x.getValueSize() + "B",
+                        x.getMaxEntries(), "0x" + Integer.toHexString(x.getFlags())));
+                o.print(m);
+            }
             return 0;
         }
-        String only = null;
-        boolean keep = false;
-        for (int i = 3; i < args.size(); i++) {
-            switch (args.get(i)) {
-                case "--keep" -> keep = true;
-                case "--only" -> {
-                    if (i + 1 >= args.size()) {
-                        throw new IllegalArgumentException("--only needs a program name");
-                    }
-                    only = args.get(++i);
-                }
-                default -> throw new IllegalArgumentException("unknown option " + args.get(i));
+    }
+
+    @Command(name = "load", mixinStandardHelpOptions = true, description = "Loads the object's maps and programs"
+            + " (relocations, BTF, CO-RE), prints the collection, then closes it unless --keep.",
+            footer = {"", "Examples:", "  bpf-agent-cli object load xdp_prog.o --keep",
+                    "  bpf-agent-cli object load xdp_prog.o --only xdp_pass --report"})
+    static final class Load extends AgentCommand {
+        @Parameters(paramLabel = "FILE")
+        Path file;
+
+        @Option(names = "--only", paramLabel = "PROGRAM", description = "Load only this program (and what it needs).")
+        String only;
+
+        @Option(names = "--keep", description = "Keep the collection (close it later with collection close ID).")
+        boolean keep;
+
+        @Option(names = "--report", description = "Print the loader report (JSON) instead.")
+        boolean report;
+
+        @Override
+        int run(BpfClient c, Output o) {
+            byte[] elf = read(file);
+            String name = file.getFileName().toString();
+            if (report) {
+                String r = load(c, elf, name, only, keep);
+                o.out().println(r);
+                return r.startsWith("{\"result\":\"ok\"") ? 0 : ExitCodes.REFUSED;
             }
+            LoadObjectRequest.Builder req = LoadObjectRequest.newBuilder().setObject(ObjectSource.newBuilder()
+                    .setElf(com.google.protobuf.ByteString.copyFrom(elf)).setName(name));
+            if (only != null) {
+                req.addPrograms(only);
+            }
+            CollectionHandle h = c.loadObject(req.build());
+            try {
+                CollectionCommands.print(o, h.collection());
+            } finally {
+                if (!keep) {
+                    h.close();
+                }
+            }
+            return 0;
         }
-        out.println(load(c, elf, name, only, keep));
-        return 0;
     }
 
     static String inspect(BpfClient c, byte[] elf, String name) {
