@@ -34,6 +34,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
+import dev.bpfagent.agent.service.transport.SocketActivation;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
@@ -114,6 +115,7 @@ public final class Agent implements AutoCloseable {
     private int tcpPort = -1;
     /** Set once this agent bound the socket: only then is the socket file ours to remove. */
     private boolean socketBound;
+    private Optional<SocketActivation> activation = Optional.empty();
     private boolean closed;
     /** The agent's bpffs directory, held open (with its flock) while it runs; null before start. */
     private PinPaths pins;
@@ -186,7 +188,13 @@ public final class Agent implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warning("tracefs is not available (" + e.getMessage() + "); tracepoint attach will fail");
         }
-        prepareSocket(config.socket()); // first: a live agent on this socket is the plainest refusal
+        activation = SocketActivation.fromEnvironment();
+        if (activation.isEmpty()) {
+            prepareSocket(config.socket()); // first: a live agent on this socket is the plainest refusal
+        } else if (!activation.get().path().equals(config.socket())) {
+            LOG.info("serving the socket systemd passed, " + activation.get().path() + " (not --socket "
+                    + config.socket() + ")");
+        }
         pins = new PinPaths(config.bpffsDir());
         pins.createRoot();
         pins.lock();
@@ -220,6 +228,47 @@ public final class Agent implements AutoCloseable {
         }
         var bound = ServerInterceptors.intercept(intercepted(service, authorizer, auditLog), admission);
 
+        if (activation.isPresent()) {
+            // systemd made the socket, with the unit's SocketMode/SocketGroup: served as it is, never removed
+            servers.add(common(NettyServerBuilder.forAddress(new DomainSocketAddress(activation.get().path().toString()),
+                            PeerCredentialsNegotiator.credentials())
+                    .channelFactory(activation.get()::newChannel), bound)
+                    .build()
+                    .start());
+        } else {
+            bindSocket(bound);
+        }
+
+        if (config.tcp().isPresent()) {
+            var tcp = config.tcp().get();
+            var negotiator = InternalProtocolNegotiators.serverPlaintext();
+            if (config.tlsCert().isPresent()) {
+                var ssl = GrpcSslContexts.forServer(config.tlsCert().get().toFile(),
+                        config.tlsKey().orElseThrow().toFile()).protocols("TLSv1.3", "TLSv1.2");
+                if (config.tlsClientCa().isPresent()) {
+                    ssl.trustManager(config.tlsClientCa().get().toFile()).clientAuth(ClientAuth.REQUIRE);
+                }
+                negotiator = InternalProtocolNegotiators.serverTls(ssl.build());
+            } else if (!config.tcp().get().isLoopback()) {
+                throw new IllegalStateException("refusing plaintext TCP on a non-loopback address");
+            }
+            NettyServerBuilder b = common(NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()),
+                            InternalNettyServerCredentials.create(EndedStreams.reset(negotiator)))
+                    .channelType(EpollServerSocketChannel.class), bound);
+            if (config.tlsClientCa().isEmpty()) {
+                LOG.warning("--insecure-loopback: TCP " + tcp.host() + ":" + tcp.port() + " takes calls without client"
+                        + " certificates; every local user can reach this root agent there");
+            }
+            Server tcpServer = b.build().start();
+            servers.add(tcpServer);
+            tcpPort = ((InetSocketAddress) tcpServer.getListenSockets().get(0)).getPort();
+        }
+        health.setStatus("", ServingStatus.SERVING);
+        health.setStatus(BpfServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    }
+
+    /** The Unix socket made here: bound in a private directory, given its mode and group, renamed into place. */
+    private void bindSocket(io.grpc.ServerServiceDefinition bound) throws IOException {
         Optional<GroupPrincipal> group = config.socketGroup().isPresent()
                 ? Optional.of(groupNamed(config.socketGroup().get())) : Optional.empty();
         if (group.isPresent()) {
@@ -249,33 +298,32 @@ public final class Agent implements AutoCloseable {
             Files.deleteIfExists(bound0);
             Files.deleteIfExists(bindDir);
         }
+    }
 
-        if (config.tcp().isPresent()) {
-            var tcp = config.tcp().get();
-            var negotiator = InternalProtocolNegotiators.serverPlaintext();
-            if (config.tlsCert().isPresent()) {
-                var ssl = GrpcSslContexts.forServer(config.tlsCert().get().toFile(),
-                        config.tlsKey().orElseThrow().toFile()).protocols("TLSv1.3", "TLSv1.2");
-                if (config.tlsClientCa().isPresent()) {
-                    ssl.trustManager(config.tlsClientCa().get().toFile()).clientAuth(ClientAuth.REQUIRE);
-                }
-                negotiator = InternalProtocolNegotiators.serverTls(ssl.build());
-            } else if (!config.tcp().get().isLoopback()) {
-                throw new IllegalStateException("refusing plaintext TCP on a non-loopback address");
-            }
-            NettyServerBuilder b = common(NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()),
-                            InternalNettyServerCredentials.create(EndedStreams.reset(negotiator)))
-                    .channelType(EpollServerSocketChannel.class), bound);
-            if (config.tlsClientCa().isEmpty()) {
-                LOG.warning("--insecure-loopback: TCP " + tcp.host() + ":" + tcp.port() + " takes calls without client"
-                        + " certificates; every local user can reach this root agent there");
-            }
-            Server tcpServer = b.build().start();
-            servers.add(tcpServer);
-            tcpPort = ((InetSocketAddress) tcpServer.getListenSockets().get(0)).getPort();
+    /**
+     * sd_notify READY=1 (Type=notify units), with the socket served and what is held, when systemd gave
+     * NOTIFY_SOCKET; a notify socket that refuses is logged, not fatal.
+     */
+    public void notifyReady() {
+        notify("READY=1\nSTATUS=serving " + socketPath() + (activation.isPresent() ? " (socket-activated)" : "")
+                + "\nMAINPID=" + ProcessHandle.current().pid());
+    }
+
+    private static void notify(String state) {
+        String socket = System.getenv("NOTIFY_SOCKET");
+        if (socket == null || socket.isEmpty()) {
+            return;
         }
-        health.setStatus("", ServingStatus.SERVING);
-        health.setStatus(BpfServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+        try {
+            dev.bpfagent.agent.kernel.SdNotify.send(socket, state);
+        } catch (RuntimeException e) {
+            LOG.warning("sd_notify to " + socket + " failed: " + e.getMessage());
+        }
+    }
+
+    /** The Unix socket this agent serves: --socket, or the one systemd passed. */
+    public Path socketPath() {
+        return activation.map(SocketActivation::path).orElse(config.socket());
     }
 
     /**
@@ -388,6 +436,7 @@ public final class Agent implements AutoCloseable {
             return;
         }
         closed = true;
+        notify("STOPPING=1");
         health.enterTerminalState();
         if (service != null) {
             // before the servers: a subscription never ends by itself, it would hold their stop for its

@@ -44,10 +44,11 @@ public final class Main {
             return;
         }
         // One line on stdout when ready; scripts and tests wait for it.
-        System.out.println("bpf-agent " + Agent.version() + " ready: unix:" + config.socket()
+        System.out.println("bpf-agent " + Agent.version() + " ready: unix:" + agent.socketPath()
                 + agent.tcpPort().map(p -> " tcp:" + config.tcp().orElseThrow().host() + ":" + p).orElse("")
                 + " bpffs:" + config.bpffsDir());
         System.out.flush();
+        agent.notifyReady();
         agent.awaitTermination();
     }
 }

@@ -110,6 +110,45 @@ public final class LibC {
     private static final MethodHandle BIND = downcall("bind",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), -1);
 
+    /** int connect(int fd, const struct sockaddr *addr, socklen_t len) */
+    private static final MethodHandle CONNECT = downcall("connect",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), -1);
+
+    /** int fcntl(int fd, int cmd, ...) with one int argument. */
+    private static final MethodHandle FCNTL = downcall("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), 2);
+
+    /** fcntl(2): F_GETFL, F_SETFL, F_GETFD, F_SETFD on a raw fd (one this process inherited). */
+    static int fcntl(int fd, int cmd, int arg) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) FCNTL.invokeExact(state, fd, cmd, arg);
+            if (r < 0) {
+                throw KernelException.of("fcntl", errno(state), null);
+            }
+            return r;
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall fcntl failed", t);
+        }
+    }
+
+    /** connect(2) of a socket to the first len bytes of addr. */
+    static void connect(Fd fd, MemorySegment addr, int len) {
+        try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
+            MemorySegment state = arena.allocate(CAPTURE);
+            int r = (int) CONNECT.invokeExact(state, h.fd(), addr, len);
+            if (r < 0) {
+                throw KernelException.of("connect", errno(state), null);
+            }
+        } catch (KernelException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("downcall connect failed", t);
+        }
+    }
+
     /** bind(2) of a socket to the address in addr (its whole size). */
     static void bind(Fd fd, MemorySegment addr) {
         try (Arena arena = Arena.ofConfined(); Fd.Held h = fd.hold()) {
