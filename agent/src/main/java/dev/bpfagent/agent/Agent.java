@@ -116,6 +116,8 @@ public final class Agent implements AutoCloseable {
     /** Set once this agent bound the socket: only then is the socket file ours to remove. */
     private boolean socketBound;
     private Optional<SocketActivation> activation = Optional.empty();
+    private dev.bpfagent.agent.service.metrics.AgentMetrics metrics;
+    private int metricsPort = -1;
     private boolean closed;
     /** The agent's bpffs directory, held open (with its flock) while it runs; null before start. */
     private PinPaths pins;
@@ -227,6 +229,14 @@ public final class Agent implements AutoCloseable {
             LOG.info("rebuilt " + applications + " application(s) recorded under " + config.stateDir());
         }
         var bound = ServerInterceptors.intercept(intercepted(service, authorizer, auditLog), admission);
+        if (config.metrics().isPresent()) {
+            var at = config.metrics().get();
+            metrics = new dev.bpfagent.agent.service.metrics.AgentMetrics(registry, service.eventHub(),
+                    service::applicationStats);
+            bound = ServerInterceptors.intercept(bound, metrics.interceptor()); // outermost: the status clients see
+            metricsPort = metrics.serve(at.host(), at.port());
+            LOG.info("metrics at http://" + at.host() + ":" + metricsPort + "/metrics");
+        }
 
         if (activation.isPresent()) {
             // systemd made the socket, with the unit's SocketMode/SocketGroup: served as it is, never removed
@@ -398,6 +408,11 @@ public final class Agent implements AutoCloseable {
         }
     }
 
+    /** The metrics HTTP port actually bound (useful with --metrics 0), if metrics are on. */
+    public Optional<Integer> metricsPort() {
+        return metricsPort < 0 ? Optional.empty() : Optional.of(metricsPort);
+    }
+
     /** The TCP port actually bound (useful with --tcp 0), if TCP is on. */
     public Optional<Integer> tcpPort() {
         return tcpPort < 0 ? Optional.empty() : Optional.of(tcpPort);
@@ -444,6 +459,9 @@ public final class Agent implements AutoCloseable {
             service.eventHub().shutdown(5000);
         }
         servers.forEach(Server::shutdown);
+        if (metrics != null) {
+            metrics.close();
+        }
         for (Server s : servers) {
             try {
                 if (!s.awaitTermination(5, TimeUnit.SECONDS)) {

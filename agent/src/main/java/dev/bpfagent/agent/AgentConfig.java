@@ -20,7 +20,7 @@ import java.util.Optional;
 public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<TcpAddress> tcp,
                           Optional<Path> tlsCert, Optional<Path> tlsKey, Optional<Path> tlsClientCa, Path bpffsDir,
                           int maxQueuedCalls, boolean insecureLoopback, Optional<Path> policy,
-                          Optional<Path> auditLog, Path stateDir) {
+                          Optional<Path> auditLog, Path stateDir, Optional<TcpAddress> metrics, boolean jsonLogs) {
 
     public static final int DEFAULT_MAX_QUEUED_CALLS = 64;
 
@@ -57,13 +57,35 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
               --state-dir PATH    where the owners and labels of pinned objects are recorded, so they
                                   survive a restart (default /var/lib/bpf-agent)
               --bpffs-dir PATH    the agent's directory in bpffs (default /sys/fs/bpf/bpf-agent)
+              --metrics [HOST:]PORT  serve Prometheus metrics over HTTP at /metrics (off by default;
+                                  HOST defaults to 127.0.0.1 and must be a loopback address)
+              --log-format F      text (default) or json: one JSON object per log line, for collectors
+              --config FILE       options from a YAML or JSON file: each key is an option's name without
+                                  "--" (socket: /run/x.sock, insecure-loopback: true); flags given on
+                                  the command line win over the file
+              --version           the agent's version
               --max-queued-calls N  loads, test runs and lists waiting for a worker beyond which
                                   calls are refused with RESOURCE_EXHAUSTED (default 64)
               --help              this text
             TCP needs --tls-cert, --tls-key and --tls-client-ca (mutual TLS 1.2+), unless it is on
             loopback and --insecure-loopback is given.""";
 
+    /** The command line, after the options of a --config file (so that flags win). */
     public static AgentConfig parse(String[] args) {
+        java.util.List<String> all = new java.util.ArrayList<>();
+        java.util.List<String> rest = new java.util.ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--config")) {
+                all.addAll(ConfigFile.args(Path.of(value(args, ++i, "--config"))));
+            } else {
+                rest.add(args[i]);
+            }
+        }
+        all.addAll(rest);
+        return parseFlags(all.toArray(String[]::new));
+    }
+
+    private static AgentConfig parseFlags(String[] args) {
         Path socket = DEFAULT_SOCKET;
         Optional<String> group = Optional.empty();
         Optional<TcpAddress> tcp = Optional.empty();
@@ -76,6 +98,8 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
         Optional<Path> policy = Optional.empty();
         Optional<Path> auditLog = Optional.empty();
         Path stateDir = DEFAULT_STATE_DIR;
+        Optional<TcpAddress> metrics = Optional.empty();
+        boolean jsonLogs = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -91,6 +115,12 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
                 case "--policy" -> policy = Optional.of(Path.of(value(args, ++i, a)));
                 case "--audit-log" -> auditLog = Optional.of(Path.of(value(args, ++i, a)));
                 case "--state-dir" -> stateDir = Path.of(value(args, ++i, a));
+                case "--metrics" -> metrics = Optional.of(tcpAddress(value(args, ++i, a), a));
+                case "--log-format" -> jsonLogs = switch (value(args, ++i, a)) {
+                    case "json" -> true;
+                    case "text" -> false;
+                    default -> throw new IllegalArgumentException("--log-format is text or json, not " + args[i]);
+                };
                 default -> throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
             }
         }
@@ -114,11 +144,16 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
         if (insecureLoopback && tcp.isPresent() && !tcp.get().isLoopback()) {
             throw new IllegalArgumentException("--insecure-loopback applies to loopback addresses only");
         }
+        if (metrics.isPresent() && !metrics.get().isLoopback()) {
+            throw new IllegalArgumentException("--metrics " + metrics.get().host() + " is not a loopback address: the"
+                    + " metrics endpoint is plain HTTP, so it stays on loopback (scrape it there, or through a proxy"
+                    + " that adds TLS)");
+        }
         if (!bpffs.isAbsolute()) {
             throw new IllegalArgumentException("--bpffs-dir must be an absolute path");
         }
         return new AgentConfig(socket.toAbsolutePath(), group, tcp, cert, key, clientCa, bpffs, maxQueued,
-                insecureLoopback, policy, auditLog, stateDir.toAbsolutePath());
+                insecureLoopback, policy, auditLog, stateDir.toAbsolutePath(), metrics, jsonLogs);
     }
 
     private static String value(String[] args, int i, String option) {
@@ -141,6 +176,10 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
     }
 
     static TcpAddress tcpAddress(String s) {
+        return tcpAddress(s, "--tcp");
+    }
+
+    static TcpAddress tcpAddress(String s, String option) {
         int colon = s.lastIndexOf(':');
         String host = colon < 0 ? "127.0.0.1" : s.substring(0, colon);
         if (host.startsWith("[") && host.endsWith("]")) {
@@ -154,7 +193,7 @@ public record AgentConfig(Path socket, Optional<String> socketGroup, Optional<Tc
             }
             return new TcpAddress(host.isEmpty() ? "127.0.0.1" : host, p);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--tcp: '" + s + "' is not [HOST:]PORT");
+            throw new IllegalArgumentException(option + ": '" + s + "' is not [HOST:]PORT");
         }
     }
 }

@@ -18,6 +18,11 @@ public final class Main {
             System.out.println(AgentConfig.USAGE);
             return;
         }
+        if (args.length > 0 && args[0].equals("--version")) {
+            System.out.println("bpf-agent " + Agent.version() + " (Java " + Runtime.version() + ", kernel "
+                    + System.getProperty("os.version") + ")");
+            return;
+        }
         AgentConfig config;
         try {
             config = AgentConfig.parse(args);
@@ -25,6 +30,9 @@ public final class Main {
             System.err.println("bpf-agent: " + e.getMessage());
             System.exit(2);
             return;
+        }
+        if (config.jsonLogs()) {
+            JsonLogFormatter.install();
         }
         try {
             Agent.checkPrivileges();
@@ -46,6 +54,7 @@ public final class Main {
         // One line on stdout when ready; scripts and tests wait for it.
         System.out.println("bpf-agent " + Agent.version() + " ready: unix:" + agent.socketPath()
                 + agent.tcpPort().map(p -> " tcp:" + config.tcp().orElseThrow().host() + ":" + p).orElse("")
+                + agent.metricsPort().map(p -> " metrics:" + config.metrics().orElseThrow().host() + ":" + p).orElse("")
                 + " bpffs:" + config.bpffsDir());
         System.out.flush();
         agent.notifyReady();

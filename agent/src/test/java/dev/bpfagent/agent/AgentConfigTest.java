@@ -47,4 +47,59 @@ class AgentConfigTest {
         assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--what"}));
         assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--bpffs-dir", "rel"}));
     }
+
+    @Test
+    void metricsStayOnLoopback() {
+        assertEquals(java.util.Optional.of(new AgentConfig.TcpAddress("127.0.0.1", 9464)),
+                AgentConfig.parse(new String[] {"--metrics", "9464"}).metrics());
+        var e = assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--metrics", "0.0.0.0:9464"}));
+        assertTrue(e.getMessage().contains("not a loopback address"), e.getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--metrics", "x:y"}))
+                .getMessage().startsWith("--metrics: 'x:y'"));
+    }
+
+    @Test
+    void aConfigFileGivesEveryOptionAndFlagsWin(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path yaml = dir.resolve("agent.yaml");
+        java.nio.file.Files.writeString(yaml, """
+                socket: /run/x/agent.sock
+                tcp: 127.0.0.1:7000
+                insecure-loopback: true
+                metrics: 9464
+                max-queued-calls: 8
+                log-format: json
+                state-dir: /var/lib/x
+                """);
+        AgentConfig c = AgentConfig.parse(new String[] {"--config", yaml.toString(), "--max-queued-calls", "16"});
+        assertEquals(Path.of("/run/x/agent.sock"), c.socket());
+        assertEquals(7000, c.tcp().orElseThrow().port());
+        assertTrue(c.insecureLoopback());
+        assertEquals(9464, c.metrics().orElseThrow().port());
+        assertEquals(16, c.maxQueuedCalls(), "the flag wins over the file");
+        assertTrue(c.jsonLogs());
+        Path json = dir.resolve("agent.json");
+        java.nio.file.Files.writeString(json, "{\"socket\": \"/run/y.sock\", \"insecure-loopback\": false}");
+        assertEquals(Path.of("/run/y.sock"), AgentConfig.parse(new String[] {"--config", json.toString()}).socket());
+        for (String bad : java.util.List.of("sockit: /x", "insecure-loopback: yes-please", "tcp: [1, 2]", "- a list")) {
+            java.nio.file.Files.writeString(yaml, bad);
+            var e = assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--config",
+                    yaml.toString()}), bad);
+            assertTrue(e.getMessage().startsWith("--config " + yaml + ": "), e.getMessage());
+        }
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--config",
+                dir.resolve("none.yaml").toString()})).getMessage().contains("no such file"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> AgentConfig.parse(new String[] {"--log-format",
+                "xml"})).getMessage().contains("text or json"));
+    }
+
+    @Test
+    void everyOptionInTheUsageHasAConfigKey() {
+        var flags = new java.util.TreeSet<String>();
+        var m = java.util.regex.Pattern.compile("^\\s+--([a-z-]+)", java.util.regex.Pattern.MULTILINE).matcher(AgentConfig.USAGE);
+        while (m.find()) {
+            flags.add(m.group(1));
+        }
+        flags.removeAll(java.util.Set.of("help", "version", "config"));
+        assertEquals(flags, new java.util.TreeSet<>(ConfigFile.union()));
+    }
 }

@@ -21,6 +21,9 @@ import java.util.stream.Stream;
  */
 public final class AgentProcess implements AutoCloseable {
     private static final Pattern READY = Pattern.compile("ready: unix:(\\S+)(?: tcp:(\\S+))?");
+    private static final Pattern METRICS = Pattern.compile(" metrics:(\\S+)");
+    /** HOST:PORT of the agent's /metrics, when started with --metrics. */
+    public String metricsAddress;
 
     final Path dir;
     /** The agent's Unix socket, its own bpffs directory, the process, and "127.0.0.1:PORT". */
@@ -104,7 +107,10 @@ public final class AgentProcess implements AutoCloseable {
             if (line != null) {
                 Matcher m = READY.matcher(line);
                 if (m.find()) {
-                    return new AgentProcess(dir, bpffs, p, m.group(2));
+                    AgentProcess agent = new AgentProcess(dir, bpffs, p, m.group(2));
+                    Matcher metrics = METRICS.matcher(line);
+                    agent.metricsAddress = metrics.find() ? metrics.group(1) : null;
+                    return agent;
                 }
             } else if (!p.isAlive() && lines.isEmpty()) {
                 break;

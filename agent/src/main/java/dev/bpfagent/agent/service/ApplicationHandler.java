@@ -77,6 +77,9 @@ final class ApplicationHandler implements AutoCloseable {
     /** Applies and deletes so far: a reconcile pass reads the host again after one. */
     private long changes;
     private final ApplicationWatch watch = new ApplicationWatch();
+    /** Reconcile passes over every application, and the repairs they made (drift repaired, objects rebuilt). */
+    private final java.util.concurrent.atomic.LongAdder passes = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder repairs = new java.util.concurrent.atomic.LongAdder();
     /**
      * The specs the programs the applications loaded were loaded from (not after a restart): what a rule
      * with mechanism XDP_DISPATCHER loads again as an extension of a dispatcher slot.
@@ -1167,9 +1170,21 @@ final class ApplicationHandler implements AutoCloseable {
                     }
                 }
             }
+            passes.increment();
         } catch (RuntimeException | Error e) {
             LOG.warning("reconcile pass: " + e);
         }
+    }
+
+    /** For metrics: how many applications have each condition true and false, and the reconcile counters. */
+    synchronized ApplicationStats stats() {
+        Map<String, Integer> byCondition = new java.util.TreeMap<>();
+        for (App app : apps.values()) {
+            for (Condition c : app.conditions.values()) {
+                byCondition.merge(c.getType() + "=" + c.getStatus(), 1, Integer::sum);
+            }
+        }
+        return new ApplicationStats(apps.size(), byCondition, passes.sum(), repairs.sum());
     }
 
     /** Brings one application back to its spec; each change made is an event. Caller holds the lock. */
@@ -1233,6 +1248,7 @@ final class ApplicationHandler implements AutoCloseable {
                         a.target.program() + " attached to " + describe(a.target));
             } else if (a.state == AttachmentStatus.State.STATE_ATTACHED && was != null && !aliveBefore.get(e.getKey())
                     && !a.link.equals(was.link)) {
+                repairs.increment();
                 event(app, "DriftRepaired", a.target.program() + " on " + describe(a.target) + " was gone (detached"
                         + " by another tool, or its interface re-made): attached again as link " + a.link.id());
             } else if (a.state == AttachmentStatus.State.STATE_FAILED && (was == null
@@ -1248,6 +1264,7 @@ final class ApplicationHandler implements AutoCloseable {
             }
         }
         if (objectsMissing) {
+            repairs.increment();
             event(app, "Rebuilt", "objects of generation " + app.generation + " loaded again");
             condition(app, "Degraded", false, "Applied", "", "");
         }

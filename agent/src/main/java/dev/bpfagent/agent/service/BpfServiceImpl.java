@@ -202,6 +202,11 @@ public final class BpfServiceImpl extends BpfServiceGrpc.BpfServiceImplBase {
     }
 
     /** The event streams, for the agent's stop and for tests. */
+    /** The applications' conditions and reconcile counters, for metrics. */
+    public ApplicationStats applicationStats() {
+        return applications.stats();
+    }
+
     public dev.bpfagent.agent.service.events.EventHub eventHub() {
         return hub;
     }

@@ -22,6 +22,12 @@ public final class EventHub {
     private final ConcurrentHashMap<Integer, MapStream> streams = new ConcurrentHashMap<>();
     private volatile boolean stopping;
     private final MemoryBudget budget = MemoryBudget.ofHeap();
+    private final EventCounters counters = new EventCounters();
+
+    /** What the streams delivered and lost since the agent started. */
+    public EventCounters counters() {
+        return counters;
+    }
 
     /**
      * Subscribes out to map's events with these limits; perfPages sizes a perf event array's buffers
@@ -39,7 +45,7 @@ public final class EventHub {
                     "TOO_MANY_SUBSCRIPTIONS", "", "the agent serves " + MAX_SUBSCRIPTIONS
                             + " event subscriptions at most; end one first");
         }
-        Subscription sub = new Subscription(limits, budget, out);
+        Subscription sub = new Subscription(limits, budget, out, counters);
         while (true) {
             MapStream s;
             boolean fresh = false;

@@ -51,6 +51,7 @@ public final class Subscription {
     }
 
     private final Limits limits;
+    private final EventCounters counters;
     private final MemoryBudget budget;
     private final ServerCallStreamObserver<SubscribeEventsResponse> out;
     private final ReentrantLock lock = new ReentrantLock();
@@ -75,7 +76,9 @@ public final class Subscription {
     private final Thread sender;
     private volatile MapStream stream;
 
-    Subscription(Limits limits, MemoryBudget budget, ServerCallStreamObserver<SubscribeEventsResponse> out) {
+    Subscription(Limits limits, MemoryBudget budget, ServerCallStreamObserver<SubscribeEventsResponse> out,
+                 EventCounters counters) {
+        this.counters = counters;
         this.limits = limits;
         this.budget = budget;
         this.out = out;
@@ -290,6 +293,8 @@ public final class Subscription {
         Object head = queue.pollFirst();
         if (head instanceof Loss l) {
             nextSeq = l.first() + l.count();
+            counters.droppedByAgent.add(l.dropped());
+            counters.lostInKernel.add(l.kernel());
             return SubscribeEventsResponse.newBuilder().setLoss(EventLoss.newBuilder().setFirstSequence(l.first())
                     .setCount(l.count()).setDroppedByAgent(l.dropped()).setLostInKernel(l.kernel())).build();
         }
@@ -304,6 +309,7 @@ public final class Subscription {
             n++;
             bytes += r.data().length;
         }
+        counters.delivered.add(n);
         byte[] packed = limits.packed() ? new byte[bytes] : null;
         int at = 0;
         long cost = 0;

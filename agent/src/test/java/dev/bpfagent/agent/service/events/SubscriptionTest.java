@@ -104,7 +104,7 @@ class SubscriptionTest {
     }
 
     static Subscription start(FakeCall call, Subscription.Limits limits, MemoryBudget budget) {
-        Subscription s = new Subscription(limits, budget, call);
+        Subscription s = new Subscription(limits, budget, call, new EventCounters());
         s.start(null, EventStreamStarted.getDefaultInstance());
         return s;
     }
