@@ -325,7 +325,7 @@ public final class Agent implements AutoCloseable {
             return;
         }
         try {
-            dev.bpfagent.agent.kernel.SdNotify.send(socket, state);
+            Host.sdNotify(socket, state);
         } catch (RuntimeException e) {
             LOG.warning("sd_notify to " + socket + " failed: " + e.getMessage());
         }

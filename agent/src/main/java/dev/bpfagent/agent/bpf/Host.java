@@ -37,6 +37,16 @@ public final class Host {
     }
 
     /** Mounts tracefs at {@link #TRACEFS} unless it is there; true when this call mounted it. */
+    /** A listening socket this process inherited (systemd's LISTEN_FDS), made non-blocking and close-on-exec. */
+    public static void adoptInheritedSocket(int fd) {
+        dev.bpfagent.agent.kernel.InheritedFd.prepare(fd);
+    }
+
+    /** sd_notify(3): one state message ("READY=1", "STOPPING=1") to the socket NOTIFY_SOCKET names. */
+    public static void sdNotify(String notifySocket, String state) {
+        dev.bpfagent.agent.kernel.SdNotify.send(notifySocket, state);
+    }
+
     public static boolean ensureTracefs() {
         return Mounts.ensure(TRACEFS, "tracefs");
     }

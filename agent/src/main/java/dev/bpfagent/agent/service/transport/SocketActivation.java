@@ -1,6 +1,6 @@
 package dev.bpfagent.agent.service.transport;
 
-import dev.bpfagent.agent.kernel.InheritedFd;
+import dev.bpfagent.agent.bpf.Host;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
@@ -63,7 +63,7 @@ public record SocketActivation(int fd, Path path) {
         }
         int fd = FIRST_FD + index;
         Path path = listeningUnixPath(proc, fd);
-        InheritedFd.prepare(fd);
+        Host.adoptInheritedSocket(fd);
         return Optional.of(new SocketActivation(fd, path));
     }
 
