@@ -27,26 +27,8 @@ final class JsonLogFormatter extends Formatter {
         return b.append("}\n").toString();
     }
 
-    static void quote(StringBuilder b, String s) {
-        b.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        b.append('"');
+    private static void quote(StringBuilder b, String s) {
+        dev.bpfagent.agent.service.auth.AuditLog.quote(b, s);
     }
 
     /** Puts this formatter on the root logger's handlers. */

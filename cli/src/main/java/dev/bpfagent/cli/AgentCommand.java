@@ -22,6 +22,20 @@ abstract class AgentCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Every page of a list: fetch(token) answers one page, next(page) its next token ("" after the
+     * last), each(page) takes its items.
+     */
+    static <P> void pages(java.util.function.Function<String, P> fetch, java.util.function.Function<P, String> next,
+                          java.util.function.Consumer<P> each) {
+        String token = "";
+        do {
+            P page = fetch.apply(token);
+            each.accept(page);
+            token = next.apply(page);
+        } while (!token.isEmpty());
+    }
+
     /** An enum constant's name as people type it: PROGRAM_TYPE_SCHED_CLS is sched_cls. */
     static String lower(Enum<?> e, String prefix) {
         String n = e.name();

@@ -107,12 +107,8 @@ final class ApplicationCommands {
             noun("get", noun);
             var req = ListApplicationsRequest.newBuilder().setPageSize(1000).putAllLabels(labels);
             var all = ListApplicationsResponse.newBuilder();
-            String token = "";
-            do {
-                var r = c.applications().list(req.setPageToken(token).build());
-                all.addAllApplications(r.getApplicationsList());
-                token = r.getNextPageToken();
-            } while (!token.isEmpty());
+            pages(t -> c.applications().list(req.setPageToken(t).build()), ListApplicationsResponse::getNextPageToken,
+                    p -> all.addAllApplications(p.getApplicationsList()));
             if (!o.structured(all)) {
                 Table t = new Table("NAME", "GEN", "READY", "REASON", "ATTACHED");
                 for (Application a : all.getApplicationsList()) {

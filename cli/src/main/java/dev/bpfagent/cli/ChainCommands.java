@@ -59,13 +59,8 @@ final class ChainCommands {
         @Override
         int run(BpfClient c, Output o) {
             var all = ListChainsResponse.newBuilder();
-            String token = "";
-            do {
-                var page = c.listChains(ListChainsRequest.newBuilder().putAllLabels(labels).setPageSize(1000)
-                        .setPageToken(token).build());
-                all.addAllChains(page.getChainsList());
-                token = page.getNextPageToken();
-            } while (!token.isEmpty());
+            pages(t -> c.listChains(ListChainsRequest.newBuilder().putAllLabels(labels).setPageSize(1000)
+                    .setPageToken(t).build()), ListChainsResponse::getNextPageToken, p -> all.addAllChains(p.getChainsList()));
             if (!o.structured(all)) {
                 Table t = new Table("ID", "NAME", "PROG_ARRAY", "MAX_ENTRIES", "SLOTS");
                 all.getChainsList().forEach(ch -> t.row(ch.getId(), ch.getName(), ch.getProgArrayId(),

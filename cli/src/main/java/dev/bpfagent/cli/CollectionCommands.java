@@ -54,13 +54,9 @@ final class CollectionCommands {
         @Override
         int run(BpfClient c, Output o) {
             var all = ListCollectionsResponse.newBuilder();
-            String token = "";
-            do {
-                var page = c.listCollections(ListCollectionsRequest.newBuilder().putAllLabels(labels).setPageSize(1000)
-                        .setPageToken(token).build());
-                all.addAllCollections(page.getCollectionsList());
-                token = page.getNextPageToken();
-            } while (!token.isEmpty());
+            pages(t -> c.listCollections(ListCollectionsRequest.newBuilder().putAllLabels(labels).setPageSize(1000)
+                    .setPageToken(t).build()), ListCollectionsResponse::getNextPageToken,
+                    p -> all.addAllCollections(p.getCollectionsList()));
             if (!o.structured(all)) {
                 Table t = new Table("ID", "NAME", "PROGRAMS", "MAPS", "LINKS", "BTF");
                 all.getCollectionsList().forEach(x -> t.row(x.getId(), x.getName(), x.getProgramsCount(),

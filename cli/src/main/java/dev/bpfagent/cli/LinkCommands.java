@@ -42,12 +42,8 @@ final class LinkCommands {
         int run(BpfClient c, Output o) {
             var req = ListLinksRequest.newBuilder().setProgramId(programId).putAllLabels(labels).setPageSize(1000);
             var all = ListLinksResponse.newBuilder();
-            String token = "";
-            do {
-                var page = c.listLinks(req.setPageToken(token).build());
-                all.addAllLinks(page.getLinksList());
-                token = page.getNextPageToken();
-            } while (!token.isEmpty());
+            pages(t -> c.listLinks(req.setPageToken(t).build()), ListLinksResponse::getNextPageToken,
+                    p -> all.addAllLinks(p.getLinksList()));
             if (!o.structured(all)) {
                 Table t = table();
                 all.getLinksList().forEach(l -> row(t, l));

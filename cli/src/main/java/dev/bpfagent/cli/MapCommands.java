@@ -73,12 +73,8 @@ final class MapCommands {
                 req.setType(parse(MapType.class, "MAP_TYPE_", "map type", type));
             }
             var all = ListMapsResponse.newBuilder();
-            String token = "";
-            do {
-                var page = c.listMaps(req.setPageToken(token).build());
-                all.addAllMaps(page.getMapsList());
-                token = page.getNextPageToken();
-            } while (!token.isEmpty());
+            pages(t -> c.listMaps(req.setPageToken(t).build()), ListMapsResponse::getNextPageToken,
+                    p -> all.addAllMaps(p.getMapsList()));
             if (o.structured(all)) {
                 return 0;
             }

@@ -72,7 +72,8 @@ public final class AuditLog implements AutoCloseable {
         }
     }
 
-    static void quote(StringBuilder b, String s) {
+    /** A JSON string literal of s (the audit log's and the JSON log lines' quoting). */
+    public static void quote(StringBuilder b, String s) {
         b.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
